@@ -1,0 +1,29 @@
+"""Shared fixtures: every test starts on the plain NumPy backend unless it asks otherwise."""
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+import tinygan
+from tinygan import backend
+
+settings.register_profile(
+    "tinygan", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "tinygan"))
+
+
+@pytest.fixture(autouse=True)
+def numpy_backend():
+    """Run on the readable NumPy path; restore whatever backend was active afterwards."""
+    previous = backend._current
+    tinygan.set_backend("numpy")
+    yield
+    backend._current = previous
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def any_cpu_backend(request):
+    """Parametrise a test over both CPU kernel sets."""
+    return tinygan.set_backend(request.param)

@@ -1,0 +1,120 @@
+"""Property-based gradient checks: analytic backward vs central finite differences, float64."""
+
+import numpy as np
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import tinygan as tg
+from tinygan.gradcheck import check_module_gradients, numerical_gradient, relative_error
+from tinygan.layers import Dense
+
+TOLERANCE = 1e-6
+seeds = st.integers(0, 2**32 - 1)
+
+
+def away_from_zero(rng, shape, margin=0.05, scale=2.0):
+    """Inputs in [-scale, -margin] U [margin, scale]: no ReLU kink within reach of h."""
+    magnitude = rng.uniform(margin, scale, size=shape)
+    return magnitude * rng.choice([-1.0, 1.0], size=shape)
+
+
+def kink_margin(model, x):
+    """Smallest |pre-activation| entering a ReLU/LeakyReLU anywhere in the network."""
+    margin = np.inf
+    for layer in model.layers:
+        out = layer.forward(x)
+        if isinstance(layer, (tg.ReLU, tg.LeakyReLU)):
+            margin = min(margin, float(np.min(np.abs(x))))
+        x = out
+    return margin
+
+
+@given(
+    seed=seeds,
+    fan_in=st.integers(1, 64),
+    fan_out=st.integers(1, 64),
+    batch=st.integers(1, 32),
+    init=st.sampled_from(["torch", "he", "xavier"]),
+)
+def test_dense_gradients(seed, fan_in, fan_out, batch, init):
+    rng = np.random.default_rng(seed)
+    layer = Dense(fan_in, fan_out, rng=rng, dtype=np.float64, init=init)
+    layer.bias.data[...] = rng.normal(size=fan_out)  # he/xavier start at zero: make b matter
+    errors = check_module_gradients(layer, rng.normal(size=(batch, fan_in)), rng=rng)
+    assert max(errors.values()) <= TOLERANCE, errors
+
+
+@given(
+    seed=seeds,
+    name=st.sampled_from(["relu", "leaky_relu", "tanh", "sigmoid"]),
+    rows=st.integers(1, 32),
+    cols=st.integers(1, 64),
+    slope=st.floats(0.0, 0.9),
+)
+def test_activation_gradients(seed, name, rows, cols, slope):
+    rng = np.random.default_rng(seed)
+    activation = tg.LeakyReLU(slope) if name == "leaky_relu" else tg.layers.make_activation(name)
+    errors = check_module_gradients(activation, away_from_zero(rng, (rows, cols)), rng=rng)
+    assert errors["input"] <= TOLERANCE, errors
+
+
+@given(
+    seed=seeds,
+    depth=st.integers(1, 4),
+    width=st.integers(1, 64),
+    batch=st.integers(1, 32),
+    fan_in=st.integers(1, 8),
+    fan_out=st.integers(1, 8),
+    activation=st.sampled_from(["relu", "leaky_relu", "tanh", "sigmoid"]),
+    output_activation=st.sampled_from([None, "tanh", "sigmoid"]),
+)
+def test_mlp_gradients(seed, depth, width, batch, fan_in, fan_out, activation, output_activation):
+    rng = np.random.default_rng(seed)
+    sizes = [fan_in] + [width] * (depth - 1) + [fan_out]
+    model = tg.mlp(sizes, activation, output_activation, rng=rng, dtype=np.float64)
+    x = rng.uniform(-2, 2, size=(batch, fan_in))
+    h = 1e-7 if activation in ("relu", "leaky_relu") else 1e-6  # ReLU nets are piecewise linear
+    assume(kink_margin(model, x) > 1e-5)
+    errors = check_module_gradients(model, x, h=h, rng=rng)
+    assert max(errors.values()) <= TOLERANCE, errors
+
+
+@given(seed=seeds, rows=st.integers(1, 32), cols=st.integers(1, 4), scale=st.floats(0.1, 30.0))
+def test_bce_with_logits_gradient(seed, rows, cols, scale):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(scale=scale, size=(rows, cols))
+    targets = rng.uniform(0, 1, size=(rows, cols))
+    _, grad = tg.bce_with_logits(logits, targets)
+
+    def loss():
+        return float(tg.bce_with_logits(logits, targets)[0])
+
+    indices = list(np.ndindex(*logits.shape))
+    numeric = numerical_gradient(loss, logits, indices, h=1e-6)
+    assert relative_error(grad.reshape(-1), numeric) <= TOLERANCE
+
+
+@given(seed=seeds, rows=st.integers(1, 32), kind=st.sampled_from(["nonsaturating", "minimax"]))
+def test_generator_loss_gradient(seed, rows, kind):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(scale=3, size=(rows, 1))
+    _, grad = tg.generator_loss(logits, kind)
+    numeric = numerical_gradient(
+        lambda: float(tg.generator_loss(logits, kind)[0]), logits, list(np.ndindex(*logits.shape)), 1e-6
+    )
+    assert relative_error(grad.reshape(-1), numeric) <= TOLERANCE
+
+
+def test_gradcheck_catches_a_wrong_gradient():
+    """The checker itself must fail on a layer whose backward is off (here: bias grad doubled)."""
+
+    class BrokenDense(Dense):
+        def backward(self, grad_out):
+            grad_in = super().backward(grad_out)
+            self.bias.grad *= 2
+            return grad_in
+
+    rng = np.random.default_rng(0)
+    layer = BrokenDense(3, 4, rng=rng, dtype=np.float64)
+    errors = check_module_gradients(layer, rng.normal(size=(5, 3)))
+    assert errors["weight"] <= TOLERANCE and errors["bias"] > 0.1

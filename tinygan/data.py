@@ -1,0 +1,171 @@
+"""Data: Gaussian mixtures (the article's case and two mode-coverage benchmarks) and user data.
+
+A data source is anything with ``sample(n, rng) -> (n, dim) array``. Sampling uses only
+``rng.random`` and ``rng.standard_normal``, which NumPy's Generator and CuPy's device RNG share,
+so the same code draws data on the CPU or on the GPU.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from .backend import get_backend
+
+PRESETS = ("two", "ring8", "grid25")
+
+
+class GaussianMixture:
+    """p(x) = sum_k w_k N(x; mu_k, Sigma_k).
+
+    means (K, d); covs (K, d, d) or (K,) isotropic variances or None (identity); weights (K,) or None.
+    """
+
+    def __init__(self, means: Any, covs: Any = None, weights: Any = None, *, dtype: Any = np.float32) -> None:
+        means = np.asarray(means, dtype=np.float64)
+        if means.ndim != 2 or means.shape[0] < 1 or means.shape[1] < 1:
+            raise ValueError(f"means must have shape (components, dim), got {means.shape}")
+        if not np.all(np.isfinite(means)):
+            raise ValueError("means must be finite")
+        k, d = means.shape
+        if covs is None:
+            covs = np.broadcast_to(np.eye(d), (k, d, d))
+        covs = np.asarray(covs, dtype=np.float64)
+        if covs.shape == (k,):
+            covs = covs[:, None, None] * np.eye(d)
+        if covs.shape != (k, d, d):
+            raise ValueError(f"covs must have shape ({k}, {d}, {d}) or ({k},), got {covs.shape}")
+        weights = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=np.float64)
+        if weights.shape != (k,) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
+            raise ValueError(f"weights must be {k} non-negative numbers summing to 1, got {weights}")
+        try:
+            chol = np.linalg.cholesky(covs)  # Sigma = L L^T, so mu + L eps ~ N(mu, Sigma)
+        except np.linalg.LinAlgError:
+            raise ValueError("every covariance must be symmetric positive definite") from None
+        self.means, self.covs, self.weights, self.chol = means, covs, weights, chol
+        self.dtype = np.dtype(dtype)
+        self.dim = d
+        self._device: dict[int, tuple] = {}
+
+    def __repr__(self) -> str:
+        return f"GaussianMixture({len(self.weights)} components in {self.dim}-D)"
+
+    @property
+    def stds(self) -> np.ndarray:
+        """Per-component scalar std (sqrt of the mean variance): the unit of 'within 3 std'."""
+        return np.sqrt(np.trace(self.covs, axis1=1, axis2=2) / self.dim)
+
+    def sample(self, n: int, rng: Any) -> Any:
+        """n points as an array of the backend's module; pick component k with probability w_k."""
+        xp = get_backend().xp
+        key = id(xp)
+        if key not in self._device:  # constants moved to the device once
+            self._device[key] = tuple(
+                xp.asarray(a.astype(self.dtype))
+                for a in (np.cumsum(self.weights)[:-1], self.means, self.chol)
+            )
+        cum_weights, means, chol = self._device[key]
+        component = xp.searchsorted(cum_weights, rng.random(n, dtype=self.dtype), side="right")  # (n,)
+        eps = rng.standard_normal((n, self.dim), dtype=self.dtype)  # (n, d)
+        return means[component] + (chol[component] @ eps[:, :, None])[:, :, 0]  # (n, d)
+
+    def density(self, points: np.ndarray) -> np.ndarray:
+        """p(x) at points (..., d), on the host in float64 (for plots and theory checks)."""
+        points = np.asarray(points, dtype=np.float64)
+        total = np.zeros(points.shape[:-1])
+        for w, mu, cov in zip(self.weights, self.means, self.covs):
+            diff = points - mu
+            solved = np.linalg.solve(cov, diff.reshape(-1, self.dim).T).T.reshape(diff.shape)
+            norm = np.sqrt((2 * np.pi) ** self.dim * np.linalg.det(cov))
+            total += w * np.exp(-0.5 * np.sum(diff * solved, axis=-1)) / norm
+        return total
+
+
+def preset(name: str, *, dtype: Any = np.float32) -> GaussianMixture:
+    """two: 1/2 N((-2,-2), I) + 1/2 N((2,2), I) (the article); ring8: 8 modes on the unit
+    circle, std 0.01; grid25: modes on {-4,-2,0,2,4}^2, std 0.05."""
+    if name == "two":
+        return GaussianMixture([[-2.0, -2.0], [2.0, 2.0]], dtype=dtype)
+    if name == "ring8":
+        angles = 2 * np.pi * np.arange(8) / 8
+        return GaussianMixture(
+            np.stack([np.cos(angles), np.sin(angles)], 1), np.full(8, 0.01**2), dtype=dtype
+        )
+    if name == "grid25":
+        grid = np.array([(x, y) for x in (-4, -2, 0, 2, 4) for y in (-4, -2, 0, 2, 4)], dtype=np.float64)
+        return GaussianMixture(grid, np.full(25, 0.05**2), dtype=dtype)
+    raise ValueError(f"mixture must be one of {PRESETS}, got {name!r}")
+
+
+class EmpiricalData:
+    """A user's own points, sampled uniformly with replacement."""
+
+    def __init__(self, points: Any, *, dtype: Any = np.float32) -> None:
+        points = np.asarray(points)
+        if points.dtype.kind not in "fiu":
+            raise TypeError(f"data must be numeric, got dtype {points.dtype}")
+        if points.ndim != 2 or points.shape[1] != 2:
+            raise ValueError(f"data must have shape (n, 2), got {points.shape}")
+        if points.shape[0] < 2:
+            raise ValueError(f"data needs at least 2 points, got {points.shape[0]}")
+        if not np.all(np.isfinite(points)):
+            bad = int(np.sum(~np.all(np.isfinite(points), axis=1)))
+            raise ValueError(f"data contains NaN or inf in {bad} row(s)")
+        self.points = points.astype(dtype)
+        self.dim = 2
+        self.dtype = np.dtype(dtype)
+        self._device: dict[int, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"EmpiricalData({len(self.points)} points)"
+
+    def sample(self, n: int, rng: Any) -> Any:
+        xp = get_backend().xp
+        points = self._device.setdefault(id(xp), xp.asarray(self.points))
+        index = (rng.random(n) * len(self.points)).astype(np.int64)  # uniform in {0..N-1}
+        return points[xp.minimum(index, len(self.points) - 1)]
+
+
+def load_points(path: str | os.PathLike, *, dtype: Any = np.float32) -> EmpiricalData:
+    """Read a user's 2-D points from .npy (array (n, 2)) or .csv (two columns, optional header)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"data file {path!r} does not exist")
+    try:
+        if path.endswith(".npy"):
+            points = np.load(path, allow_pickle=False)
+        elif path.endswith(".csv"):
+            points = _read_csv(path)
+        else:
+            raise ValueError(f"data file {path!r} must end in .npy or .csv")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read data file {path!r}: {error}") from None
+    return EmpiricalData(points, dtype=dtype)
+
+
+def _read_csv(path: str) -> np.ndarray:
+    with open(path, encoding="utf-8") as handle:
+        lines = [line for line in handle.read().splitlines() if line.strip()]
+    if lines and not _is_numeric_row(lines[0]):
+        lines = lines[1:]  # a header
+    try:
+        return np.array([[float(v) for v in line.split(",")] for line in lines])
+    except ValueError as error:
+        raise ValueError(f"data file {path!r} has a non-numeric entry ({error})") from None
+
+
+def _is_numeric_row(line: str) -> bool:
+    try:
+        [float(v) for v in line.split(",")]
+    except ValueError:
+        return False
+    return True
+
+
+def make_data(mixture: str | None = None, data_path: str | None = None, *, dtype: Any = np.float32) -> Any:
+    """The data source for a run: a user's file if given, else a named preset."""
+    if data_path is not None:
+        return load_points(data_path, dtype=dtype)
+    return preset(mixture or "two", dtype=dtype)

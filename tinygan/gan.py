@@ -1,0 +1,207 @@
+"""The GAN: a generator G, a discriminator D, one Adam each, and the training step.
+
+Read ``GAN.train_step`` top to bottom: it is the whole algorithm.
+
+    D step:  real x ~ p_data, fake = G(z);  D maximises  E log D(x) + E log(1 - D(fake))
+    G step:  fake = G(z');  G minimises its loss on D(fake); the gradient flows back *through*
+             D (D.backward returns dloss/dfake), then D's parameter gradients are thrown away.
+
+Shapes (B = batch_size, H = hidden, m = pack): real, z and fake are (B*m, 2); D sees packs of
+m samples side by side, (B, 2m), and returns logits (B, 1).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from .backend import get_backend, to_numpy
+from .layers import as_float_dtype, mlp
+from .losses import GENERATOR_LOSSES, discriminator_loss, generator_loss
+from .optim import Adam
+
+SCHEDULES = ("constant", "linear", "cosine")
+
+
+@dataclass
+class GANConfig:
+    """Everything that defines a run. Defaults are the tuned case study (see README)."""
+
+    hidden: int = 64  # width of every hidden layer, G and D
+    depth: int = 2  # hidden layers per network
+    noise_dim: int = 2
+    data_dim: int = 2
+    g_activation: str = "relu"
+    d_activation: str = "leaky_relu"
+    negative_slope: float = 0.2
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.0, 0.9)
+    eps: float = 1e-8
+    batch_size: int = 512
+    steps: int = 10_000  # total G steps; the learning-rate schedule spans them
+    d_steps: int = 1  # D updates per G update
+    loss: str = "nonsaturating"  # or "minimax" (the article's log(1 - D(G(z))))
+    schedule: str = "linear"  # lr multiplier: constant, linear to final_lr_fraction, or cosine
+    decay_start: float = 0.0  # fraction of the run after which the decay begins
+    final_lr_fraction: float = 0.0
+    pack: int = 1  # PacGAN: D judges `pack` samples at once
+    label_smoothing: float = 0.0  # one-sided: real targets 1 - label_smoothing
+    data_scale: float = 1.0  # networks see data / data_scale; samples are scaled back
+    dtype: str = "float32"
+    extra: dict = field(default_factory=dict)  # free-form notes kept with checkpoints
+
+    def validate(self) -> None:
+        """ValueError naming the first nonsense field."""
+        for name in ("hidden", "depth", "noise_dim", "data_dim", "batch_size", "steps", "d_steps", "pack"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        for name in ("lr", "eps", "data_scale"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if self.loss not in GENERATOR_LOSSES:
+            raise ValueError(f"loss must be one of {GENERATOR_LOSSES}, got {self.loss!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        for name in ("decay_start", "final_lr_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if not 0 <= self.label_smoothing < 0.5:
+            raise ValueError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
+        as_float_dtype(self.dtype)
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"betas": list(self.betas)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> GANConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown config fields {unknown}")
+        values = dict(values)
+        if "betas" in values:
+            values["betas"] = tuple(values["betas"])
+        return cls(**values)
+
+
+def lr_multiplier(config: GANConfig, step: int) -> float:
+    """Schedule factor for G step ``step`` (0-based): 1 until decay_start, then down to final."""
+    progress = step / config.steps
+    if config.schedule == "constant" or progress < config.decay_start:
+        return 1.0
+    t = min(1.0, (progress - config.decay_start) / max(1e-12, 1.0 - config.decay_start))
+    final = config.final_lr_fraction
+    if config.schedule == "linear":
+        return 1.0 - (1.0 - final) * t
+    return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+class GAN:
+    """Generator and discriminator MLPs trained on ``data`` (anything with ``sample(n, rng)``)."""
+
+    def __init__(self, data: Any, config: GANConfig | None = None, *, seed: int = 0) -> None:
+        self.config = config = config or GANConfig()
+        config.validate()
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        if getattr(data, "dim", config.data_dim) != config.data_dim:
+            raise ValueError(f"data has dimension {data.dim} but config.data_dim is {config.data_dim}")
+        self.data, self.seed = data, int(seed)
+        self.xp = get_backend().xp
+        self.dtype = as_float_dtype(config.dtype)
+        init_rng = np.random.default_rng([self.seed, 0])  # weights
+        self.rng = self._make_rng([self.seed, 1])  # noise and data, on the backend's device
+        hidden = [config.hidden] * config.depth
+        self.G = mlp([config.noise_dim, *hidden, config.data_dim], config.g_activation,
+                     negative_slope=config.negative_slope, rng=init_rng, dtype=self.dtype)  # fmt: skip
+        self.D = mlp([config.data_dim * config.pack, *hidden, 1], config.d_activation,
+                     negative_slope=config.negative_slope, rng=init_rng, dtype=self.dtype)  # fmt: skip
+        self.opt_G = Adam(self.G.parameters(), config.lr, config.betas, config.eps)
+        self.opt_D = Adam(self.D.parameters(), config.lr, config.betas, config.eps)
+        self.step = 0  # G steps taken so far
+        self.history: list[dict[str, float]] = []
+
+    def _make_rng(self, seed: list[int]) -> Any:
+        if self.xp is np:
+            return np.random.default_rng(seed)
+        return self.xp.random.default_rng(int(np.random.SeedSequence(seed).generate_state(1)[0]))
+
+    # ------------------------------------------------------------------ one training step
+    def sample_real(self, n: int) -> Any:
+        return self.data.sample(n, self.rng) / self.config.data_scale  # (n, 2), network units
+
+    def sample_noise(self, n: int) -> Any:
+        return self.rng.standard_normal((n, self.config.noise_dim), dtype=self.dtype)  # (n, noise_dim)
+
+    def train_step(self) -> dict[str, Any]:
+        """One round: ``d_steps`` D updates, then one G update. Returns the losses (device scalars)."""
+        c = self.config
+        n = c.batch_size * c.pack  # samples per side
+        scale = lr_multiplier(c, self.step)
+        self.opt_D.lr = self.opt_G.lr = c.lr * scale
+
+        for _ in range(c.d_steps):
+            real = self.sample_real(n)  # (n, 2)
+            fake = self.G.forward(self.sample_noise(n))  # (n, 2); G's cache is not needed here
+            both = self.xp.concatenate([real, fake]).reshape(2 * c.batch_size, -1)  # (2B, 2m) packs
+            logits = self.D.forward(both)  # (2B, 1)
+            d_loss, grad_real, grad_fake = discriminator_loss(
+                logits[: c.batch_size], logits[c.batch_size :], real_target=1.0 - c.label_smoothing
+            )
+            self.D.zero_grad()
+            self.D.backward(self.xp.concatenate([grad_real, grad_fake]))  # fills D's grads
+            self.opt_D.step()
+
+        fake = self.G.forward(self.sample_noise(n))  # (n, 2)
+        logits = self.D.forward(fake.reshape(c.batch_size, -1))  # (B, 1)
+        g_loss, grad_logits = generator_loss(logits, c.loss)
+        grad_fake = self.D.backward(grad_logits).reshape(n, -1)  # dL_G/dfake, (n, 2)
+        self.D.zero_grad()  # D's gradients from the G step are discarded: D is not updated here
+        self.G.zero_grad()
+        self.G.backward(grad_fake)  # fills G's grads
+        self.opt_G.step()
+        self.step += 1
+        return {"d_loss": d_loss, "g_loss": g_loss}
+
+    # ------------------------------------------------------------------ using the model
+    def sample(self, n: int, *, rng: Any = None) -> np.ndarray:
+        """n generated points on the host, (n, 2), in data units."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive int, got {n!r}")
+        noise_rng = rng if rng is not None else self.rng
+        z = noise_rng.standard_normal((n, self.config.noise_dim), dtype=self.dtype)
+        return to_numpy(self.G.forward(self.xp.asarray(z)) * self.config.data_scale)
+
+    def discriminate(self, x: Any) -> np.ndarray:
+        """D(x) = sigmoid(logit) for points x (n, 2) in data units (pack 1 only), on the host."""
+        x = self.xp.asarray(np.asarray(x, dtype=self.dtype) if isinstance(x, np.ndarray) else x)
+        if self.config.pack != 1:
+            x = self.xp.tile(x, (1, self.config.pack))  # judge a pack of copies of the same point
+        logits = to_numpy(self.D.forward(x / self.config.data_scale)).astype(np.float64)
+        return 1.0 / (1.0 + np.exp(-logits[:, 0]))
+
+    def state_dict(self) -> dict[str, Any]:
+        """Host copies of everything needed to resume: weights, optimizers, step, RNG state, config."""
+        state = {f"G.{k}": v for k, v in self.G.state_dict().items()}
+        state |= {f"D.{k}": v for k, v in self.D.state_dict().items()}
+        state |= {f"opt_G.{k}": v for k, v in self.opt_G.state_dict().items()}
+        state |= {f"opt_D.{k}": v for k, v in self.opt_D.state_dict().items()}
+        state["step"] = np.int64(self.step)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        def part(prefix: str) -> dict[str, Any]:
+            return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+
+        self.G.load_state_dict(part("G."))
+        self.D.load_state_dict(part("D."))
+        self.opt_G.load_state_dict(part("opt_G."))
+        self.opt_D.load_state_dict(part("opt_D."))
+        self.step = int(state["step"])
