@@ -41,7 +41,7 @@ class GANConfig:
     betas: tuple[float, float] = (0.0, 0.9)
     eps: float = 1e-8
     batch_size: int = 512
-    steps: int = 10_000  # total G steps; the learning-rate schedule spans them
+    schedule_steps: int = 10_000  # G steps over which the learning-rate schedule runs its course
     d_steps: int = 1  # D updates per G update
     loss: str = "nonsaturating"  # or "minimax" (the article's log(1 - D(G(z))))
     schedule: str = "linear"  # lr multiplier: constant, linear to final_lr_fraction, or cosine
@@ -55,7 +55,16 @@ class GANConfig:
 
     def validate(self) -> None:
         """ValueError naming the first nonsense field."""
-        for name in ("hidden", "depth", "noise_dim", "data_dim", "batch_size", "steps", "d_steps", "pack"):
+        for name in (
+            "hidden",
+            "depth",
+            "noise_dim",
+            "data_dim",
+            "batch_size",
+            "schedule_steps",
+            "d_steps",
+            "pack",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
@@ -92,8 +101,11 @@ class GANConfig:
 
 
 def lr_multiplier(config: GANConfig, step: int) -> float:
-    """Schedule factor for G step ``step`` (0-based): 1 until decay_start, then down to final."""
-    progress = step / config.steps
+    """Schedule factor for G step ``step`` (0-based): 1 until decay_start, then down to final.
+
+    It depends only on the step, never on when a run stops, so a run split into pieces and
+    resumed from checkpoints follows exactly the same learning rates as one straight run."""
+    progress = step / config.schedule_steps
     if config.schedule == "constant" or progress < config.decay_start:
         return 1.0
     t = min(1.0, (progress - config.decay_start) / max(1e-12, 1.0 - config.decay_start))
@@ -125,6 +137,11 @@ class GAN:
                      negative_slope=config.negative_slope, rng=init_rng, dtype=self.dtype)  # fmt: skip
         self.opt_G = Adam(self.G.parameters(), config.lr, config.betas, config.eps)
         self.opt_D = Adam(self.D.parameters(), config.lr, config.betas, config.eps)
+        self.fused = None  # the numba backend runs the same step as one jitted call
+        if get_backend().name == "numba":
+            from .fused import FusedStep
+
+            self.fused = FusedStep(self)
         self.step = 0  # G steps taken so far
         self.history: list[dict[str, float]] = []
 
@@ -146,6 +163,8 @@ class GAN:
         n = c.batch_size * c.pack  # samples per side
         scale = lr_multiplier(c, self.step)
         self.opt_D.lr = self.opt_G.lr = c.lr * scale
+        if self.fused is not None:
+            return self._train_step_fused()
 
         for _ in range(c.d_steps):
             real = self.sample_real(n)  # (n, 2)
@@ -170,6 +189,17 @@ class GAN:
         self.step += 1
         return {"d_loss": d_loss, "g_loss": g_loss}
 
+    def _train_step_fused(self) -> dict[str, Any]:
+        """The same step, the same batches drawn in the same order, in one Numba call (fused.py)."""
+        n, batches = self.config.batch_size * self.config.pack, []
+        for _ in range(self.config.d_steps):
+            batches.append((self.sample_real(n), self.sample_noise(n)))
+        real = np.stack([b[0] for b in batches])  # (d_steps, n, 2)
+        z_d = np.stack([b[1] for b in batches])  # (d_steps, n, noise_dim)
+        d_loss, g_loss = self.fused(self, real, z_d, self.sample_noise(n), self.opt_G.lr)
+        self.step += 1
+        return {"d_loss": d_loss, "g_loss": g_loss}
+
     # ------------------------------------------------------------------ using the model
     def sample(self, n: int, *, rng: Any = None) -> np.ndarray:
         """n generated points on the host, (n, 2), in data units."""
@@ -179,13 +209,22 @@ class GAN:
         z = noise_rng.standard_normal((n, self.config.noise_dim), dtype=self.dtype)
         return to_numpy(self.G.forward(self.xp.asarray(z)) * self.config.data_scale)
 
-    def discriminate(self, x: Any) -> np.ndarray:
-        """D(x) = sigmoid(logit) for points x (n, 2) in data units (pack 1 only), on the host."""
+    def logits(self, x: Any) -> np.ndarray:
+        """D's logit for points x (n, 2) in data units, on the host in float64, shape (n,).
+
+        With pack m > 1, D judges a pack of m copies of each point."""
         x = self.xp.asarray(np.asarray(x, dtype=self.dtype) if isinstance(x, np.ndarray) else x)
+        if x.ndim != 2 or x.shape[1] != self.config.data_dim:
+            raise ValueError(f"x must have shape (n, {self.config.data_dim}), got {tuple(x.shape)}")
         if self.config.pack != 1:
-            x = self.xp.tile(x, (1, self.config.pack))  # judge a pack of copies of the same point
-        logits = to_numpy(self.D.forward(x / self.config.data_scale)).astype(np.float64)
-        return 1.0 / (1.0 + np.exp(-logits[:, 0]))
+            x = self.xp.tile(x, (1, self.config.pack))
+        return to_numpy(self.D.forward(x / self.config.data_scale)).astype(np.float64)[:, 0]
+
+    def discriminate(self, x: Any) -> np.ndarray:
+        """D(x) = sigmoid(logit), the probability D gives that x is real, shape (n,)."""
+        z = self.logits(x)
+        e = np.exp(-np.abs(z))
+        return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
     def state_dict(self) -> dict[str, Any]:
         """Host copies of everything needed to resume: weights, optimizers, step, RNG state, config."""

@@ -1,0 +1,109 @@
+"""Pictures of a run (matplotlib, headless: figures are built with ``Figure``, never pyplot).
+
+* ``contours``: real vs generated density side by side (the article's picture), Gaussian KDE;
+* ``samples_over_density``: generated points over the real density;
+* ``discriminator_heatmap``: D(x) on a grid with its D = 0.5 boundary;
+* ``training_curves``: D and G losses, and V(D, G) with the -log 4 line of the optimum.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from scipy.stats import gaussian_kde
+
+LOG4 = float(np.log(4.0))
+
+
+def plot_window(points: np.ndarray, margin: float = 0.15) -> tuple[float, float, float, float]:
+    """A square-ish window around the bulk (0.5%-99.5% quantiles) of the points."""
+    low, high = np.quantile(points, [0.005, 0.995], axis=0)
+    pad = margin * (high - low).max() + 1e-3
+    return float(low[0] - pad), float(high[0] + pad), float(low[1] - pad), float(high[1] + pad)
+
+
+def _grid(window: Sequence[float], n: int = 150) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    xs, ys = np.linspace(window[0], window[1], n), np.linspace(window[2], window[3], n)
+    gx, gy = np.meshgrid(xs, ys)
+    return gx, gy, np.stack([gx.ravel(), gy.ravel()], axis=1)  # (n*n, 2)
+
+
+def kde_density(points: np.ndarray, grid_points: np.ndarray, max_points: int = 5000) -> np.ndarray:
+    """Gaussian KDE (Scott's bandwidth) of up to ``max_points`` points, evaluated on the grid."""
+    points = points[np.all(np.isfinite(points), axis=1)][:max_points]
+    return gaussian_kde(points.T)(grid_points.T)
+
+
+def contours(real: np.ndarray, fake: np.ndarray, path: str | os.PathLike, *, title: str = "") -> None:
+    """Side-by-side filled contours of the real and the generated density, on shared levels."""
+    window = plot_window(real)
+    gx, gy, grid = _grid(window)
+    dens_real = kde_density(real, grid).reshape(gx.shape)
+    dens_fake = kde_density(fake, grid).reshape(gx.shape)
+    levels = np.linspace(0, max(dens_real.max(), dens_fake.max()), 12)
+    fig = Figure(figsize=(10, 4.6), layout="constrained")
+    axes = fig.subplots(1, 2, sharex=True, sharey=True)
+    for ax, dens, name in ((axes[0], dens_real, "real data"), (axes[1], dens_fake, "generated")):
+        filled = ax.contourf(gx, gy, dens, levels=levels, cmap="viridis")
+        ax.contour(gx, gy, dens, levels=levels[1:], colors="white", linewidths=0.4)
+        ax.set_title(f"{name} density (KDE)")
+        ax.set_aspect("equal")
+    fig.colorbar(filled, ax=axes, shrink=0.8, label="density")
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=110)
+
+
+def samples_over_density(real: np.ndarray, fake: np.ndarray, path: str | os.PathLike, n: int = 2000) -> None:
+    window = plot_window(real)
+    gx, gy, grid = _grid(window)
+    fig = Figure(figsize=(5.5, 5), layout="constrained")
+    ax = fig.subplots()
+    ax.contourf(gx, gy, kde_density(real, grid).reshape(gx.shape), levels=12, cmap="Greys")
+    ax.scatter(fake[:n, 0], fake[:n, 1], s=3, c="tab:orange", alpha=0.6, label="generated")
+    ax.set(xlim=window[:2], ylim=window[2:], aspect="equal", title="generated samples over the real density")
+    ax.legend(loc="upper left")
+    fig.savefig(path, dpi=110)
+
+
+def discriminator_heatmap(
+    discriminate: Callable[[np.ndarray], np.ndarray],
+    real: np.ndarray,
+    fake: np.ndarray,
+    path: str | os.PathLike,
+    n: int = 600,
+) -> None:
+    """D(x) on a grid (blue: D calls it real), the D = 0.5 boundary, and samples of both kinds."""
+    window = plot_window(np.concatenate([real, fake[np.all(np.isfinite(fake), axis=1)]]))
+    gx, gy, grid = _grid(window, 120)
+    d = discriminate(grid).reshape(gx.shape)
+    fig = Figure(figsize=(6, 5), layout="constrained")
+    ax = fig.subplots()
+    image = ax.contourf(gx, gy, d, levels=np.linspace(0, 1, 21), cmap="RdBu")
+    if d.min() < 0.5 < d.max():
+        ax.contour(gx, gy, d, levels=[0.5], colors="black", linewidths=1.5)
+    ax.scatter(real[:n, 0], real[:n, 1], s=3, c="navy", alpha=0.5, label="real")
+    ax.scatter(fake[:n, 0], fake[:n, 1], s=3, c="darkorange", alpha=0.5, label="generated")
+    ax.set(xlim=window[:2], ylim=window[2:], aspect="equal", title="discriminator D(x); black line: D = 0.5")
+    fig.colorbar(image, ax=ax, label="D(x)")
+    ax.legend(loc="upper left")
+    fig.savefig(path, dpi=110)
+
+
+def training_curves(history: list[dict], path: str | os.PathLike) -> None:
+    """Losses and the V(D, G) estimate against the step, with V's optimum -log 4."""
+    steps = [h["step"] for h in history]
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    left.plot(steps, [h["d_loss"] for h in history], label="D loss")
+    left.plot(steps, [h["g_loss"] for h in history], label="G loss")
+    left.set(xlabel="step", title="losses")
+    left.legend()
+    right.plot(steps, [h["value"] for h in history], label="V(D, G) estimate")
+    right.axhline(-LOG4, color="black", linestyle="--", label="-log 4 (p_g = p_data, D = 1/2)")
+    right.set(xlabel="step", title="value function")
+    right.legend()
+    fig.savefig(path, dpi=110)

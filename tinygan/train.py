@@ -1,0 +1,100 @@
+"""The training loop around ``GAN.train_step``: logging, progress bar, checkpoints, divergence.
+
+Every ``log_every`` steps it records the losses and an estimate of V(D, G) on a fixed
+evaluation batch (drawn from its own RNG, so logging never changes the training run), and
+stops with ``TrainingDiverged`` as soon as a loss or a parameter is NaN/inf. Checkpoints are
+written only from a healthy state, so the last one on disk is always good.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from .backend import to_numpy
+from .checkpoint import save_checkpoint
+from .gan import GAN
+from .metrics import value_function
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss or a parameter became NaN or inf."""
+
+
+def _healthy(gan: GAN, losses: dict[str, Any]) -> bool:
+    finite_losses = all(math.isfinite(float(v)) for v in losses.values())
+    xp = gan.xp
+    return (
+        finite_losses
+        and bool(xp.isfinite(gan.G.flat.data).all())
+        and bool(xp.isfinite(gan.D.flat.data).all())
+    )
+
+
+def estimate_value(gan: GAN, real: np.ndarray, z: np.ndarray) -> float:
+    """V(D, G) ~ mean log D(x) + mean log(1 - D(G(z))) on fixed host batches."""
+    fake = to_numpy(gan.G.forward(gan.xp.asarray(z))) * gan.config.data_scale
+    return value_function(gan.logits(real), gan.logits(fake))
+
+
+def train(
+    gan: GAN,
+    steps: int,
+    *,
+    log_every: int = 250,
+    checkpoint_path: str | os.PathLike | None = None,
+    checkpoint_every: int = 1000,
+    progress: bool = True,
+    eval_size: int = 2048,
+) -> list[dict[str, float]]:
+    """Train until ``gan.step == steps`` (the total, counting steps already taken); returns history."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    for name, value in (("log_every", log_every), ("checkpoint_every", checkpoint_every)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if steps < gan.step:
+        raise ValueError(f"steps={steps} is below the {gan.step} steps already taken")
+    eval_rng = np.random.default_rng([gan.seed, 3])  # the same evaluation batch at every log
+    real = to_numpy(gan.data.sample(eval_size, eval_rng)).astype(np.float64)
+    z = eval_rng.standard_normal((eval_size, gan.config.noise_dim)).astype(gan.dtype)
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps, initial=gan.step, desc="training", unit="step", mininterval=0.5)
+    try:
+        while gan.step < steps:
+            losses = gan.train_step()
+            last = gan.step == steps
+            if gan.step % log_every == 0 or last:
+                if not _healthy(gan, losses):
+                    raise TrainingDiverged(
+                        f"training diverged at step {gan.step}: a loss or a weight is NaN/inf "
+                        f"(likely cause: learning rate {gan.config.lr:g} too high; try a smaller --lr)"
+                    )
+                record = {
+                    "step": gan.step,
+                    "d_loss": float(losses["d_loss"]),
+                    "g_loss": float(losses["g_loss"]),
+                }
+                record["value"] = estimate_value(gan, real, z)
+                gan.history.append(record)
+                if bar is not None:
+                    bar.set_postfix(
+                        d=f"{record['d_loss']:.3f}", g=f"{record['g_loss']:.3f}", V=f"{record['value']:.3f}"
+                    )
+            if checkpoint_path is not None and (gan.step % checkpoint_every == 0 or last):
+                if gan.step % log_every != 0 and not last and not _healthy(gan, losses):
+                    raise TrainingDiverged(f"training diverged at step {gan.step}; checkpoint not written")
+                save_checkpoint(gan, checkpoint_path)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return gan.history
