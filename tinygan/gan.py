@@ -161,33 +161,45 @@ class GAN:
         """One round: ``d_steps`` D updates, then one G update. Returns the losses (device scalars)."""
         c = self.config
         n = c.batch_size * c.pack  # samples per side
-        scale = lr_multiplier(c, self.step)
-        self.opt_D.lr = self.opt_G.lr = c.lr * scale
+        self.opt_D.lr = self.opt_G.lr = c.lr * lr_multiplier(c, self.step)
         if self.fused is not None:
             return self._train_step_fused()
 
         for _ in range(c.d_steps):
-            real = self.sample_real(n)  # (n, 2)
-            fake = self.G.forward(self.sample_noise(n))  # (n, 2); G's cache is not needed here
-            both = self.xp.concatenate([real, fake]).reshape(2 * c.batch_size, -1)  # (2B, 2m) packs
-            logits = self.D.forward(both)  # (2B, 1)
-            d_loss, grad_real, grad_fake = discriminator_loss(
-                logits[: c.batch_size], logits[c.batch_size :], real_target=1.0 - c.label_smoothing
-            )
-            self.D.zero_grad()
-            self.D.backward(self.xp.concatenate([grad_real, grad_fake]))  # fills D's grads
+            d_loss = self.discriminator_backward(self.sample_real(n), self.sample_noise(n))
             self.opt_D.step()
-
-        fake = self.G.forward(self.sample_noise(n))  # (n, 2)
-        logits = self.D.forward(fake.reshape(c.batch_size, -1))  # (B, 1)
-        g_loss, grad_logits = generator_loss(logits, c.loss)
-        grad_fake = self.D.backward(grad_logits).reshape(n, -1)  # dL_G/dfake, (n, 2)
-        self.D.zero_grad()  # D's gradients from the G step are discarded: D is not updated here
-        self.G.zero_grad()
-        self.G.backward(grad_fake)  # fills G's grads
+        g_loss = self.generator_backward(self.sample_noise(n))
         self.opt_G.step()
         self.step += 1
         return {"d_loss": d_loss, "g_loss": g_loss}
+
+    def discriminator_backward(self, real: Any, z: Any) -> Any:
+        """D's loss on real (n, 2) vs G(z) (n, 2); leaves dloss/dtheta_D in D's grads. Returns the loss."""
+        batch = self.config.batch_size
+        fake = self.G.forward(z)  # (n, 2); G is not trained here, its cache is simply overwritten later
+        both = self.xp.concatenate([real, fake]).reshape(2 * batch, -1)  # (2B, 2m): packs of m samples
+        logits = self.D.forward(both)  # (2B, 1)
+        real_target = 1.0 - self.config.label_smoothing
+        d_loss, grad_real, grad_fake = discriminator_loss(logits[:batch], logits[batch:], real_target)
+        self.D.zero_grad()
+        self.D.backward(self.xp.concatenate([grad_real, grad_fake]))  # fills D's grads
+        return d_loss
+
+    def generator_backward(self, z: Any) -> Any:
+        """G's loss on D(G(z)); leaves dloss/dtheta_G in G's grads and D's grads at zero. Returns the loss.
+
+        dL/dtheta_G = (dL/dfake) (dfake/dtheta_G), and dL/dfake comes out of D.backward: the
+        gradient flows through D. D's parameter gradients, filled on the way, are discarded.
+        """
+        n = self.config.batch_size * self.config.pack
+        fake = self.G.forward(z)  # (n, 2)
+        logits = self.D.forward(fake.reshape(self.config.batch_size, -1))  # (B, 1)
+        g_loss, grad_logits = generator_loss(logits, self.config.loss)
+        grad_fake = self.D.backward(grad_logits).reshape(n, -1)  # dL_G/dfake, (n, 2)
+        self.D.zero_grad()  # D is not updated by the G step
+        self.G.zero_grad()
+        self.G.backward(grad_fake)  # fills G's grads
+        return g_loss
 
     def _train_step_fused(self) -> dict[str, Any]:
         """The same step, the same batches drawn in the same order, in one Numba call (fused.py)."""

@@ -1,0 +1,136 @@
+"""The GAN step: gradients through D, D untouched by the G step, fused == readable, determinism."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinygan as tg
+from tinygan.data import GaussianMixture, preset
+from tinygan.gan import GAN, GANConfig, lr_multiplier
+from tinygan.gradcheck import numerical_gradient, relative_error
+from tinygan.metrics import evaluate
+
+
+def small_config(**overrides) -> GANConfig:
+    return GANConfig(hidden=16, batch_size=32, schedule_steps=200, **overrides)
+
+
+@given(seed=st.integers(0, 2**32 - 1), loss=st.sampled_from(["nonsaturating", "minimax"]),
+       pack=st.integers(1, 3), width=st.integers(1, 24), activation=st.sampled_from(["tanh", "leaky_relu"]))
+def test_generator_gradient_through_discriminator(seed, loss, pack, width, activation):
+    """dL_G/dtheta_G from generator_backward vs finite differences of the generator loss."""
+    config = GANConfig(hidden=width, batch_size=4, pack=pack, loss=loss, dtype="float64",
+                       g_activation="tanh", d_activation=activation)  # fmt: skip
+    gan = GAN(preset("two", dtype=np.float64), config, seed=seed % 1000)
+    z = np.random.default_rng(seed).normal(size=(4 * pack, 2))
+    gan.generator_backward(z)
+    analytic = gan.G.flat.grad.copy()
+    assert not gan.D.flat.grad.any()  # D's gradients from the G step are discarded
+
+    def g_loss() -> float:
+        logits = gan.D.forward(gan.G.forward(z).reshape(4, -1))
+        return float(tg.generator_loss(logits, loss)[0])
+
+    indices = [(i,) for i in range(gan.G.flat.size)]
+    numeric = numerical_gradient(g_loss, gan.G.flat.data, indices, h=1e-6)
+    assert relative_error(analytic, numeric) <= 1e-6
+
+
+def test_discriminator_gradient_matches_finite_differences():
+    gan = GAN(preset("two", dtype=np.float64), small_config(dtype="float64", d_activation="tanh"), seed=1)
+    rng = np.random.default_rng(0)
+    real, z = rng.normal(size=(32, 2)), rng.normal(size=(32, 2))
+    gan.discriminator_backward(real, z)
+    analytic = gan.D.flat.grad.copy()
+
+    def d_loss() -> float:
+        fake = gan.G.forward(z)
+        logits = gan.D.forward(np.concatenate([real, fake]))
+        return float(tg.discriminator_loss(logits[:32], logits[32:])[0])
+
+    numeric = numerical_gradient(d_loss, gan.D.flat.data, [(i,) for i in range(gan.D.flat.size)], h=1e-6)
+    assert relative_error(analytic, numeric) <= 1e-6
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_generator_step_leaves_discriminator_unchanged(backend):
+    tg.set_backend(backend)
+    gan = GAN(preset("two"), small_config(), seed=0)
+    for _ in range(3):
+        gan.train_step()
+    d_before = gan.D.flat.data.copy()
+    g_before = gan.G.flat.data.copy()
+    gan.generator_backward(gan.sample_noise(32))
+    gan.opt_G.step()
+    np.testing.assert_array_equal(gan.D.flat.data, d_before)
+    assert not np.array_equal(gan.G.flat.data, g_before)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-12), ("float32", 1e-5)])
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"pack": 2, "d_steps": 2, "loss": "minimax", "label_smoothing": 0.1, "g_activation": "tanh", "depth": 3},
+    {"d_activation": "sigmoid", "g_activation": "leaky_relu", "depth": 1, "data_scale": 4.0},
+])  # fmt: skip
+def test_fused_numba_step_equals_readable_numpy_step(dtype, tolerance, overrides):
+    results = {}
+    for backend in ("numpy", "numba"):
+        tg.set_backend(backend)
+        gan = GAN(preset("two", dtype=dtype), small_config(dtype=dtype, **overrides), seed=3)
+        assert (gan.fused is not None) == (backend == "numba")
+        losses = [[float(v) for v in gan.train_step().values()] for _ in range(25)]
+        results[backend] = (np.array(losses), gan.G.flat.data.copy(), gan.D.flat.data.copy(), gan.opt_D.m[0].copy())
+    for a, b in zip(results["numpy"], results["numba"]):
+        np.testing.assert_allclose(b, a, rtol=tolerance, atol=tolerance * max(1.0, float(np.abs(a).max())))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_same_seed_is_bit_identical_and_other_seed_differs(backend):
+    tg.set_backend(backend)
+    runs = []
+    for seed in (5, 5, 6):
+        gan = GAN(preset("two"), small_config(), seed=seed)
+        for _ in range(20):
+            gan.train_step()
+        runs.append(gan.sample(100, rng=np.random.default_rng(0)))
+    np.testing.assert_array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])
+
+
+def test_short_training_run_improves_the_metrics():
+    tg.set_backend("numba")
+    data = preset("two")
+    gan = GAN(data, GANConfig(schedule_steps=1500), seed=0)
+    before = evaluate(gan, data, n=2000)
+    for _ in range(1500):
+        gan.train_step()
+    after = evaluate(gan, data, n=2000)
+    assert after["energy_distance"] < 0.1 * before["energy_distance"]
+    assert after["modes_captured_strict"] == 2
+    assert abs(after["value"] + np.log(4)) < abs(before["value"] + np.log(4))
+
+
+def test_learning_rate_schedules():
+    linear = GANConfig(schedule_steps=100, schedule="linear", final_lr_fraction=0.1, decay_start=0.5)
+    assert lr_multiplier(linear, 0) == 1.0 and lr_multiplier(linear, 50) == 1.0
+    assert lr_multiplier(linear, 75) == pytest.approx(0.55) and lr_multiplier(linear, 100) == pytest.approx(0.1)
+    cosine = GANConfig(schedule_steps=100, schedule="cosine", final_lr_fraction=0.0)
+    assert lr_multiplier(cosine, 50) == pytest.approx(0.5) and lr_multiplier(cosine, 100) == pytest.approx(0.0)
+    assert lr_multiplier(GANConfig(schedule="constant"), 10**6) == 1.0
+
+
+@pytest.mark.parametrize("field, value", [
+    ("hidden", 0), ("batch_size", -1), ("lr", 0.0), ("lr", float("inf")), ("betas", (1.0, 0.9)),
+    ("loss", "wgan"), ("schedule", "step"), ("pack", 0), ("label_smoothing", 0.7), ("dtype", "int32"),
+])  # fmt: skip
+def test_bad_config_names_the_field(field, value):
+    with pytest.raises((ValueError, TypeError), match=field if field != "dtype" else "dtype"):
+        GAN(preset("two"), GANConfig(**{field: value}))
+
+
+def test_bad_seed_and_data_dimension():
+    with pytest.raises(ValueError, match="seed"):
+        GAN(preset("two"), small_config(), seed=-1)
+    with pytest.raises(ValueError, match="dimension"):
+        GAN(GaussianMixture([[0.0, 0.0, 0.0]]), small_config())
