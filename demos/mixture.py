@@ -38,42 +38,26 @@ def _number(kind, minimum, name, strict=True):
             ) from None
         if not math.isfinite(value) or value < minimum or (strict and value == minimum):
             relation = ">" if strict else ">="
-            raise argparse.ArgumentTypeError(
-                f"{name} must be a finite number {relation} {minimum}, got {text!r}"
-            )
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number {relation} {minimum}, got {text!r}")
         return value
 
     return parse
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = OneLineParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument(
-        "--mixture", default="two", choices=["two", "ring8", "grid25"], help="built-in data (default: two)"
-    )
+    p = OneLineParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--mixture", default="two", choices=["two", "ring8", "grid25"], help="built-in data (default: two)")
     p.add_argument("--data", metavar="PATH", help="your own 2-D points (.npy of shape (n, 2), or .csv)")
-    p.add_argument(
-        "--steps", type=_number(int, 0, "--steps"), help="total training steps (default: the recipe's)"
-    )
+    p.add_argument("--steps", type=_number(int, 0, "--steps"), help="total training steps (default: the recipe's)")
     p.add_argument("--batch-size", type=_number(int, 0, "--batch-size"), help="samples per batch")
     p.add_argument("--lr", type=_number(float, 0.0, "--lr"), help="Adam learning rate")
     p.add_argument("--hidden", type=_number(int, 0, "--hidden"), help="hidden width of G and D")
-    p.add_argument(
-        "--seed", type=_number(int, 0, "--seed", strict=False), default=0, help="random seed (default 0)"
-    )
-    p.add_argument(
-        "--loss", choices=["nonsaturating", "minimax"], help="generator loss (default nonsaturating)"
-    )
-    p.add_argument(
-        "--pack", type=_number(int, 0, "--pack"), help="PacGAN: D judges this many samples at once"
-    )
+    p.add_argument("--seed", type=_number(int, 0, "--seed", strict=False), default=0, help="random seed (default 0)")
+    p.add_argument("--loss", choices=["nonsaturating", "minimax"], help="generator loss (default nonsaturating)")
+    p.add_argument("--pack", type=_number(int, 0, "--pack"), help="PacGAN: D judges this many samples at once")
     p.add_argument("--backend", choices=["numpy", "numba", "cupy"], help="default: numba if installed")
     p.add_argument("--out", default="runs/mixture", help="output folder (default runs/mixture)")
-    p.add_argument(
-        "--checkpoint", metavar="PATH", help="save a checkpoint here every --checkpoint-every steps"
-    )
+    p.add_argument("--checkpoint", metavar="PATH", help="save a checkpoint here every --checkpoint-every steps")
     p.add_argument("--checkpoint-every", type=_number(int, 0, "--checkpoint-every"), default=1000)
     p.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint")
     p.add_argument("--stop-after", type=_number(int, 0, "--stop-after"),
@@ -104,9 +88,7 @@ def build(args: argparse.Namespace):
         "loss": args.loss,
         "pack": args.pack,
     }
-    config = dataclasses.replace(
-        recipe(args.mixture), **{k: v for k, v in overrides.items() if v is not None}
-    )
+    config = dataclasses.replace(recipe(args.mixture), **{k: v for k, v in overrides.items() if v is not None})
     return GAN(data, config, seed=args.seed), data
 
 
@@ -146,9 +128,8 @@ def run(args: argparse.Namespace) -> int:
     steps = args.steps or gan.config.schedule_steps
     stop = min(steps, args.stop_after) if args.stop_after else steps
     os.makedirs(args.out, exist_ok=True)
-    print(
-        f"tinygan: {data!r}, backend {get_backend().name}, {stop - gan.step} steps to go (total {steps}), seed {gan.seed}"
-    )
+    todo = stop - gan.step
+    print(f"tinygan: {data!r}, backend {get_backend().name}, {todo} steps to go (total {steps}), seed {gan.seed}")
     start = time.perf_counter()
     train(gan, stop, log_every=args.log_every, checkpoint_path=args.checkpoint,
           checkpoint_every=args.checkpoint_every, progress=not args.no_progress)  # fmt: skip
@@ -171,9 +152,7 @@ def run(args: argparse.Namespace) -> int:
     plot.discriminator_heatmap(gan.discriminate, real, samples, os.path.join(args.out, "discriminator.png"))
     plot.training_curves(gan.history, os.path.join(args.out, "losses.png"))
     print(summary_table(metrics))
-    print(
-        f"wrote samples.npy, metrics.json, contours.png, samples.png, discriminator.png, losses.png to {args.out}"
-    )
+    print(f"wrote samples.npy, metrics.json, contours.png, samples.png, discriminator.png, losses.png to {args.out}")
     return 0
 
 

@@ -77,7 +77,11 @@ def test_bad_data_files_get_clear_errors(tmp_path, capsys):
     np.save(wrong_shape, np.zeros((10, 3)))
     text = tmp_path / "words.csv"
     text.write_text("x,y\n1,2\nthree,4\n")
-    for path, message in ((nan_file, "NaN or inf in 1 row"), (wrong_shape, "shape (n, 2)"), (text, "non-numeric")):
+    for path, message in (
+        (nan_file, "NaN or inf in 1 row"),
+        (wrong_shape, "shape (n, 2)"),
+        (text, "non-numeric"),
+    ):
         assert run_demo("--data", str(path), "--out", str(tmp_path / "o")) == 2
         assert message in capsys.readouterr().err
 

@@ -5,7 +5,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import tinygan as tg
-from tinygan.gradcheck import check_module_gradients, numerical_gradient, relative_error
+from tinygan.activations import make_activation
+from tinygan.gradcheck import check_module_gradients, kink_margin, numerical_gradient, relative_error
 from tinygan.layers import Dense
 
 TOLERANCE = 1e-6
@@ -16,17 +17,6 @@ def away_from_zero(rng, shape, margin=0.05, scale=2.0):
     """Inputs in [-scale, -margin] U [margin, scale]: no ReLU kink within reach of h."""
     magnitude = rng.uniform(margin, scale, size=shape)
     return magnitude * rng.choice([-1.0, 1.0], size=shape)
-
-
-def kink_margin(model, x):
-    """Smallest |pre-activation| entering a ReLU/LeakyReLU anywhere in the network."""
-    margin = np.inf
-    for layer in model.layers:
-        out = layer.forward(x)
-        if isinstance(layer, (tg.ReLU, tg.LeakyReLU)):
-            margin = min(margin, float(np.min(np.abs(x))))
-        x = out
-    return margin
 
 
 @given(
@@ -53,7 +43,7 @@ def test_dense_gradients(seed, fan_in, fan_out, batch, init):
 )
 def test_activation_gradients(seed, name, rows, cols, slope):
     rng = np.random.default_rng(seed)
-    activation = tg.LeakyReLU(slope) if name == "leaky_relu" else tg.layers.make_activation(name)
+    activation = tg.LeakyReLU(slope) if name == "leaky_relu" else make_activation(name)
     errors = check_module_gradients(activation, away_from_zero(rng, (rows, cols)), rng=rng)
     assert errors["input"] <= TOLERANCE, errors
 

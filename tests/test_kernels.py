@@ -49,9 +49,7 @@ def test_bias_act_forward_twins(seed, dtype, act, rows, cols, slope):
 )
 def test_act_backward_twins(seed, dtype, act, rows, cols, slope):
     rng = np.random.default_rng(seed)
-    y = K.bias_act_forward_numpy(
-        rng.normal(size=(rows, cols)).astype(dtype), np.zeros(cols, dtype), act, slope
-    )
+    y = K.bias_act_forward_numpy(rng.normal(size=(rows, cols)).astype(dtype), np.zeros(cols, dtype), act, slope)
     grad = rng.normal(size=(rows, cols)).astype(dtype)
     expected = K.act_backward_numpy(grad.copy(), y, act, slope)
     got = K.act_backward_numba(grad.copy(), y, act, slope)

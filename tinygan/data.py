@@ -63,8 +63,7 @@ class GaussianMixture:
         key = id(xp)
         if key not in self._device:  # constants moved to the device once
             self._device[key] = tuple(
-                xp.asarray(a.astype(self.dtype))
-                for a in (np.cumsum(self.weights)[:-1], self.means, self.chol)
+                xp.asarray(a.astype(self.dtype)) for a in (np.cumsum(self.weights)[:-1], self.means, self.chol)
             )
         cum_weights, means, chol = self._device[key]
         component = xp.searchsorted(cum_weights, rng.random(n, dtype=self.dtype), side="right")  # (n,)
@@ -90,9 +89,7 @@ def preset(name: str, *, dtype: Any = np.float32) -> GaussianMixture:
         return GaussianMixture([[-2.0, -2.0], [2.0, 2.0]], dtype=dtype)
     if name == "ring8":
         angles = 2 * np.pi * np.arange(8) / 8
-        return GaussianMixture(
-            np.stack([np.cos(angles), np.sin(angles)], 1), np.full(8, 0.01**2), dtype=dtype
-        )
+        return GaussianMixture(np.stack([np.cos(angles), np.sin(angles)], 1), np.full(8, 0.01**2), dtype=dtype)
     if name == "grid25":
         grid = np.array([(x, y) for x in (-4, -2, 0, 2, 4) for y in (-4, -2, 0, 2, 4)], dtype=np.float64)
         return GaussianMixture(grid, np.full(25, 0.05**2), dtype=dtype)

@@ -59,9 +59,7 @@ def mlp_forward(params, sizes, hidden_act, slope, x, work):
 
 
 @njit
-def mlp_backward(
-    params, grads, sizes, hidden_act, slope, x, work, grad_out, scratch, param_grads, input_grad
-):
+def mlp_backward(params, grads, sizes, hidden_act, slope, x, work, grad_out, scratch, param_grads, input_grad):
     """Backward through mlp_forward's cached outputs; grad_out (rows, n_L) is overwritten.
 
     Writes (not adds) dL/dW_l = h_l^T g_l and dL/db_l = sum_rows g_l into ``grads`` when
@@ -76,9 +74,7 @@ def mlp_backward(
         n_in = sizes[layer]
         weight, _, _ = _weight(params, sizes, layer, offsets[layer])
         if layer < layers - 1:  # through the activation: g <- g * act'(z), from the output y
-            _act_backward_flat(
-                g.reshape(-1), _output(work, sizes, layer, rows).reshape(-1), hidden_act, slope
-            )
+            _act_backward_flat(g.reshape(-1), _output(work, sizes, layer, rows).reshape(-1), hidden_act, slope)
         h = x if layer == 0 else _output(work, sizes, layer - 1, rows)
         if param_grads:
             grad_weight, grad_bias, _ = _weight(grads, sizes, layer, offsets[layer])
@@ -117,15 +113,9 @@ def train_step_fused(
         packed = d_in.reshape(2 * batch, -1)  # (2B, 2m)
         logits = mlp_forward(d_params, d_sizes, d_act, slope, packed, work_d)  # (2B, 1)
         # each half is a mean over its own batch: the two BCE means add up
-        d_loss = _bce_flat(
-            logits[:batch].reshape(-1), targets[:batch].reshape(-1), logits_grad[:batch].reshape(-1)
-        )
-        d_loss += _bce_flat(
-            logits[batch:].reshape(-1), targets[batch:].reshape(-1), logits_grad[batch:].reshape(-1)
-        )
-        mlp_backward(
-            d_params, d_grads, d_sizes, d_act, slope, packed, work_d, logits_grad, scratch, True, False
-        )
+        d_loss = _bce_flat(logits[:batch].reshape(-1), targets[:batch].reshape(-1), logits_grad[:batch].reshape(-1))
+        d_loss += _bce_flat(logits[batch:].reshape(-1), targets[batch:].reshape(-1), logits_grad[batch:].reshape(-1))
+        mlp_backward(d_params, d_grads, d_sizes, d_act, slope, packed, work_d, logits_grad, scratch, True, False)
         _adam_lr(d_params, d_grads, d_m, d_v, lr, beta1, beta2, eps, d_step0 + k + 1)
     # ---- G step: the gradient of G's loss flows back through D into G
     fake = mlp_forward(g_params, g_sizes, g_act, slope, z_g, work_g)  # (n, 2)
@@ -140,9 +130,7 @@ def train_step_fused(
     else:  # L = BCE(z, 1)
         targets[:batch] = 1
         g_loss = _bce_flat(logits.reshape(-1), targets[:batch].reshape(-1), grad.reshape(-1))
-    grad_fake = mlp_backward(
-        d_params, d_grads, d_sizes, d_act, slope, packed_fake, work_d, grad, scratch, False, True
-    )
+    grad_fake = mlp_backward(d_params, d_grads, d_sizes, d_act, slope, packed_fake, work_d, grad, scratch, False, True)
     grad_g_out = np.empty((n, fake.shape[1]), real.dtype)
     grad_g_out[:] = grad_fake.reshape(n, -1)
     mlp_backward(g_params, g_grads, g_sizes, g_act, slope, z_g, work_g, grad_g_out, scratch, True, False)

@@ -50,6 +50,7 @@ class GANConfig:
     pack: int = 1  # PacGAN: D judges `pack` samples at once
     label_smoothing: float = 0.0  # one-sided: real targets 1 - label_smoothing
     data_scale: float = 1.0  # networks see data / data_scale; samples are scaled back
+    ema: float = 0.0  # if > 0, sample() uses an exponential moving average of G's weights
     dtype: str = "float32"
     extra: dict = field(default_factory=dict)  # free-form notes kept with checkpoints
 
@@ -81,6 +82,8 @@ class GANConfig:
         for name in ("decay_start", "final_lr_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1), got {self.ema!r}")
         if not 0 <= self.label_smoothing < 0.5:
             raise ValueError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
         as_float_dtype(self.dtype)
@@ -142,6 +145,8 @@ class GAN:
             from .fused import FusedStep
 
             self.fused = FusedStep(self)
+        # theta_ema <- theta_ema + (1 - ema) (theta - theta_ema) after every G update
+        self.G_ema = self.xp.array(self.G.flat.data) if config.ema > 0 else None
         self.step = 0  # G steps taken so far
         self.history: list[dict[str, float]] = []
 
@@ -170,6 +175,7 @@ class GAN:
             self.opt_D.step()
         g_loss = self.generator_backward(self.sample_noise(n))
         self.opt_G.step()
+        self._update_ema()
         self.step += 1
         return {"d_loss": d_loss, "g_loss": g_loss}
 
@@ -209,8 +215,13 @@ class GAN:
         real = np.stack([b[0] for b in batches])  # (d_steps, n, 2)
         z_d = np.stack([b[1] for b in batches])  # (d_steps, n, noise_dim)
         d_loss, g_loss = self.fused(self, real, z_d, self.sample_noise(n), self.opt_G.lr)
+        self._update_ema()
         self.step += 1
         return {"d_loss": d_loss, "g_loss": g_loss}
+
+    def _update_ema(self) -> None:
+        if self.G_ema is not None:
+            self.G_ema += (1.0 - self.config.ema) * (self.G.flat.data - self.G_ema)
 
     # ------------------------------------------------------------------ using the model
     def sample(self, n: int, *, rng: Any = None) -> np.ndarray:
@@ -218,8 +229,15 @@ class GAN:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive int, got {n!r}")
         noise_rng = rng if rng is not None else self.rng
-        z = noise_rng.standard_normal((n, self.config.noise_dim), dtype=self.dtype)
-        return to_numpy(self.G.forward(self.xp.asarray(z)) * self.config.data_scale)
+        z = self.xp.asarray(noise_rng.standard_normal((n, self.config.noise_dim), dtype=self.dtype))
+        if self.G_ema is None:
+            return to_numpy(self.G.forward(z) * self.config.data_scale)
+        trained = self.G.flat.data.copy()
+        self.G.flat.data[...] = self.G_ema  # sample with the averaged weights
+        try:
+            return to_numpy(self.G.forward(z) * self.config.data_scale)
+        finally:
+            self.G.flat.data[...] = trained
 
     def logits(self, x: Any) -> np.ndarray:
         """D's logit for points x (n, 2) in data units, on the host in float64, shape (n,).
@@ -244,6 +262,8 @@ class GAN:
         state |= {f"D.{k}": v for k, v in self.D.state_dict().items()}
         state |= {f"opt_G.{k}": v for k, v in self.opt_G.state_dict().items()}
         state |= {f"opt_D.{k}": v for k, v in self.opt_D.state_dict().items()}
+        if self.G_ema is not None:
+            state["G_ema"] = to_numpy(self.G_ema).copy()
         state["step"] = np.int64(self.step)
         return state
 
@@ -255,4 +275,8 @@ class GAN:
         self.D.load_state_dict(part("D."))
         self.opt_G.load_state_dict(part("opt_G."))
         self.opt_D.load_state_dict(part("opt_D."))
+        if self.G_ema is not None:
+            if "G_ema" not in state or np.shape(state["G_ema"]) != tuple(self.G_ema.shape):
+                raise ValueError(f"state has no G_ema of shape {tuple(self.G_ema.shape)} (config.ema > 0)")
+            self.G_ema[...] = self.xp.asarray(np.asarray(state["G_ema"], dtype=self.dtype))
         self.step = int(state["step"])

@@ -1,126 +1,23 @@
-"""Layers: the Module protocol, Dense, four activations, Sequential and the ``mlp`` helper.
+"""Layers: Dense, Sequential and the ``mlp`` helper (activations live in activations.py).
 
-The protocol is PyTorch's vocabulary, done by hand:
-
-* ``forward(x)`` computes the output and caches what backward will need;
-* ``backward(grad_out)`` takes dL/d(output), *adds* dL/d(parameter) into each ``param.grad``
-  and returns dL/d(input). It never changes a parameter: that is the optimizer's job;
-* ``parameters()``, ``zero_grad()``, ``state_dict()`` / ``load_state_dict()``; ``model(x)``.
-
-Batches are rows: x has shape (B, features). Every array below is on the backend's array
-module ``xp`` (NumPy or CuPy), chosen when the layer is built.
+Read module.py first for the protocol (forward / backward / parameters / zero_grad).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .backend import get_backend, to_numpy
+from .activations import ACTIVATIONS, LeakyReLU, ReLU, Sigmoid, Tanh, make_activation
+from .backend import get_backend
+from .module import Module, as_float_dtype, as_generator
 from .parameters import FlatParameters, Parameter
 
 INITS = ("torch", "he", "xavier")
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
-    """Accept a Generator, a seed, or None (fresh entropy)."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
-
-
-def as_float_dtype(dtype: Any) -> np.dtype:
-    """float32 (the default) or float64; anything else is a TypeError."""
-    dt = np.dtype(np.float32 if dtype is None else dtype)
-    if dt not in FLOAT_DTYPES:
-        raise TypeError(f"dtype must be float32 or float64, got {dt}")
-    return dt
-
-
-class Module:
-    """Base class: subclasses implement ``forward`` and ``backward``."""
-
-    xp: Any = np
-
-    def forward(self, x: Any) -> Any:
-        raise NotImplementedError
-
-    def backward(self, grad_out: Any) -> Any:
-        raise NotImplementedError
-
-    def __call__(self, x: Any) -> Any:
-        return self.forward(x)
-
-    def named_parameters(self) -> list[tuple[str, Parameter]]:
-        return []
-
-    def parameters(self) -> list[Parameter]:
-        return [p for _, p in self.named_parameters()]
-
-    @property
-    def flat(self) -> FlatParameters | None:
-        """The flat buffer holding exactly this module's parameters, if there is one."""
-        params = self.parameters()
-        owner = params[0].flat if params else None
-        if owner is not None and len(owner.params) == len(params) and all(p.flat is owner for p in params):
-            return owner
-        return None
-
-    def zero_grad(self) -> None:
-        flat = self.flat
-        if flat is not None:
-            flat.grad[...] = 0  # one pass over the whole grad buffer
-        else:
-            for p in self.parameters():
-                p.grad[...] = 0
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Host (NumPy) copies of every parameter, keyed like PyTorch: '0.weight', '0.bias', ..."""
-        return {name: to_numpy(p.data).copy() for name, p in self.named_parameters()}
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Copy values into the existing parameters; keys and shapes must match exactly."""
-        own = dict(self.named_parameters())
-        missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-        if missing or unexpected:
-            raise ValueError(
-                f"state_dict keys do not match the model: missing {missing}, unexpected {unexpected}"
-            )
-        for name, p in own.items():
-            value = to_numpy(state[name])
-            if tuple(value.shape) != p.shape:
-                raise ValueError(
-                    f"state_dict[{name!r}] has shape {tuple(value.shape)}, the model expects {p.shape}"
-                )
-            if value.dtype.kind != "f":
-                raise TypeError(f"state_dict[{name!r}] must be a float array, got dtype {value.dtype}")
-            if not np.all(np.isfinite(value)):
-                raise ValueError(f"state_dict[{name!r}] contains NaN or inf")
-            p.data[...] = self.xp.asarray(value.astype(p.data.dtype, copy=False))
-
-    def _check_input(self, x: Any, width: int | None = None, dtype: np.dtype | None = None) -> None:
-        """Clear errors for the usual mistakes: wrong type, dtype or trailing shape."""
-        if not isinstance(x, self.xp.ndarray):
-            raise TypeError(f"{self!r}: input must be a {self.xp.__name__}.ndarray, got {type(x).__name__}")
-        if x.dtype.kind != "f":
-            raise TypeError(f"{self!r}: input must be a float array, got dtype {x.dtype}")
-        if dtype is not None and x.dtype != dtype:
-            raise TypeError(
-                f"{self!r}: input has dtype {x.dtype} but the parameters are {dtype}; "
-                f"convert it with x.astype({dtype.name}) or build the model with dtype={dtype.name}"
-            )
-        if width is not None and (x.ndim != 2 or x.shape[1] != width):
-            raise ValueError(f"{self!r} expects input of shape (batch, {width}), got {tuple(x.shape)}")
-
-    def _cached(self, value: Any) -> Any:
-        if value is None:
-            raise RuntimeError(f"{self!r}: backward() called before forward()")
-        return value
+__all__ = ["ACTIVATIONS", "Dense", "LeakyReLU", "Module", "ReLU", "Sequential", "Sigmoid", "Tanh"]
+__all__ += ["make_activation", "mlp"]
 
 
 class Dense(Module):
@@ -196,88 +93,6 @@ def _initial_values(fan_in: int, fan_out: int, init: str, rng: np.random.Generat
     return rng.uniform(-bound, bound, (fan_in, fan_out)), np.zeros(fan_out)
 
 
-class _Activation(Module):
-    """Elementwise y = f(x); backward multiplies by f'(x) elementwise."""
-
-    def __init__(self) -> None:
-        self.xp = get_backend().xp
-        self._cache = None
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-
-class ReLU(_Activation):
-    def forward(self, x: Any) -> Any:
-        self._check_input(x)
-        y = self.xp.maximum(x, 0)
-        self._cache = y
-        return y
-
-    def backward(self, grad_out: Any) -> Any:
-        """y = max(x, 0): dy/dx = 1 where x > 0, else 0 (we take 0 at the kink x = 0).
-        So dL/dx = dL/dy * 1[y > 0]; the output y tells us the sign of x."""
-        y = self._cached(self._cache)
-        return grad_out * (y > 0)
-
-
-class LeakyReLU(_Activation):
-    def __init__(self, negative_slope: float = 0.2) -> None:
-        super().__init__()
-        if not (np.isfinite(negative_slope) and 0 <= negative_slope < 1):
-            raise ValueError(f"negative_slope must be in [0, 1), got {negative_slope!r}")
-        self.negative_slope = float(negative_slope)
-
-    def __repr__(self) -> str:
-        return f"LeakyReLU({self.negative_slope})"
-
-    def forward(self, x: Any) -> Any:
-        self._check_input(x)
-        self._cache = x
-        return self.xp.where(x > 0, x, self.negative_slope * x)
-
-    def backward(self, grad_out: Any) -> Any:
-        """y = x for x > 0 and a*x otherwise: dy/dx = 1 or a. dL/dx = dL/dy * (1 or a)."""
-        x = self._cached(self._cache)
-        return grad_out * self.xp.where(x > 0, 1.0, self.negative_slope).astype(grad_out.dtype)
-
-
-class Tanh(_Activation):
-    def forward(self, x: Any) -> Any:
-        self._check_input(x)
-        y = self.xp.tanh(x)
-        self._cache = y
-        return y
-
-    def backward(self, grad_out: Any) -> Any:
-        """d tanh(x)/dx = 1 - tanh(x)^2 = 1 - y^2, so dL/dx = dL/dy * (1 - y^2)."""
-        y = self._cached(self._cache)
-        return grad_out * (1 - y * y)
-
-
-class Sigmoid(_Activation):
-    def forward(self, x: Any) -> Any:
-        self._check_input(x)
-        e = self.xp.exp(-self.xp.abs(x))  # never overflows
-        y = self.xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
-        self._cache = y
-        return y
-
-    def backward(self, grad_out: Any) -> Any:
-        """s(x) = 1/(1+e^-x): ds/dx = e^-x/(1+e^-x)^2 = s(1-s), so dL/dx = dL/dy * y(1-y)."""
-        y = self._cached(self._cache)
-        return grad_out * (y * (1 - y))
-
-
-ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "tanh": Tanh, "sigmoid": Sigmoid}
-
-
-def make_activation(name: str, negative_slope: float = 0.2) -> Module:
-    if name not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
-    return LeakyReLU(negative_slope) if name == "leaky_relu" else ACTIVATIONS[name]()
-
-
 class Sequential(Module):
     """Layers applied in order; backward runs them in reverse (the chain rule, layer by layer).
 
@@ -297,9 +112,7 @@ class Sequential(Module):
         return "Sequential(" + ", ".join(map(repr, self.layers)) + ")"
 
     def named_parameters(self) -> list[tuple[str, Parameter]]:
-        return [
-            (f"{i}.{name}", p) for i, layer in enumerate(self.layers) for name, p in layer.named_parameters()
-        ]
+        return [(f"{i}.{name}", p) for i, layer in enumerate(self.layers) for name, p in layer.named_parameters()]
 
     def forward(self, x: Any) -> Any:
         for layer in self.layers:

@@ -33,9 +33,7 @@ def bce_with_logits(logits: Any, targets: Any) -> tuple[Any, Any]:
         raise ValueError("logits must not be empty")
     if isinstance(targets, xp.ndarray):
         if tuple(targets.shape) != tuple(logits.shape):
-            raise ValueError(
-                f"targets shape {tuple(targets.shape)} must equal logits shape {tuple(logits.shape)}"
-            )
+            raise ValueError(f"targets shape {tuple(targets.shape)} must equal logits shape {tuple(logits.shape)}")
         targets = targets.astype(logits.dtype, copy=False)
     else:
         targets = xp.full(logits.shape, float(targets), dtype=logits.dtype)

@@ -99,9 +99,7 @@ def log_sigmoid(logits: np.ndarray) -> np.ndarray:
 
 def value_function(logits_real: np.ndarray, logits_fake: np.ndarray) -> float:
     """V(D, G) ~ mean log D(x_real) + mean log(1 - D(x_fake)), with log(1 - s(z)) = log s(-z)."""
-    return float(
-        np.mean(log_sigmoid(np.asarray(logits_real))) + np.mean(log_sigmoid(-np.asarray(logits_fake)))
-    )
+    return float(np.mean(log_sigmoid(np.asarray(logits_real))) + np.mean(log_sigmoid(-np.asarray(logits_fake))))
 
 
 def evaluate(gan: Any, mixture: Any, n: int = 5000, *, seed: int = 12345) -> dict[str, Any]:

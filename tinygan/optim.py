@@ -80,13 +80,9 @@ class Optimizer:
         return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        expected = {"step"} | {
-            f"{k}.{i}" for k, arrays in self._buffers().items() for i in range(len(arrays))
-        }
+        expected = {"step"} | {f"{k}.{i}" for k, arrays in self._buffers().items() for i in range(len(arrays))}
         if set(state) != expected:
-            raise ValueError(
-                f"optimizer state keys {sorted(state)} do not match the expected {sorted(expected)}"
-            )
+            raise ValueError(f"optimizer state keys {sorted(state)} do not match the expected {sorted(expected)}")
         step = int(np.asarray(state["step"]))
         if step < 0:
             raise ValueError(f"optimizer step must be >= 0, got {step}")
@@ -94,9 +90,7 @@ class Optimizer:
             for i, array in enumerate(arrays):
                 value = np.asarray(state[f"{key}.{i}"])
                 if value.shape != tuple(array.shape):
-                    raise ValueError(
-                        f"optimizer state {key}.{i} has shape {value.shape}, expected {array.shape}"
-                    )
+                    raise ValueError(f"optimizer state {key}.{i} has shape {value.shape}, expected {array.shape}")
                 array[...] = self.xp.asarray(value.astype(array.dtype, copy=False))
         self.step_count = step
 

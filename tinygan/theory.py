@@ -72,9 +72,7 @@ def make_grid(bounds: Sequence[tuple[float, float]], n: int) -> tuple[np.ndarray
 def _check(*arrays: np.ndarray) -> list[np.ndarray]:
     out = [np.asarray(a, dtype=np.float64) for a in arrays]
     if len({a.shape for a in out}) != 1 or out[0].ndim != 1:
-        raise ValueError(
-            f"density values and weights must be 1-D arrays of one length, got {[a.shape for a in out]}"
-        )
+        raise ValueError(f"density values and weights must be 1-D arrays of one length, got {[a.shape for a in out]}")
     if any(np.any(a < 0) for a in out):
         raise ValueError("densities and quadrature weights must be non-negative")
     return out

@@ -27,11 +27,7 @@ class TrainingDiverged(RuntimeError):
 def _healthy(gan: GAN, losses: dict[str, Any]) -> bool:
     finite_losses = all(math.isfinite(float(v)) for v in losses.values())
     xp = gan.xp
-    return (
-        finite_losses
-        and bool(xp.isfinite(gan.G.flat.data).all())
-        and bool(xp.isfinite(gan.D.flat.data).all())
-    )
+    return finite_losses and bool(xp.isfinite(gan.G.flat.data).all()) and bool(xp.isfinite(gan.D.flat.data).all())
 
 
 def estimate_value(gan: GAN, real: np.ndarray, z: np.ndarray) -> float:
