@@ -64,6 +64,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="stop (and checkpoint) at this step, to finish later with --resume")  # fmt: skip
     p.add_argument("--samples", type=_number(int, 0, "--samples"), default=5000, help="samples to write")
     p.add_argument("--log-every", type=_number(int, 0, "--log-every"), default=250)
+    p.add_argument(
+        "--threads",
+        type=_number(int, 0, "--threads"),
+        default=1,
+        help="BLAS threads (default 1: the matrices are small, and spare threads spin on busy cores)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p.parse_args(argv)
 
@@ -132,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"tinygan: {data!r}, backend {get_backend().name}, {todo} steps to go (total {steps}), seed {gan.seed}")
     start = time.perf_counter()
     train(gan, stop, log_every=args.log_every, checkpoint_path=args.checkpoint,
-          checkpoint_every=args.checkpoint_every, progress=not args.no_progress)  # fmt: skip
+          checkpoint_every=args.checkpoint_every, progress=not args.no_progress, threads=args.threads)  # fmt: skip
     seconds = time.perf_counter() - start
     if stop < steps:
         print(f"stopped at step {gan.step} of {steps}; continue with --resume {args.checkpoint}")

@@ -7,10 +7,9 @@ from hypothesis import HealthCheck, settings
 
 import tinygan
 from tinygan import backend
+from tinygan.backend import limit_blas_threads
 
-settings.register_profile(
-    "tinygan", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow]
-)
+settings.register_profile("tinygan", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "tinygan"))
 
 
@@ -27,3 +26,10 @@ def numpy_backend():
 def any_cpu_backend(request):
     """Parametrise a test over both CPU kernel sets."""
     return tinygan.set_backend(request.param)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_blas_thread():
+    """Tests use small matrices; one BLAS thread keeps them quick even when other work holds a core."""
+    with limit_blas_threads(1):
+        yield

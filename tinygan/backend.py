@@ -13,6 +13,7 @@ one warning. A model keeps the backend it was built with, so build models after 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from dataclasses import dataclass
@@ -117,3 +118,19 @@ def to_numpy(array: Any) -> np.ndarray:
     if hasattr(array, "get"):  # cupy.ndarray (and the test stand-in)
         return array.get()
     return np.asarray(array)
+
+
+def limit_blas_threads(threads: int | None) -> contextlib.AbstractContextManager:
+    """Context manager capping the BLAS thread pools (NumPy's and SciPy's, which Numba's np.dot uses).
+
+    tinygan's matmuls are small: on 2 cores a second BLAS thread gains little, and when another
+    process holds a core, the threads spin waiting for each other and a step can take 10-100x
+    longer. ``None`` leaves the pools as they are.
+    """
+    if threads is None:
+        return contextlib.nullcontext()
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(threads, user_api="blas")

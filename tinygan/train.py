@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import to_numpy
+from .backend import limit_blas_threads, to_numpy
 from .checkpoint import save_checkpoint
 from .gan import GAN
 from .metrics import value_function
@@ -45,8 +45,12 @@ def train(
     checkpoint_every: int = 1000,
     progress: bool = True,
     eval_size: int = 2048,
+    threads: int | None = None,
 ) -> list[dict[str, float]]:
-    """Train until ``gan.step == steps`` (the total, counting steps already taken); returns history."""
+    """Train until ``gan.step == steps`` (the total, counting steps already taken); returns history.
+
+    ``threads`` caps the BLAS thread pools while training (see ``backend.limit_blas_threads``).
+    """
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
     for name, value in (("log_every", log_every), ("checkpoint_every", checkpoint_every)):
@@ -58,6 +62,13 @@ def train(
     real = to_numpy(gan.data.sample(eval_size, eval_rng)).astype(np.float64)
     z = eval_rng.standard_normal((eval_size, gan.config.noise_dim)).astype(gan.dtype)
 
+    with limit_blas_threads(threads):
+        _loop(gan, steps, log_every, checkpoint_path, checkpoint_every, progress, real, z)
+    return gan.history
+
+
+def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint_every: int, progress: bool,
+          real: np.ndarray, z: np.ndarray) -> None:  # fmt: skip
     bar = None
     if progress:
         from tqdm import tqdm
@@ -93,4 +104,3 @@ def train(
     finally:
         if bar is not None:
             bar.close()
-    return gan.history

@@ -1,0 +1,718 @@
+"""Training steps per second: tinygan (numpy, numba, cupy) against PyTorch eager and JAX jit.
+
+Run it on a quiet machine, without the two OpenBLAS variables that slow NumPy's matmul down:
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_train.py --json bench.json
+    ... --configs 64x128,1024x512 --impls tinygan-numba,torch-eager --seconds 0.2 --repeats 2   (a smoke run)
+
+Every implementation trains the same GAN (the case study: G 2-H-H-2 ReLU, D 2-H-H-1 LeakyReLU(0.2),
+Adam lr 2e-4, betas (0.5, 0.999), one D and one G update per step, fresh real and noise batches each
+step, float32) from tinygan's initial weights. Each runs in its own subprocess pinned to the same
+number of threads (``--threads``, default: every CPU this process may use), so one library's
+spinning thread pool cannot slow the next one down. For each (batch, hidden): one first step
+(compile), a warm-up that also sizes the repeats, then the median of ``--repeats`` timed repeats of
+about ``--seconds`` each; asynchronous libraries (JAX, CUDA) are synchronised at the end of a repeat.
+On a machine shared with other work, ``--threads 1`` gives far steadier numbers: a BLAS or OpenMP
+pool as wide as the machine stalls whenever another process holds one of its cores.
+
+Matmul FLOPs per step count 2*m*n*k for every matmul the step needs (``matmul_flops``; it equals
+torch.utils.flop_counter's count of the torch reference's step, less the 2x2 sampling bmm);
+"%peak" divides the achieved rate by a large float32 NumPy matmul measured in the same run.
+Numba compile time is measured in fresh subprocesses: ``import tinygan`` + first ``train_step``,
+once with an empty NUMBA_CACHE_DIR (cold) and once more with the same directory (cached).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+MARK = "@@bench@@ "  # worker stdout lines carrying JSON start with this
+CPU_IMPLS = ("tinygan-numpy", "tinygan-numba", "torch-eager", "jax-jit")
+GPU_IMPLS = ("tinygan-cupy", "torch-cuda")
+IMPLS = CPU_IMPLS + GPU_IMPLS
+DEFAULT_CONFIGS = ((64, 128), (256, 128), (1024, 128), (4096, 128), (1024, 512))
+SLOW_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+PACKAGES = ("tinygan", "numpy", "numba", "threadpoolctl", "torch", "jax", "jaxlib", "optax", "cupy-cuda12x")
+# Targets of issue 4 for tinygan-numba: x torch-eager (batch 64 / other batches) and x jax-jit.
+TARGET_VS_TORCH_B64, TARGET_VS_TORCH, TARGET_VS_JAX = 3.0, 2.0, 0.8
+
+
+# ----------------------------------------------------------------------------- what is measured
+def gan_config(batch: int, hidden: int, dtype: str = "float32") -> Any:
+    """The case-study GAN at a given batch and width."""
+    from tinygan.gan import GANConfig
+
+    return GANConfig(
+        hidden=hidden,
+        depth=2,
+        batch_size=batch,
+        g_activation="relu",
+        d_activation="leaky_relu",
+        lr=2e-4,
+        betas=(0.5, 0.999),
+        dtype=dtype,
+    )
+
+
+def matmul_flops(batch: int, hidden: int, depth: int = 2, noise_dim: int = 2, data_dim: int = 2) -> int:
+    """FLOPs (2*m*n*k each) of the matmuls one training step needs, forward and backward.
+
+    A Dense layer (a -> b) on m rows costs 2mab forward, 2mab for dL/dW, 2mab for dL/dx.
+    D step: G forward (B rows); D forward, dL/dW and dL/dx on [real; fake] (2B rows), except
+    dL/dx of D's first layer (nobody needs d/dreal). G step: G forward, D forward, D's dL/dx
+    (B rows; D's dL/dW is not needed), G's dL/dW and dL/dx except its first layer's (d/dz).
+    """
+    g = [noise_dim] + [hidden] * depth + [data_dim]
+    d = [data_dim] + [hidden] * depth + [1]
+
+    def layers(sizes: list[int], rows: int, skip_first: bool = False) -> int:
+        pairs = list(zip(sizes[:-1], sizes[1:]))[1 if skip_first else 0 :]
+        return sum(2 * rows * a * b for a, b in pairs)
+
+    b = batch
+    d_step = layers(g, b) + 2 * layers(d, 2 * b) + layers(d, 2 * b, skip_first=True)
+    g_step = 2 * layers(g, b) + 2 * layers(d, b) + layers(g, b, skip_first=True)
+    return d_step + g_step
+
+
+def parse_configs(text: str) -> list[tuple[int, int]]:
+    """'64x128,1024x512' -> [(64, 128), (1024, 512)]  (batch x hidden)."""
+    configs = []
+    for item in text.replace(" ", ",").split(","):
+        if not item:
+            continue
+        try:
+            batch, hidden = (int(v) for v in item.lower().split("x"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"config {item!r} must look like BATCHxHIDDEN, e.g. 64x128") from None
+        if batch < 1 or hidden < 1:
+            raise argparse.ArgumentTypeError(f"config {item!r}: batch and hidden must be positive")
+        configs.append((batch, hidden))
+    if not configs:
+        raise argparse.ArgumentTypeError("no configuration given")
+    return configs
+
+
+def parse_impls(text: str) -> list[str]:
+    names = [name for name in text.replace(" ", ",").split(",") if name]
+    unknown = sorted(set(names) - set(IMPLS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown implementation(s) {unknown}; choose from {', '.join(IMPLS)}")
+    return [name for name in IMPLS if name in names]  # a fixed, readable order
+
+
+# ----------------------------------------------------------------------------- worker side
+def pin_threads(threads: int) -> None:
+    """Restrict this process to ``threads`` CPUs (XLA and OpenMP size their pools from it)."""
+    available = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if 0 < threads < len(available):
+        os.sched_setaffinity(0, available[:threads])
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Environment for a worker: every thread pool sized to ``threads``."""
+    env = dict(os.environ)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        env[name] = str(threads)
+    return env
+
+
+def emit(kind: str, payload: Any) -> None:
+    print(MARK + json.dumps({"kind": kind, "payload": payload}), flush=True)
+
+
+def blas_info() -> list[dict[str, Any]]:
+    """threadpoolctl's view of the loaded BLAS / OpenMP libraries (empty without threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    keep = ("user_api", "internal_api", "prefix", "version", "num_threads", "architecture", "threading_layer")
+    return [{k: lib.get(k) for k in keep if lib.get(k) is not None} for lib in threadpool_info()]
+
+
+def limit_blas(threads: int) -> None:
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(threads)
+
+
+def noop() -> None:
+    return None
+
+
+def build(impl: str, variant: str, batch: int, hidden: int, dtype: str) -> tuple[Callable, Callable]:
+    """(step, sync) for one implementation at one size, all starting from tinygan's initial weights."""
+    import numpy as np
+
+    import tinygan
+    from tinygan.data import preset
+    from tinygan.gan import GAN
+
+    config = gan_config(batch, hidden, dtype)
+    data = preset("two", dtype=np.dtype(dtype))
+    if impl.startswith("tinygan-"):
+        tinygan.set_backend(impl.removeprefix("tinygan-"))
+        gan = GAN(data, config, seed=0)
+        if impl == "tinygan-cupy":
+            import cupy
+
+            return gan.train_step, cupy.cuda.Device().synchronize
+        return gan.train_step, noop
+    tinygan.set_backend("numpy")
+    init = GAN(data, config, seed=0)  # only its weights are used
+    if impl in ("torch-eager", "torch-cuda"):
+        from torch_reference import TorchGAN
+
+        device = "cuda" if impl == "torch-cuda" else "cpu"
+        model = TorchGAN.from_tinygan(init, device=device, fused=variant == "fused")
+        return model.train_step, model.synchronize
+    if impl == "jax-jit":
+        from jax_reference import JaxGAN
+
+        model = JaxGAN(config, data, state=init.state_dict())
+        return model.train_step, model.synchronize
+    raise ValueError(impl)
+
+
+def measure(step: Callable, sync: Callable, seconds: float, repeats: int) -> dict[str, Any]:
+    """First step, warm-up (which sizes the repeats), then ``repeats`` timed runs of ~``seconds``."""
+    start = time.perf_counter()
+    step()
+    sync()
+    first = time.perf_counter() - start
+    budget, spent, chunk, per_step = max(0.25, 0.5 * seconds), 0.0, 1, first
+    while spent < budget:
+        start = time.perf_counter()
+        for _ in range(chunk):
+            step()
+        sync()
+        elapsed = time.perf_counter() - start
+        spent, per_step = spent + elapsed, elapsed / chunk
+        chunk = max(1, min(2 * chunk, int((budget - spent) / per_step) + 1))
+    n = max(1, round(seconds / per_step))
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(n):
+            step()
+        sync()
+        rates.append(n / (time.perf_counter() - start))
+    return {
+        "first_step_s": first,
+        "steps_per_repeat": n,
+        "rates": rates,
+        "steps_per_s": statistics.median(rates),
+    }
+
+
+def availability(impl: str) -> str | None:
+    """None if ``impl`` can run in this worker, else why not."""
+    try:
+        if impl.startswith("tinygan-"):
+            import tinygan
+
+            tinygan.set_backend(impl.removeprefix("tinygan-"))
+            if impl == "tinygan-cupy":
+                import cupy
+
+                if cupy.cuda.runtime.getDeviceCount() < 1:
+                    return "no CUDA GPU"
+        elif impl.startswith("torch-"):
+            import torch
+
+            if impl == "torch-cuda" and not torch.cuda.is_available():
+                return "no CUDA GPU visible to torch"
+        elif impl == "jax-jit":
+            import jax  # noqa: F401
+            import optax  # noqa: F401
+    except Exception as error:  # ImportError, BackendUnavailableError, CUDA runtime errors
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return f"{type(error).__name__}: {first_line}"
+    return None
+
+
+def worker_info(impl: str, threads: int) -> dict[str, Any]:
+    info: dict[str, Any] = {"blas": blas_info(), "threads": threads}
+    if impl == "tinygan-numba":
+        import numba
+
+        info["numba_threads"] = numba.get_num_threads()
+        info["numba_threading_layer"] = _numba_layer(numba)
+    if impl.startswith("torch-"):
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        info["torch_blas"] = _torch_blas(torch)
+        if impl == "torch-cuda":
+            info["gpu"] = torch.cuda.get_device_name()
+    if impl == "jax-jit":
+        import jax
+
+        info["jax_devices"] = [str(d) for d in jax.devices()]
+    if impl == "tinygan-cupy":
+        import cupy
+
+        info["gpu"] = cupy.cuda.runtime.getDeviceProperties(0)["name"].decode()
+    return info
+
+
+def _numba_layer(numba: Any) -> str:
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel region has run yet
+        return "not initialised (no parallel region ran)"
+
+
+def _torch_blas(torch: Any) -> str:
+    """e.g. 'mkl, CPU capability AVX512' from torch's build configuration."""
+    found = re.search(r"BLAS_INFO=([^,\s]+)", torch.__config__.show())
+    blas = found.group(1) if found else "unknown"
+    try:
+        return f"{blas}, CPU capability {torch.backends.cpu.get_cpu_capability()}"
+    except AttributeError:
+        return blas
+
+
+def run_worker(impl: str, spec: dict[str, Any]) -> None:
+    """Measure ``impl`` at every config of ``spec``; results go to stdout as MARK lines."""
+    threads = spec["threads"]
+    pin_threads(threads)
+    if impl == "jax-jit":
+        os.environ["JAX_PLATFORMS"] = "cpu"
+        if spec["dtype"] == "float64":
+            os.environ["JAX_ENABLE_X64"] = "1"
+    sys.path.insert(0, str(HERE))
+    if impl == "peak":
+        return run_peak(spec)
+    reason = availability(impl)
+    if reason is not None:
+        return emit("skipped", reason)
+    limit_blas(threads)
+    if impl.startswith("torch-"):
+        import torch
+
+        torch.set_num_threads(threads)
+    variants = ["default", "fused"] if impl.startswith("torch-") else [""]
+    for batch, hidden in spec["configs"]:
+        for variant in variants:
+            record = {
+                "impl": impl,
+                "variant": variant,
+                "batch": batch,
+                "hidden": hidden,
+                "dtype": spec["dtype"],
+            }
+            try:
+                step, sync = build(impl, variant, batch, hidden, spec["dtype"])
+                record |= measure(step, sync, spec["seconds"], spec["repeats"])
+            except Exception as error:  # one failing size must not hide the others
+                record["error"] = f"{type(error).__name__}: {error}"
+            emit("record", record)
+    emit("info", worker_info(impl, threads))
+
+
+def run_peak(spec: dict[str, Any]) -> None:
+    """Best GFLOP/s of a large NumPy matmul in float32 (and float64 if that is the benchmark's dtype)."""
+    import numpy as np
+
+    limit_blas(spec["threads"])
+    result: dict[str, Any] = {}
+    for dtype in sorted({"float32", spec["dtype"]}):
+        rng = np.random.default_rng(0)
+        n = 2048
+        while True:
+            a, b = (rng.standard_normal((n, n)).astype(dtype) for _ in range(2))
+            out = np.empty((n, n), dtype=dtype)
+            np.matmul(a, b, out=out)
+            start = time.perf_counter()
+            np.matmul(a, b, out=out)
+            if time.perf_counter() - start > 0.05 or n >= 8192:
+                break
+            n *= 2  # a fast machine: make the matmul big enough to reach its peak
+        best = float("inf")
+        for _ in range(7):
+            start = time.perf_counter()
+            np.matmul(a, b, out=out)
+            best = min(best, time.perf_counter() - start)
+        result[dtype] = {"gflops": 2 * n**3 / best / 1e9, "n": n}
+    result["blas"] = blas_info()
+    emit("peak", result)
+
+
+# ----------------------------------------------------------------------------- driver side
+def call_worker(impl: str, spec: dict[str, Any], verbose: bool) -> dict[str, Any]:
+    """Run one worker subprocess; returns {'records': [...], 'info': ..., 'skipped'/'error': ...}."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", impl, "--spec", json.dumps(spec)]
+    out: dict[str, Any] = {"records": []}
+    with tempfile.TemporaryFile("w+") as errors:
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=errors, text=True, env=thread_env(spec["threads"])
+        )
+        for line in process.stdout:
+            if not line.startswith(MARK):
+                continue
+            message = json.loads(line[len(MARK) :])
+            kind, payload = message["kind"], message["payload"]
+            if kind == "record":
+                out["records"].append(payload)
+                progress(payload)
+            else:
+                out[kind] = payload
+        process.wait()
+        errors.seek(0)
+        stderr = errors.read()
+    if process.returncode != 0:
+        tail = "\n".join(stderr.strip().splitlines()[-15:])
+        out["error"] = f"worker exited with {process.returncode}:\n{tail}"
+    elif verbose and stderr.strip():
+        print(stderr, file=sys.stderr)
+    return out
+
+
+def progress(record: dict[str, Any]) -> None:
+    name = record["impl"] + (f" ({record['variant']} Adam)" if record["variant"] else "")
+    where = f"batch {record['batch']}, hidden {record['hidden']}"
+    if "error" in record:
+        print(f"  {name:28s} {where}: FAILED {record['error']}", file=sys.stderr, flush=True)
+    else:
+        print(f"  {name:28s} {where}: {record['steps_per_s']:10.1f} steps/s", file=sys.stderr, flush=True)
+
+
+COMPILE_SNIPPET = """
+import json, sys, time
+t0 = time.perf_counter()
+import tinygan
+from tinygan.data import preset
+from tinygan.gan import GAN, GANConfig
+t1 = time.perf_counter()
+tinygan.set_backend("numba")
+gan = GAN(preset("two"), GANConfig(**json.loads(sys.argv[1])), seed=0)
+gan.train_step()
+t2 = time.perf_counter()
+gan.train_step()
+t3 = time.perf_counter()
+print(sys.argv[2] + json.dumps({"import_s": t1 - t0, "first_step_s": t2 - t1, "total_s": t2 - t0,
+                                "second_step_s": t3 - t2}))
+"""
+
+
+def numba_compile_times(batch: int, hidden: int, threads: int) -> dict[str, Any]:
+    """Cold (empty NUMBA_CACHE_DIR) and cached (same dir again) `import tinygan` + first step."""
+    config = gan_config(batch, hidden).to_dict()
+    result: dict[str, Any] = {"batch": batch, "hidden": hidden}
+    with tempfile.TemporaryDirectory(prefix="tinygan-numba-cache-") as cache:
+        env = thread_env(threads) | {"NUMBA_CACHE_DIR": cache}
+        for label in ("cold", "cached"):
+            done = subprocess.run(
+                [sys.executable, "-c", COMPILE_SNIPPET, json.dumps(config), MARK],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
+            lines = [line for line in done.stdout.splitlines() if line.startswith(MARK)]
+            if done.returncode != 0 or not lines:
+                result[label] = {"error": "\n".join(done.stderr.strip().splitlines()[-5:])}
+            else:
+                result[label] = json.loads(lines[-1][len(MARK) :])
+    return result
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def describe_blas(libs: list[dict[str, Any]]) -> str:
+    if not libs:
+        return "threadpoolctl not installed (pip install threadpoolctl)"
+    parts = []
+    for lib in libs:
+        detail = ", ".join(str(lib[k]) for k in ("architecture", "threading_layer") if lib.get(k) not in (None, ""))
+        text = f"{lib.get('internal_api')} {lib.get('version') or ''}".strip()
+        parts.append(f"{text} [{detail + ', ' if detail else ''}{lib.get('num_threads')} threads]")
+    return "; ".join(parts)
+
+
+def max_peak(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The best matmul rate per dtype over the runs before and after the benchmark."""
+    best: dict[str, Any] = {}
+    for run in runs:
+        for key, value in run.items():
+            if key == "blas":
+                best.setdefault("blas", value)
+            elif key not in best or value["gflops"] > best[key]["gflops"]:
+                best[key] = value
+    return best
+
+
+def best_torch(records: list[dict[str, Any]]) -> dict[tuple[int, int], dict[str, Any]]:
+    """For each (batch, hidden), the faster of torch's default and fused Adam, with the other noted."""
+    by_size: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for record in records:
+        if "error" not in record:
+            by_size.setdefault((record["batch"], record["hidden"]), []).append(record)
+    chosen = {}
+    for size, options in by_size.items():
+        best = max(options, key=lambda r: r["steps_per_s"])
+        others = ", ".join(f"{r['variant']} {r['steps_per_s']:.1f}" for r in options if r is not best)
+        chosen[size] = best | {"note": f"{best['variant']} Adam" + (f" (vs {others})" if others else "")}
+    return chosen
+
+
+def spread(rates: list[float]) -> float:
+    """(max - min) / median of the repeats, in percent."""
+    return 100 * (max(rates) - min(rates)) / statistics.median(rates)
+
+
+def print_table(rows: list[dict[str, Any]], peak: float | None) -> None:
+    header = (
+        f"{'batch':>6} {'hidden':>6}  {'impl':14s} {'steps/s':>10} {'ms/step':>9} {'x torch':>8} {'x jax':>7}"
+        f" {'GFLOP/s':>8} {'%peak':>6} {'spread':>7}  note"
+    )
+    print(header)
+    print("-" * len(header))
+    last = None
+    for row in rows:
+        size = (row["batch"], row["hidden"])
+        if last is not None and size != last:
+            print()
+        last = size
+        if "error" in row:
+            print(f"{row['batch']:>6} {row['hidden']:>6}  {row['impl']:14s} FAILED: {row['error'][:80]}")
+            continue
+
+        def ratio(key: str, row: dict[str, Any] = row) -> str:
+            return f"{row[key]:.2f}" if row.get(key) is not None else "-"
+
+        gflops = row["gflop_per_s"]
+        on_gpu = row["impl"] in GPU_IMPLS
+        pct = f"{100 * gflops / peak:.1f}" if peak and not on_gpu else "-"
+        print(
+            f"{row['batch']:>6} {row['hidden']:>6}  {row['impl']:14s} {row['steps_per_s']:>10.1f}"
+            f" {row['ms_per_step']:>9.3f} {ratio('vs_torch'):>8} {ratio('vs_jax'):>7} {gflops:>8.1f}"
+            f" {pct:>6} {spread(row['rates']):>6.1f}%  {row.get('note', '')}".rstrip()
+        )
+
+
+def print_targets(rows: list[dict[str, Any]]) -> None:
+    numba = [r for r in rows if r["impl"] == "tinygan-numba" and "error" not in r]
+    if not numba:
+        return
+    print(f"\nTargets for tinygan-numba: >= {TARGET_VS_TORCH_B64}x torch-eager at batch 64,")
+    print(f">= {TARGET_VS_TORCH}x elsewhere, >= {TARGET_VS_JAX}x jax-jit")
+    for row in numba:
+        goal = TARGET_VS_TORCH_B64 if row["batch"] == 64 else TARGET_VS_TORCH
+        checks = []
+        if row.get("vs_torch") is not None:
+            verdict = "ok" if row["vs_torch"] >= goal else "MISSED"
+            checks.append(f"{row['vs_torch']:.2f}x torch (goal {goal}x) {verdict}")
+        if row.get("vs_jax") is not None:
+            verdict = "ok" if row["vs_jax"] >= TARGET_VS_JAX else "MISSED"
+            checks.append(f"{row['vs_jax']:.2f}x jax (goal {TARGET_VS_JAX}x) {verdict}")
+        print(f"  batch {row['batch']:>5}, hidden {row['hidden']:>4}: " + ("; ".join(checks) or "no reference"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    parser.add_argument(
+        "--configs",
+        type=parse_configs,
+        default=list(DEFAULT_CONFIGS),
+        help="BATCHxHIDDEN list (default: 64x128,256x128,1024x128,4096x128,1024x512)",
+    )
+    parser.add_argument(
+        "--impls",
+        type=parse_impls,
+        default=list(IMPLS),
+        help=f"comma-separated subset of {', '.join(IMPLS)} (GPU ones skip without a GPU)",
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per measurement (median)")
+    parser.add_argument("--seconds", type=float, default=1.0, help="approximate length of one repeat")
+    parser.add_argument("--threads", type=int, default=available, help="threads for every implementation")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--json", type=Path, help="write records and machine facts to this file")
+    parser.add_argument("--no-compile", action="store_true", help="skip the Numba compile-time measurement")
+    parser.add_argument("--verbose", action="store_true", help="show the workers' stderr")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--spec", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:
+        run_worker(args.worker, json.loads(args.spec))
+        return 0
+    if args.repeats < 1 or args.seconds <= 0 or args.threads < 1:
+        parser.error("--repeats and --threads must be >= 1 and --seconds > 0")
+
+    for name in SLOW_ENV:
+        if name in os.environ:
+            print(
+                f"warning: {name}={os.environ[name]} is set; it slows NumPy's matmul on this kind of machine."
+                " Run as: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_train.py",
+                file=sys.stderr,
+            )
+    if args.threads > available:
+        print(f"warning: --threads {args.threads} > {available} usable CPUs (oversubscribed)", file=sys.stderr)
+
+    spec = {
+        "configs": args.configs,
+        "dtype": args.dtype,
+        "seconds": args.seconds,
+        "repeats": args.repeats,
+        "threads": args.threads,
+    }
+    print(f"matmul peak (NumPy, {args.threads} threads) ...", file=sys.stderr, flush=True)
+    peak_runs = [call_worker("peak", spec, args.verbose).get("peak", {})]
+
+    results: dict[str, dict[str, Any]] = {}
+    for impl in args.impls:
+        print(f"{impl} ...", file=sys.stderr, flush=True)
+        results[impl] = call_worker(impl, spec, args.verbose)
+        for key in ("skipped", "error"):
+            if key in results[impl]:
+                print(f"  {impl}: {key}: {results[impl][key]}", file=sys.stderr, flush=True)
+
+    print("matmul peak again ...", file=sys.stderr, flush=True)
+    peak_runs.append(call_worker("peak", spec, args.verbose).get("peak", {}))
+    peak_info = max_peak(peak_runs)
+    peak = peak_info.get(args.dtype, {}).get("gflops")
+
+    compile_times = None
+    if "tinygan-numba" in args.impls and not args.no_compile and "skipped" not in results["tinygan-numba"]:
+        print("numba compile time (cold and cached cache dir) ...", file=sys.stderr, flush=True)
+        compile_times = numba_compile_times(*args.configs[0], args.threads)
+
+    # ---- one row per (size, impl): torch-eager keeps the faster Adam
+    best: dict[str, dict[tuple[int, int], dict[str, Any]]] = {}
+    for impl, result in results.items():
+        if impl.startswith("torch-"):
+            best[impl] = best_torch(result["records"])
+        else:
+            best[impl] = {(r["batch"], r["hidden"]): r for r in result["records"]}
+    rows = []
+    for batch, hidden in args.configs:
+        flops = matmul_flops(batch, hidden)
+        torch_rate = best.get("torch-eager", {}).get((batch, hidden), {}).get("steps_per_s")
+        jax_rate = best.get("jax-jit", {}).get((batch, hidden), {}).get("steps_per_s")
+        cuda_rate = best.get("torch-cuda", {}).get((batch, hidden), {}).get("steps_per_s")
+        for impl in args.impls:
+            record = best.get(impl, {}).get((batch, hidden))
+            if record is None:
+                continue
+            row = dict(record)
+            if "error" not in row:
+                rate = row["steps_per_s"]
+                row["ms_per_step"] = 1000 / rate
+                row["gflop_per_s"] = flops * rate / 1e9
+                row["vs_torch"] = rate / torch_rate if torch_rate else None
+                row["vs_jax"] = rate / jax_rate if jax_rate else None
+                if impl == "tinygan-cupy" and cuda_rate:
+                    row["note"] = f"{rate / cuda_rate:.2f}x torch-cuda"
+            rows.append(row)
+
+    machine = {
+        "cpu": cpu_model(),
+        "cpus_usable": available,
+        "threads": args.threads,
+        "platform": platform.platform(),
+        "versions": versions(),
+        "numpy_blas": peak_info.get("blas", []),
+        "matmul_peak_gflops": {k: v["gflops"] for k, v in peak_info.items() if k != "blas"},
+        "workers": {impl: r.get("info", {}) for impl, r in results.items()},
+        "slow_env_set": {name: os.environ[name] for name in SLOW_ENV if name in os.environ},
+    }
+
+    print("\n== tinygan training-step benchmark" + (" (slowed by OPENBLAS_* env!)" if machine["slow_env_set"] else ""))
+    print(f"CPU: {machine['cpu']}; {available} usable CPUs; {args.threads} threads for every implementation")
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items()))
+    print(f"NumPy BLAS (threadpoolctl): {describe_blas(machine['numpy_blas'])}")
+    for impl, info in machine["workers"].items():
+        if not info:
+            continue
+        extras = {k: v for k, v in info.items() if k not in ("blas", "threads")}
+        print(f"  {impl}: {describe_blas(info.get('blas', []))}" + (f"; {extras}" if extras else ""))
+    if peak:
+        size = peak_info[args.dtype]["n"]
+        print(
+            f"matmul peak: {peak:.1f} GFLOP/s ({args.dtype} {size}x{size} NumPy matmul,"
+            " best of 7 before and 7 after the runs)"
+        )
+    print(f"dtype {args.dtype}; median of {args.repeats} repeats of ~{args.seconds:g} s after warm-up")
+    print("x torch / x jax: steps/s ratio to torch-eager / jax-jit (CPU); spread: (max-min)/median")
+    for impl, result in results.items():
+        if "skipped" in result:
+            print(f"skipped {impl}: {result['skipped']}")
+        elif "error" in result and not result["records"]:
+            print(f"failed {impl}: {result['error']}")
+    print()
+    print_table(rows, peak)
+    print_targets(rows)
+    if compile_times:
+        print(
+            f"\nNumba compile, `import tinygan` + first train_step (batch {compile_times['batch']}, "
+            f"hidden {compile_times['hidden']}), fresh subprocesses:"
+        )
+        for label in ("cold", "cached"):
+            t = compile_times[label]
+            if "error" in t:
+                print(f"  {label:6s}: FAILED {t['error']}")
+            else:
+                print(
+                    f"  {label:6s}: {t['total_s']:6.2f} s  (import {t['import_s']:.2f} s, first step "
+                    f"{t['first_step_s']:.2f} s; second step {1000 * t['second_step_s']:.2f} ms)"
+                )
+
+    if args.json:
+        keys = ("impl", "batch", "hidden", "dtype", "steps_per_s", "ms_per_step")
+        records = []
+        for row in rows:
+            if "error" not in row:
+                records.append({k: row[k] for k in keys} | ({"variant": row["variant"]} if row["variant"] else {}))
+        document = {
+            "records": records,
+            "machine": machine,
+            "numba_compile": compile_times,
+            "skipped": {impl: r["skipped"] for impl, r in results.items() if "skipped" in r},
+            "settings": spec,
+            "raw": {impl: r["records"] for impl, r in results.items()},
+        }
+        args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

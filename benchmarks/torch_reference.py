@@ -1,0 +1,191 @@
+"""tinygan's GAN written in PyTorch: the oracle for the parity tests and the torch-eager benchmark.
+
+The same networks, losses, optimizers and step as ``tinygan.gan.GAN.train_step`` (pack 1, d_steps 1):
+
+    D step:  fake = G(z_d) (no graph);  logits = D([real; fake])              (2B, 1): ONE forward of D
+             loss_D = BCE(logits[:B], 1 - smoothing) + BCE(logits[B:], 0)       each half a mean
+             backward into D only;  Adam_D.step()
+    G step:  logits = D(G(z_g))                                                 (B, 1), D already updated
+             loss_G = BCE(logits, 1) (nonsaturating)  or  mean log(1 - D) = -BCE(logits, 0) (minimax)
+             backward through D into G's parameters only;  Adam_G.step()
+
+Both Adams follow tinygan's learning-rate schedule (``tinygan.gan.lr_multiplier``) step by step.
+
+Two ways to drive it:
+
+* ``train_step_on(real, z_d, z_g)`` takes the batches from outside, so a test can feed tinygan and
+  torch the very same numbers (start from tinygan's weights with ``TorchGAN.from_tinygan(gan)``);
+* ``train_step()`` draws the batches with torch itself (``torch.Generator``), for timing.
+
+nn.Linear stores its weight as (out, in); tinygan's Dense as (in, out): the copies transpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tinygan.gan import GANConfig, lr_multiplier
+
+TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def make_activation(name: str, negative_slope: float) -> nn.Module:
+    """The torch twin of a tinygan activation name."""
+    if name == "relu":
+        return nn.ReLU()
+    if name == "leaky_relu":
+        return nn.LeakyReLU(negative_slope)
+    if name == "tanh":
+        return nn.Tanh()
+    if name == "sigmoid":
+        return nn.Sigmoid()
+    raise ValueError(f"unknown activation {name!r}")
+
+
+def make_mlp(sizes: list[int], activation: str, negative_slope: float) -> nn.Sequential:
+    """Linear, act, ..., Linear: indices match tinygan's Sequential ('0.weight', '2.weight', ...)."""
+    layers: list[nn.Module] = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(fan_in, fan_out))
+        if i < len(sizes) - 2:
+            layers.append(make_activation(activation, negative_slope))
+    return nn.Sequential(*layers)
+
+
+class TorchMixture:
+    """A tinygan ``GaussianMixture`` sampled on torch: component k ~ w, then mu_k + L_k eps."""
+
+    def __init__(self, mixture: Any, device: torch.device, dtype: torch.dtype) -> None:
+        def tensor(a: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(a, dtype=np.float64), dtype=dtype, device=device)
+
+        self.cum_weights = tensor(np.cumsum(mixture.weights)[:-1])  # (K-1,)
+        self.means = tensor(mixture.means)  # (K, d)
+        self.chol = tensor(mixture.chol)  # (K, d, d)
+        self.dim = int(mixture.dim)
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        u = torch.rand(n, generator=generator, device=self.means.device, dtype=self.means.dtype)
+        component = torch.searchsorted(self.cum_weights, u, right=True)  # (n,)
+        eps = torch.randn(n, self.dim, 1, generator=generator, device=u.device, dtype=u.dtype)  # (n, d, 1)
+        return self.means[component] + torch.bmm(self.chol[component], eps)[:, :, 0]  # (n, d)
+
+
+class TorchGAN:
+    """G and D as nn.Sequential, one Adam each (``fused=True`` for torch's fused Adam kernel)."""
+
+    def __init__(
+        self,
+        config: GANConfig,
+        *,
+        data: Any = None,
+        device: str | torch.device = "cpu",
+        fused: bool = False,
+        seed: int = 0,
+    ) -> None:
+        config.validate()
+        if config.pack != 1 or config.d_steps != 1:
+            raise ValueError("the torch reference mirrors pack=1 and d_steps=1 only")
+        self.config = c = config
+        self.device = torch.device(device)
+        self.dtype = TORCH_DTYPES[c.dtype]
+        self.fused = fused
+        hidden = [c.hidden] * c.depth
+        factory = {"device": self.device, "dtype": self.dtype}
+        self.G = make_mlp([c.noise_dim, *hidden, c.data_dim], c.g_activation, c.negative_slope).to(**factory)
+        self.D = make_mlp([c.data_dim, *hidden, 1], c.d_activation, c.negative_slope).to(**factory)
+        self.g_params = list(self.G.parameters())
+        adam = {"lr": c.lr, "betas": tuple(c.betas), "eps": c.eps, "fused": True if fused else None}
+        self.opt_G = torch.optim.Adam(self.g_params, **adam)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), **adam)
+        b = c.batch_size
+        real_target = 1.0 - c.label_smoothing
+        # [real; fake] targets; D's loss is sum/B = mean over the real half + mean over the fake half
+        self._d_targets = torch.cat([torch.full((b, 1), real_target, **factory), torch.zeros(b, 1, **factory)])
+        self._g_targets = torch.full((b, 1), 1.0 if c.loss == "nonsaturating" else 0.0, **factory)
+        self.mixture = TorchMixture(data, self.device, self.dtype) if data is not None else None
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        self.step = 0  # G steps taken, drives the learning-rate schedule like tinygan's GAN.step
+
+    # ------------------------------------------------------------------ weights in tinygan's layout
+    @classmethod
+    def from_tinygan(cls, gan: Any, **kwargs: Any) -> TorchGAN:
+        """A TorchGAN with the config and current weights of a tinygan ``GAN`` (fresh Adam state)."""
+        model = cls(gan.config, data=kwargs.pop("data", gan.data), **kwargs)
+        model.load_tinygan_state(gan.state_dict())
+        model.step = int(gan.step)
+        return model
+
+    def load_tinygan_state(self, state: Mapping[str, Any]) -> None:
+        """Copy weights from tinygan keys 'G.0.weight' (in, out), 'G.0.bias', ... (extra keys ignored)."""
+        with torch.no_grad():
+            for prefix, net in (("G.", self.G), ("D.", self.D)):
+                for name, param in net.named_parameters():
+                    value = np.asarray(state[prefix + name])
+                    value = value.T if name.endswith("weight") else value  # (in, out) -> (out, in)
+                    param.copy_(torch.as_tensor(np.ascontiguousarray(value)))
+
+    def tinygan_state(self) -> dict[str, np.ndarray]:
+        """Host copies in tinygan's layout and keys: {'G.0.weight': (in, out), ...}."""
+        state = {}
+        for prefix, net in (("G.", self.G), ("D.", self.D)):
+            for name, param in net.named_parameters():
+                value = param.detach().cpu().numpy()
+                state[prefix + name] = value.T.copy() if name.endswith("weight") else value.copy()
+        return state
+
+    # ------------------------------------------------------------------ one training step
+    def _set_lr(self) -> None:
+        lr = self.config.lr * lr_multiplier(self.config, self.step)
+        for opt in (self.opt_D, self.opt_G):
+            for group in opt.param_groups:
+                group["lr"] = lr
+
+    def train_step_on(self, real: torch.Tensor, z_d: torch.Tensor, z_g: torch.Tensor) -> dict[str, Any]:
+        """One D update on (real, G(z_d)) then one G update on z_g; all (B, 2). Losses as 0-d tensors."""
+        b = self.config.batch_size
+        self._set_lr()
+
+        with torch.no_grad():
+            fake = self.G(z_d)  # (B, 2); no graph: D's loss does not reach G
+        logits = self.D(torch.cat([real, fake]))  # (2B, 1)
+        d_loss = F.binary_cross_entropy_with_logits(logits, self._d_targets, reduction="sum") / b
+        self.opt_D.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.opt_D.step()
+
+        logits = self.D(self.G(z_g))  # (B, 1), through the updated D
+        g_loss = F.binary_cross_entropy_with_logits(logits, self._g_targets)
+        if self.config.loss == "minimax":
+            g_loss = -g_loss  # mean log(1 - sigmoid(logits))
+        self.opt_G.zero_grad(set_to_none=True)
+        g_loss.backward(inputs=self.g_params)  # through D, but only G's parameters get .grad
+        self.opt_G.step()
+        self.step += 1
+        return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
+
+    def sample_batches(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """real (B, 2) from the mixture, and noise z_d, z_g (B, noise_dim), all drawn on torch."""
+        if self.mixture is None:
+            raise RuntimeError("TorchGAN(data=...) is needed to sample real batches")
+        c, gen = self.config, self.generator
+        real = self.mixture.sample(c.batch_size, gen) / c.data_scale
+        shape = (c.batch_size, c.noise_dim)
+        z_d = torch.randn(shape, generator=gen, device=self.device, dtype=self.dtype)
+        z_g = torch.randn(shape, generator=gen, device=self.device, dtype=self.dtype)
+        return real, z_d, z_g
+
+    def train_step(self) -> dict[str, Any]:
+        """One step on batches sampled by torch itself (the timing mode)."""
+        return self.train_step_on(*self.sample_batches())
+
+    def synchronize(self) -> None:
+        """Wait for queued GPU work (a no-op on the CPU)."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)

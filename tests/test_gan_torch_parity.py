@@ -1,0 +1,188 @@
+"""The whole GAN training step against PyTorch (benchmarks/torch_reference.py) on identical batches.
+
+tinygan and the reference start from the same weights; the batches tinygan draws are replayed from
+a copy of ``gan.rng`` (per step: ``data.sample(n, rng)``, then noise for the D step, then noise for
+the G step) and fed to torch. Losses must agree step by step, weights and Adam moments at the end.
+CI sets TINYGAN_REQUIRE_TORCH=1 so these tests fail, not skip, when torch is missing there.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+import tinygan as tg
+from tinygan.data import preset
+from tinygan.gan import GAN, GANConfig
+
+if os.environ.get("TINYGAN_REQUIRE_TORCH") == "1":
+    import torch
+else:
+    torch = pytest.importorskip("torch")
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+STEPS = 20
+
+
+def load_benchmark_module(name: str) -> ModuleType:
+    """Import benchmarks/<name>.py (a folder of scripts, not a package)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+torch_reference = load_benchmark_module("torch_reference")
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """The matrices here are tiny: one torch thread is fastest and never stalls on a busy machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def small_config(dtype: str, **overrides) -> GANConfig:
+    """The case-study architecture, small; a short linear schedule so the lr changes every step."""
+    values = dict(hidden=32, depth=2, batch_size=64, g_activation="relu", d_activation="leaky_relu")
+    values |= dict(lr=2e-3, betas=(0.5, 0.999), schedule_steps=40, schedule="linear", dtype=dtype)
+    return GANConfig(**(values | overrides))
+
+
+def replay_batches(gan: GAN, data, steps: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The (real, z_d, z_g) that gan.train_step will draw in its next ``steps`` steps."""
+    rng = copy.deepcopy(gan.rng)
+    c = gan.config
+    n, dtype = c.batch_size, np.dtype(c.dtype)
+    batches = []
+    for _ in range(steps):
+        real = np.asarray(data.sample(n, rng) / c.data_scale, dtype=dtype)
+        z_d = rng.standard_normal((n, c.noise_dim), dtype=dtype)
+        z_g = rng.standard_normal((n, c.noise_dim), dtype=dtype)
+        batches.append((real, z_d, z_g))
+    return batches
+
+
+def flat_moments(reference, optimizer, net: str, key: str) -> np.ndarray:
+    """Torch's Adam moment of every parameter, flattened in tinygan's flat-buffer order and layout."""
+    parts = []
+    for name, param in getattr(reference, net).named_parameters():
+        value = optimizer.state[param][key].detach().numpy()
+        parts.append((value.T if name.endswith("weight") else value).reshape(-1))
+    return np.concatenate(parts)
+
+
+def tinygan_moments(state: dict, prefix: str) -> np.ndarray:
+    """tinygan's Adam buffers '<prefix>.0', '<prefix>.1', ... joined in order."""
+    count = sum(1 for k in state if k.startswith(prefix + "."))
+    return np.concatenate([np.asarray(state[f"{prefix}.{i}"]).reshape(-1) for i in range(count)])
+
+
+def run_both(backend: str, config: GANConfig, fused: bool = False):
+    tg.set_backend(backend)
+    data = preset("two", dtype=np.dtype(config.dtype))
+    gan = GAN(data, config, seed=3)
+    reference = torch_reference.TorchGAN.from_tinygan(gan, fused=fused)
+    batches = replay_batches(gan, data, STEPS)
+    ours, theirs = [], []
+    for real, z_d, z_g in batches:
+        losses = gan.train_step()
+        ours.append([float(losses["d_loss"]), float(losses["g_loss"])])
+        losses = reference.train_step_on(*(torch.from_numpy(a) for a in (real, z_d, z_g)))
+        theirs.append([losses["d_loss"].item(), losses["g_loss"].item()])
+    return gan, reference, np.array(ours), np.array(theirs)
+
+
+CASES = [
+    pytest.param("numpy", "float64", {}, False, 1e-9, id="numpy-float64"),
+    pytest.param("numba", "float64", {}, False, 1e-9, id="numba-float64"),
+    pytest.param("numba", "float64", {}, True, 1e-9, id="numba-float64-torch-fused-adam"),
+    pytest.param("numpy", "float64", {"loss": "minimax", "label_smoothing": 0.1}, False, 1e-9, id="numpy-minimax"),
+    pytest.param("numba", "float64", {"loss": "minimax", "label_smoothing": 0.1}, False, 1e-9, id="numba-minimax"),
+    pytest.param("numpy", "float32", {}, False, 5e-5, id="numpy-float32"),
+    pytest.param("numba", "float32", {}, True, 5e-5, id="numba-float32"),
+]
+
+
+@pytest.mark.parametrize("backend, dtype, overrides, fused, tol", CASES)
+def test_training_matches_torch(backend, dtype, overrides, fused, tol):
+    config = small_config(dtype, **overrides)
+    gan, reference, ours, theirs = run_both(backend, config, fused)
+
+    np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol, err_msg="losses [d, g] per step")
+    state = gan.state_dict()
+    expected = reference.tinygan_state()
+    assert gan.step == reference.step == STEPS
+    for name, value in expected.items():
+        np.testing.assert_allclose(state[name], value, rtol=tol, atol=tol, err_msg=name)
+    # Adam's moments see the gradients' scale, which Adam's update itself hides.
+    for net, opt in (("G", reference.opt_G), ("D", reference.opt_D)):
+        for ours_key, torch_key in (("m", "exp_avg"), ("v", "exp_avg_sq")):
+            mine = tinygan_moments(state, f"opt_{net}.{ours_key}")
+            want = flat_moments(reference, opt, net, torch_key)
+            scale = np.abs(want).max()
+            np.testing.assert_allclose(mine, want, rtol=tol, atol=tol * scale, err_msg=f"{net} {ours_key}")
+
+
+def test_parity_would_catch_a_wrong_batch():
+    """Sanity check of the replay: feeding torch a batch off by one step breaks the agreement."""
+    config = small_config("float64")
+    tg.set_backend("numpy")
+    data = preset("two", dtype=np.float64)
+    gan = GAN(data, config, seed=3)
+    reference = torch_reference.TorchGAN.from_tinygan(gan)
+    batches = replay_batches(gan, data, 2)
+    gan.train_step()
+    real, z_d, _ = batches[0]
+    _, _, z_g_next = batches[1]  # the wrong noise for the G step
+    reference.train_step_on(*(torch.from_numpy(a) for a in (real, z_d, z_g_next)))
+    mine, theirs = gan.state_dict()["G.0.weight"], reference.tinygan_state()["G.0.weight"]
+    assert np.abs(mine - theirs).max() > 1e-6
+
+
+def test_torch_sampling_mode_trains():
+    """The timing mode (batches drawn by torch) runs and keeps the losses finite."""
+    config = small_config("float32")
+    gan = GAN(preset("two"), config, seed=0)
+    reference = torch_reference.TorchGAN.from_tinygan(gan, fused=True)
+    for _ in range(5):
+        losses = reference.train_step()
+    assert np.isfinite(losses["d_loss"].item()) and np.isfinite(losses["g_loss"].item())
+    real = reference.mixture.sample(4000, reference.generator).numpy()
+    assert abs(real.mean()) < 0.2 and 2.0 < real[:, 0].std() < 2.5  # modes at -2, 2 with unit variance
+
+
+def test_jax_reference_matches_tinygan():
+    """benchmarks/jax_reference.py on the same batches as tinygan, float64 (skipped without JAX)."""
+    jax = pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    jax_reference = load_benchmark_module("jax_reference")
+    config = small_config("float64")
+    data = preset("two", dtype=np.float64)
+    gan = GAN(data, config, seed=5)
+    with jax.enable_x64(True):
+        model = jax_reference.JaxGAN(config, data, state=gan.state_dict())
+        ours, theirs = [], []
+        for real, z_d, z_g in replay_batches(gan, data, STEPS):
+            losses = gan.train_step()
+            ours.append([float(losses["d_loss"]), float(losses["g_loss"])])
+            losses = model.train_step_on(real, z_d, z_g)
+            theirs.append([float(losses["d_loss"]), float(losses["g_loss"])])
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9, err_msg="losses [d, g] per step")
+        state = gan.state_dict()
+        for name, value in model.tinygan_state().items():
+            np.testing.assert_allclose(state[name], value, rtol=1e-9, atol=1e-9, err_msg=name)
+        losses = model.train_step()  # the fully jitted mode, sampling included, runs too
+        assert np.isfinite(float(losses["d_loss"])) and np.isfinite(float(losses["g_loss"]))
