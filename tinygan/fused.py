@@ -95,16 +95,16 @@ def train_step_fused(
     g_params, g_grads, g_m, g_v, g_sizes, g_act,
     d_params, d_grads, d_m, d_v, d_sizes, d_act,
     slope, real, z_d, z_g, batch, pack, real_target, minimax,
-    lr, beta1, beta2, eps, d_step0, g_step0, work_g, work_d, scratch,
+    lr, beta1, beta2, eps, d_step0, g_step0, work_g, work_d, scratch, logits_grad, targets, d_in, grad_g_out,
 ):  # fmt: skip
-    """d_steps = real.shape[0] D updates then one G update, as GAN.train_step. Returns (d_loss, g_loss)."""
+    """d_steps = real.shape[0] D updates then one G update, as GAN.train_step. Returns (d_loss, g_loss).
+
+    Every array is preallocated by FusedStep: nothing is allocated here.
+    """
     n = batch * pack
     d_loss = 0.0
-    logits_grad = np.empty((2 * batch, 1), real.dtype)
-    targets = np.empty((2 * batch, 1), real.dtype)
     targets[:batch] = real_target
     targets[batch:] = 0
-    d_in = np.empty((2 * n, real.shape[2]), real.dtype)
     for k in range(real.shape[0]):
         # ---- D step: D(real) -> 1, D(G(z)) -> 0
         fake = mlp_forward(g_params, g_sizes, g_act, slope, z_d[k], work_g)  # (n, 2)
@@ -131,7 +131,6 @@ def train_step_fused(
         targets[:batch] = 1
         g_loss = _bce_flat(logits.reshape(-1), targets[:batch].reshape(-1), grad.reshape(-1))
     grad_fake = mlp_backward(d_params, d_grads, d_sizes, d_act, slope, packed_fake, work_d, grad, scratch, False, True)
-    grad_g_out = np.empty((n, fake.shape[1]), real.dtype)
     grad_g_out[:] = grad_fake.reshape(n, -1)
     mlp_backward(g_params, g_grads, g_sizes, g_act, slope, z_g, work_g, grad_g_out, scratch, True, False)
     _adam_lr(g_params, g_grads, g_m, g_v, lr, beta1, beta2, eps, g_step0 + 1)
@@ -157,20 +156,32 @@ class FusedStep:
         self.d_sizes = np.array([c.data_dim * c.pack] + [c.hidden] * c.depth + [1], np.int64)
         self.g_act = kernels.ACTIVATION_CODES[c.g_activation]
         self.d_act = kernels.ACTIVATION_CODES[c.d_activation]
-        self.work_g = np.empty(n * int(self.g_sizes[1:].sum()), dtype)
+        self.work_g = np.empty(n * int(self.g_sizes[1:].sum()), dtype)  # every layer's output
         self.work_d = np.empty(2 * c.batch_size * int(self.d_sizes[1:].sum()), dtype)
         self.scratch = np.empty(2 * 2 * n * max(c.hidden, c.data_dim * c.pack, c.noise_dim), dtype)
+        self.logits_grad = np.empty((2 * c.batch_size, 1), dtype)
+        self.targets = np.empty((2 * c.batch_size, 1), dtype)
+        self.d_in = np.empty((2 * n, c.data_dim), dtype)
+        self.grad_g_out = np.empty((n, c.data_dim), dtype)
+        self.real = np.empty((c.d_steps, n, c.data_dim), dtype)
+        self.z_d = np.empty((c.d_steps, n, c.noise_dim), dtype)
+        self.z_g = np.empty((n, c.noise_dim), dtype)
 
-    def __call__(self, gan: Any, real: np.ndarray, z_d: np.ndarray, z_g: np.ndarray, lr: float) -> tuple:
-        c = gan.config
+    def step(self, gan: Any) -> tuple[float, float]:
+        """Draw the batches in GAN.train_step's order (into the buffers), then one jitted call."""
+        c, n = gan.config, gan.config.batch_size * gan.config.pack
+        for k in range(c.d_steps):
+            self.real[k] = gan.sample_real(n)
+            gan.rng.standard_normal(out=self.z_d[k], dtype=gan.dtype)
+        gan.rng.standard_normal(out=self.z_g, dtype=gan.dtype)
         g, d = gan.G.flat, gan.D.flat
         og, od = gan.opt_G, gan.opt_D
         losses = train_step_fused(
             g.data, g.grad, og.m[0], og.v[0], self.g_sizes, self.g_act,
             d.data, d.grad, od.m[0], od.v[0], self.d_sizes, self.d_act,
-            c.negative_slope, real, z_d, z_g, c.batch_size, c.pack, 1.0 - c.label_smoothing,
-            c.loss == "minimax", lr, c.betas[0], c.betas[1], c.eps, od.step_count, og.step_count,
-            self.work_g, self.work_d, self.scratch,
+            c.negative_slope, self.real, self.z_d, self.z_g, c.batch_size, c.pack, 1.0 - c.label_smoothing,
+            c.loss == "minimax", og.lr, c.betas[0], c.betas[1], c.eps, od.step_count, og.step_count,
+            self.work_g, self.work_d, self.scratch, self.logits_grad, self.targets, self.d_in, self.grad_g_out,
         )  # fmt: skip
         od.step_count += c.d_steps
         og.step_count += 1

@@ -209,12 +209,7 @@ class GAN:
 
     def _train_step_fused(self) -> dict[str, Any]:
         """The same step, the same batches drawn in the same order, in one Numba call (fused.py)."""
-        n, batches = self.config.batch_size * self.config.pack, []
-        for _ in range(self.config.d_steps):
-            batches.append((self.sample_real(n), self.sample_noise(n)))
-        real = np.stack([b[0] for b in batches])  # (d_steps, n, 2)
-        z_d = np.stack([b[1] for b in batches])  # (d_steps, n, noise_dim)
-        d_loss, g_loss = self.fused(self, real, z_d, self.sample_noise(n), self.opt_G.lr)
+        d_loss, g_loss = self.fused.step(self)
         self._update_ema()
         self.step += 1
         return {"d_loss": d_loss, "g_loss": g_loss}
