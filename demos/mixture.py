@@ -51,6 +51,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--steps", type=_number(int, 0, "--steps"), help="total training steps (default: the recipe's)")
     p.add_argument("--batch-size", type=_number(int, 0, "--batch-size"), help="samples per batch")
     p.add_argument("--lr", type=_number(float, 0.0, "--lr"), help="Adam learning rate")
+    p.add_argument(
+        "--betas",
+        type=_number(float, 0.0, "--betas", strict=False),
+        nargs=2,
+        metavar=("B1", "B2"),
+        help="Adam betas, each in [0, 1)",
+    )
     p.add_argument("--hidden", type=_number(int, 0, "--hidden"), help="hidden width of G and D")
     p.add_argument("--seed", type=_number(int, 0, "--seed", strict=False), default=0, help="random seed (default 0)")
     p.add_argument("--loss", choices=["nonsaturating", "minimax"], help="generator loss (default nonsaturating)")
@@ -70,8 +77,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1,
         help="BLAS threads (default 1: the matrices are small, and spare threads spin on busy cores)",
     )
+    p.add_argument("--animate", action="store_true", help="also write training.gif (samples, D, G's gradient)")
+    p.add_argument("--frames", type=_number(int, 1, "--frames"), default=60, help="GIF frames (default 60)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.betas is not None and not all(b < 1 for b in args.betas):
+        p.error(f"argument --betas: each beta must be in [0, 1), got {args.betas}")
+    return args
 
 
 def build(args: argparse.Namespace):
@@ -136,9 +148,17 @@ def run(args: argparse.Namespace) -> int:
     os.makedirs(args.out, exist_ok=True)
     todo = stop - gan.step
     print(f"tinygan: {data!r}, backend {get_backend().name}, {todo} steps to go (total {steps}), seed {gan.seed}")
+    animation, callback_every = None, max(1, (stop - gan.step) // args.frames)
+    if args.animate:
+        if gan.config.pack != 1:
+            raise ValueError("--animate needs --pack 1 (a packed sample's gradient depends on its pack-mates)")
+        real_points = np.asarray(data.sample(3000, np.random.default_rng([gan.seed, 5])), dtype=np.float64)
+        animation = plot.TrainingAnimation(real_points, seed=gan.seed)
+        animation.capture(gan)
     start = time.perf_counter()
     train(gan, stop, log_every=args.log_every, checkpoint_path=args.checkpoint,
-          checkpoint_every=args.checkpoint_every, progress=not args.no_progress, threads=args.threads)  # fmt: skip
+          checkpoint_every=args.checkpoint_every, progress=not args.no_progress, threads=args.threads,
+          callback=animation.capture if animation else None, callback_every=callback_every)  # fmt: skip
     seconds = time.perf_counter() - start
     if stop < steps:
         print(f"stopped at step {gan.step} of {steps}; continue with --resume {args.checkpoint}")
@@ -157,6 +177,8 @@ def run(args: argparse.Namespace) -> int:
     plot.samples_over_density(real, samples, os.path.join(args.out, "samples.png"))
     plot.discriminator_heatmap(gan.discriminate, real, samples, os.path.join(args.out, "discriminator.png"))
     plot.training_curves(gan.history, os.path.join(args.out, "losses.png"))
+    if animation is not None:
+        animation.save(os.path.join(args.out, "training.gif"))
     print(summary_table(metrics))
     print(f"wrote samples.npy, metrics.json, contours.png, samples.png, discriminator.png, losses.png to {args.out}")
     return 0

@@ -60,6 +60,9 @@ def test_user_data_from_csv(tmp_path):
     (["--batch-size", "abc"], "--batch-size must be an integer"),
     (["--seed", "-2"], "--seed must be a finite number >= 0"),
     (["--mixture", "ring9"], "invalid choice: 'ring9'"),
+    (["--betas", "0.5", "1.0"], "each beta must be in [0, 1)"),
+    (["--loss", "hinge"], "invalid choice: 'hinge'"),
+    (["--hidden", "0"], "--hidden must be a finite number > 0"),
     (["--data", "/no/such/file.npy"], "does not exist"),
     (["--resume", "/no/such/ckpt.npz"], "does not exist"),
 ])  # fmt: skip
@@ -90,3 +93,21 @@ def test_forced_divergence_exits_nonzero_with_the_step(tmp_path, capsys):
     assert run_demo("--lr", "1e30", "--out", str(tmp_path)) == 1
     err = capsys.readouterr().err
     assert "diverged at step" in err and "learning rate" in err
+
+
+def test_animate_writes_a_gif_with_the_requested_frames(tmp_path):
+    from PIL import Image
+
+    assert run_demo("--steps", "100", "--animate", "--frames", "5", "--out", str(tmp_path), "--samples", "500") == 0
+    with Image.open(tmp_path / "training.gif") as gif:
+        assert gif.n_frames == 6  # the initial state plus one frame every 20 steps
+
+
+def test_animation_does_not_change_the_run(tmp_path):
+    assert run_demo("--steps", "60", "--out", str(tmp_path / "plain"), "--samples", "300") == 0
+    assert (
+        run_demo("--steps", "60", "--animate", "--frames", "3", "--out", str(tmp_path / "gif"), "--samples", "300") == 0
+    )
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "plain" / "samples.npy"), np.load(tmp_path / "gif" / "samples.npy")
+    )

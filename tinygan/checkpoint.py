@@ -29,9 +29,11 @@ class CheckpointError(ValueError):
 
 
 def _rng_state(gan: GAN) -> dict:
-    if hasattr(gan.rng, "bit_generator"):
+    if isinstance(gan.rng, np.random.Generator):
         return {"kind": "numpy", "state": gan.rng.bit_generator.state}
-    return {"kind": "device"}  # a device RNG is re-seeded from (seed, step) on load
+    # CuPy's Generator also has a bit_generator, but its state cannot be saved: it is re-seeded
+    # from (seed, step) on load, so a resumed GPU run is reproducible though not bit-identical.
+    return {"kind": "device"}
 
 
 def save_checkpoint(gan: GAN, path: str | os.PathLike) -> None:
@@ -101,7 +103,7 @@ def load_checkpoint(path: str | os.PathLike, data: Any, *, config: GANConfig | N
         raise CheckpointError(f"checkpoint {os.fspath(path)!r} does not match the model: {error}") from None
     if "__history__" in entries:
         gan.history = json.loads(str(entries["__history__"]))
-    if rng_state.get("kind") == "numpy" and hasattr(gan.rng, "bit_generator"):
+    if rng_state.get("kind") == "numpy" and isinstance(gan.rng, np.random.Generator):
         gan.rng.bit_generator.state = rng_state["state"]
     else:
         gan.rng = gan._make_rng([seed, 1, gan.step])

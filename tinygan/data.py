@@ -2,7 +2,9 @@
 
 A data source is anything with ``sample(n, rng) -> (n, dim) array``. Sampling uses only
 ``rng.random`` and ``rng.standard_normal``, which NumPy's Generator and CuPy's device RNG share,
-so the same code draws data on the CPU or on the GPU.
+so the same code draws data on the CPU or on the GPU. Samples are made where their RNG lives:
+a NumPy Generator gives NumPy arrays (evaluation batches), the backend's device RNG gives device
+arrays (training batches), so a batch never has to cross between host and device.
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ import numpy as np
 from .backend import get_backend
 
 PRESETS = ("two", "ring8", "grid25")
+
+
+def _array_module(rng: Any) -> Any:
+    """numpy for a NumPy Generator, else the backend's array module (the device RNG's)."""
+    return np if isinstance(rng, np.random.Generator) else get_backend().xp
 
 
 class GaussianMixture:
@@ -58,8 +65,8 @@ class GaussianMixture:
         return np.sqrt(np.trace(self.covs, axis1=1, axis2=2) / self.dim)
 
     def sample(self, n: int, rng: Any) -> Any:
-        """n points as an array of the backend's module; pick component k with probability w_k."""
-        xp = get_backend().xp
+        """n points as an array of the rng's module; pick component k with probability w_k."""
+        xp = _array_module(rng)
         key = id(xp)
         if key not in self._device:  # constants moved to the device once
             self._device[key] = tuple(
@@ -119,8 +126,10 @@ class EmpiricalData:
         return f"EmpiricalData({len(self.points)} points)"
 
     def sample(self, n: int, rng: Any) -> Any:
-        xp = get_backend().xp
-        points = self._device.setdefault(id(xp), xp.asarray(self.points))
+        xp = _array_module(rng)
+        if id(xp) not in self._device:  # the points are copied to the device once, not every batch
+            self._device[id(xp)] = xp.asarray(self.points)
+        points = self._device[id(xp)]
         index = (rng.random(n) * len(self.points)).astype(np.int64)  # uniform in {0..N-1}
         return points[xp.minimum(index, len(self.points) - 1)]
 

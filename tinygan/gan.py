@@ -251,6 +251,20 @@ class GAN:
         e = np.exp(-np.abs(z))
         return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
+    def sample_gradients(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Points G(z) and dL_G/dG(z) at each (data units, host), without changing any state that training uses.
+
+        -dL_G/dG(z) is the direction the G step pushes each sample: the arrows of GAN Lab.
+        Needs pack 1 (with packing a sample's gradient depends on its pack-mates).
+        """
+        if self.config.pack != 1:
+            raise ValueError("sample_gradients needs pack = 1")
+        fake = self.G.forward(self.xp.asarray(np.asarray(z, dtype=self.dtype)))  # (n, 2)
+        _, grad_logits = generator_loss(self.D.forward(fake), self.config.loss)
+        grad_fake = self.D.backward(grad_logits * len(z))  # per-sample gradient, not divided by n
+        self.D.zero_grad()
+        return to_numpy(fake) * self.config.data_scale, to_numpy(grad_fake) / self.config.data_scale
+
     def state_dict(self) -> dict[str, Any]:
         """Host copies of everything needed to resume: weights, optimizers, step, RNG state, config."""
         state = {f"G.{k}": v for k, v in self.G.state_dict().items()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -46,14 +47,19 @@ def train(
     progress: bool = True,
     eval_size: int = 2048,
     threads: int | None = None,
+    callback: Callable[[GAN], None] | None = None,
+    callback_every: int = 100,
 ) -> list[dict[str, float]]:
     """Train until ``gan.step == steps`` (the total, counting steps already taken); returns history.
 
     ``threads`` caps the BLAS thread pools while training (see ``backend.limit_blas_threads``).
+    ``callback(gan)`` is called every ``callback_every`` steps (e.g. to capture animation frames);
+    it must not draw from ``gan.rng``, or the run would change.
     """
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
-    for name, value in (("log_every", log_every), ("checkpoint_every", checkpoint_every)):
+    for name, value in (("log_every", log_every), ("checkpoint_every", checkpoint_every),
+                        ("callback_every", callback_every)):  # fmt: skip
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if steps < gan.step:
@@ -63,12 +69,12 @@ def train(
     z = eval_rng.standard_normal((eval_size, gan.config.noise_dim)).astype(gan.dtype)
 
     with limit_blas_threads(threads):
-        _loop(gan, steps, log_every, checkpoint_path, checkpoint_every, progress, real, z)
+        _loop(gan, steps, log_every, checkpoint_path, checkpoint_every, progress, real, z, callback, callback_every)
     return gan.history
 
 
 def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint_every: int, progress: bool,
-          real: np.ndarray, z: np.ndarray) -> None:  # fmt: skip
+          real: np.ndarray, z: np.ndarray, callback: Any, callback_every: int) -> None:  # fmt: skip
     bar = None
     if progress:
         from tqdm import tqdm
@@ -99,6 +105,8 @@ def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint
                 if gan.step % log_every != 0 and not last and not _healthy(gan, losses):
                     raise TrainingDiverged(f"training diverged at step {gan.step}; checkpoint not written")
                 save_checkpoint(gan, checkpoint_path)
+            if callback is not None and (gan.step % callback_every == 0 or last):
+                callback(gan)
             if bar is not None:
                 bar.update(1)
     finally:

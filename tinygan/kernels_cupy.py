@@ -1,0 +1,173 @@
+"""CuPy twins of the fused kernels in kernels.py, and importing CuPy honestly.
+
+Each kernel is one ``cupy.ElementwiseKernel``: the loop body below, in CUDA C++, runs once per
+element on the GPU, with the same arithmetic in the same order as the NumPy twin it replaces.
+CuPy compiles a body on its first call (NVRTC) and caches the binary on disk.
+
+How an ElementwiseKernel reads: ``in_params`` and ``out_params`` declare typed arguments; ``T`` is a
+placeholder that takes the dtype of the arrays passed in. Array arguments are broadcast against
+each other (a bias (n,) against activations (B, n)); scalars are passed by value. Inside the body an
+input is a const reference to this element and an *output* is a writable reference (``T &m``), so a
+kernel updates arrays in place by declaring them as outputs and passing the existing arrays:
+``m = beta1 * m + ...`` reads the old m and writes the new one. The whole Adam update of a network is
+therefore one launch over its flat parameter buffer (see parameters.py and optim.py).
+
+Scalars are cast to the arrays' dtype before the launch, as in the Numba twins, so float32 training
+stays in float32. The names ``i`` and ``n`` are reserved by CuPy inside a body, hence ``count``.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from .backend import BackendUnavailableError
+from .kernels import KernelSet
+
+INSTALL_HINT = 'pip install "tinygan[gpu]"'
+
+# act codes as in kernels.py: 0 identity, 1 relu, 2 leaky_relu, 3 tanh, 4 sigmoid. Both functions
+# propagate NaN (z * 0, not 0), so divergence stays visible to the training loop's health check.
+ACTIVATION_PREAMBLE = r"""
+template <typename F> __device__ F tinygan_act(F z, int act, F slope) {
+    if (act == 1) return z > 0 ? z : z * (F)0;
+    if (act == 2) return z > 0 ? z : z * slope;
+    if (act == 3) return tanh(z);
+    if (act == 4) {
+        F e = exp(-fabs(z));
+        return z >= 0 ? (F)1 / ((F)1 + e) : e / ((F)1 + e);
+    }
+    return z;
+}
+
+template <typename F> __device__ F tinygan_act_grad(F y, int act, F slope) {
+    if (act == 1) return y > 0 ? (F)1 : (F)0;
+    if (act == 2) return y > 0 ? (F)1 : slope;
+    if (act == 3) return (F)1 - y * y;
+    if (act == 4) return y * ((F)1 - y);
+    return (F)1;
+}
+"""
+
+# (in_params, out_params, operation, name, preamble) for each kernel; tests compile these same bodies.
+KERNEL_SOURCES: dict[str, tuple[str, str, str, str, str]] = {
+    "bias_act_forward": (
+        "T b, int32 act, T slope",
+        "T z",
+        "z = tinygan_act(z + b, act, slope);",
+        "tinygan_bias_act_forward",
+        ACTIVATION_PREAMBLE,
+    ),
+    "act_backward": (
+        "T y, int32 act, T slope",
+        "T grad",
+        "grad = grad * tinygan_act_grad(y, act, slope);",
+        "tinygan_act_backward",
+        ACTIVATION_PREAMBLE,
+    ),
+    # loss_i = max(z, 0) - z t + log(1 + e^{-|z|});  d loss_i / dz = sigmoid(z) - t, over count for the mean
+    "bce_with_logits": (
+        "T z, T t, T count",
+        "T loss, T grad",
+        """
+        T e = exp(-fabs(z));
+        loss = (z > 0 ? z : (T)0) - z * t + log1p(e);
+        T s = z >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e);
+        grad = (s - t) / count;
+        """,
+        "tinygan_bce_with_logits",
+        "",
+    ),
+    # m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  p <- p - (lr/(1-b1^t)) m / (sqrt(v/(1-b2^t)) + eps)
+    "adam_update": (
+        "T g, T beta1, T one_minus_beta1, T beta2, T one_minus_beta2, T step_size, T bias2, T eps",
+        "T p, T m, T v",
+        """
+        m = beta1 * m + one_minus_beta1 * g;
+        v = beta2 * v + one_minus_beta2 * (g * g);
+        p -= step_size * m / (sqrt(v / bias2) + eps);
+        """,
+        "tinygan_adam_update",
+        "",
+    ),
+    # buf <- momentum buf + g;  p <- p - lr buf
+    "sgd_update": (
+        "T g, T lr, T momentum",
+        "T p, T buf",
+        """
+        buf = momentum * buf + g;
+        p -= lr * buf;
+        """,
+        "tinygan_sgd_update",
+        "",
+    ),
+}
+
+
+def import_cupy() -> ModuleType:
+    """The cupy module, if it imports and can compute on a CUDA device; else one clear error.
+
+    CuPy imports on machines without a GPU and fails only at the first array, deep inside a
+    training step, so we ask for the device count and run one tiny computation here instead.
+    """
+    try:
+        import cupy
+    except Exception as error:  # ImportError, or a broken install raising something else
+        missing = isinstance(error, ImportError) and getattr(error, "name", None) == "cupy"
+        what = "which is not installed" if missing else f"which failed to import ({error})"
+        raise BackendUnavailableError(
+            f"backend 'cupy' needs the cupy package, {what}; install it with `{INSTALL_HINT}` "
+            "(CuPy for CUDA 12) on a machine with an NVIDIA GPU, or choose backend 'numba' or 'numpy'"
+        ) from None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+        if count < 1:
+            raise RuntimeError("the CUDA runtime reports 0 devices")
+        if int((cupy.arange(3) * 2).sum()) != 6:  # allocates, compiles a kernel, copies back
+            raise RuntimeError("a test computation gave a wrong result")
+    except Exception as error:  # CUDARuntimeError (no driver, no device), NVRTC or driver mismatch
+        raise BackendUnavailableError(
+            f"backend 'cupy' found the cupy package but no usable CUDA device or driver ({error}); "
+            f"it needs an NVIDIA GPU with its driver installed (check `nvidia-smi`) and CuPy installed with "
+            f"`{INSTALL_HINT}`; otherwise choose backend 'numba' or 'numpy'"
+        ) from None
+    return cupy
+
+
+def make_kernel_set(cupy: ModuleType) -> KernelSet:
+    """The five kernels as CuPy ElementwiseKernels, with the NumPy twins' signatures and in-place semantics."""
+    k = {
+        key: cupy.ElementwiseKernel(i, o, op, name=name, preamble=pre)
+        for key, (i, o, op, name, pre) in KERNEL_SOURCES.items()
+    }
+
+    def bias_act_forward(z: Any, b: Any, act: int, slope: float) -> Any:
+        """In place: z <- act(z + b). z (B, n), b (n,) broadcast over rows. Returns z."""
+        k["bias_act_forward"](b, int(act), z.dtype.type(slope), z)
+        return z
+
+    def act_backward(grad: Any, y: Any, act: int, slope: float) -> Any:
+        """In place: grad <- grad * act'(z), written through the output y. Returns grad."""
+        k["act_backward"](y, int(act), grad.dtype.type(slope), grad)
+        return grad
+
+    def bce_with_logits(z: Any, t: Any, grad: Any) -> Any:
+        """Mean BCE of logits z against targets t (a device scalar); writes d(mean)/dz into grad."""
+        losses = cupy.empty_like(z)
+        k["bce_with_logits"](z, t, z.dtype.type(z.size), losses, grad)
+        return losses.sum() / z.size
+
+    def adam_update(
+        p: Any, g: Any, m: Any, v: Any, lr: float, beta1: float, beta2: float, eps: float, step: int
+    ) -> None:
+        """One Adam step in place over flat arrays: one kernel launch (step counts from 1)."""
+        s = p.dtype.type
+        step_size, bias2 = lr / (1.0 - beta1**step), 1.0 - beta2**step
+        k["adam_update"](g, s(beta1), s(1.0 - beta1), s(beta2), s(1.0 - beta2), s(step_size), s(bias2), s(eps), p, m, v)
+
+    def sgd_update(p: Any, g: Any, buf: Any, lr: float, momentum: float) -> None:
+        """SGD in place, PyTorch's form: buf <- momentum buf + g; p <- p - lr buf. One launch."""
+        s = p.dtype.type
+        k["sgd_update"](g, s(lr), s(momentum), p, buf)
+
+    return KernelSet("cupy", bias_act_forward, act_backward, bce_with_logits, adam_update, sgd_update)
