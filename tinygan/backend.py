@@ -4,7 +4,8 @@ Every layer, loss and optimizer asks this module for two things:
 
 * ``xp``: the array module that creates and combines arrays (``numpy`` or ``cupy``);
 * ``kernels``: the fused elementwise loops (BCE, Adam, SGD, bias+activation), either the
-  readable NumPy twins, their Numba-jitted versions, or CuPy kernels (see ``kernels.py``).
+  readable NumPy twins, their Numba-jitted versions, or CuPy kernels (``kernels.py``,
+  ``kernels_cupy.py``).
 
 Choose with ``tinygan.set_backend("numpy" | "numba" | "cupy")`` or the ``TINYGAN_BACKEND``
 environment variable. The default is ``numba`` when Numba imports, otherwise ``numpy`` with
