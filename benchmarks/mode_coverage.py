@@ -1,0 +1,674 @@
+"""Mode coverage on ring8 and grid25: plain GAN, PacGAN 2/3/4 and one-sided label smoothing (issue 7).
+
+For each mixture and method, train from the mixture's recipe (``tinygan.recipes``) for several seeds,
+draw 2500 samples, and count with ``tinygan.metrics.mode_statistics``: modes captured (the published
+definition: at least one sample within 3 std of the mode), modes captured strictly (each mode also
+holds >= 20% of its fair share of the samples) and the % of high-quality samples (within 3 std of
+the nearest mode). Prints mean ± standard error over seeds beside the published PacGAN and VEEGAN
+rows and a "true sampler" row measured here (2500 points from the mixture itself, many times).
+
+    python benchmarks/mode_coverage.py --jobs 2                           # the full benchmark
+    python benchmarks/mode_coverage.py --jobs 2 --resume --markdown      # reuse finished runs, print markdown
+    python benchmarks/mode_coverage.py --steps 50 --seeds 1 --methods gan,pack2 --set hidden=16   # smoke run
+
+Methods: gan (pack 1), pack2, pack3, pack4 (PacGAN), smooth (pack 1, real targets 1 - 0.1). A
+shorter ``--steps`` also shortens the recipe's learning-rate schedule, so every run still decays.
+Writes into --out: results.json (every run and the summary), table.txt, table.md, samples.npz,
+samples.png (one seed per mixture x method) and runs/ (one file per finished run, for --resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, NamedTuple
+
+import numpy as np
+
+MIXTURES = ("ring8", "grid25")
+METHODS: dict[str, dict[str, Any]] = {
+    "gan": {"pack": 1, "label_smoothing": 0.0},
+    "pack2": {"pack": 2, "label_smoothing": 0.0},
+    "pack3": {"pack": 3, "label_smoothing": 0.0},
+    "pack4": {"pack": 4, "label_smoothing": 0.0},
+    "smooth": {"pack": 1, "label_smoothing": 0.1},
+}
+METHOD_LABELS = {
+    "gan": "GAN (pack 1)",
+    "pack2": "PacGAN2",
+    "pack3": "PacGAN3",
+    "pack4": "PacGAN4",
+    "smooth": "GAN + label smoothing 0.1",
+}
+N_SAMPLES = 2500  # generated points per run, as in the PacGAN and VEEGAN papers
+GOAL_HQ = 0.97  # issue 7: every seed captures every mode with >= 97% high-quality samples
+TRUE_SAMPLER_SEED = 20_250_107
+# (source, method, ring8 (modes, % high quality), grid25 (modes, % high quality)): averages over 10 trials.
+PUBLISHED: list[tuple[str, str, dict[str, tuple[float, float]]]] = [
+    ("PacGAN paper, Table 1", "GAN", {"ring8": (6.3, 98.2), "grid25": (17.3, 94.8)}),
+    ("PacGAN paper, Table 1", "ALI", {"ring8": (6.6, 97.6), "grid25": (24.1, 95.7)}),
+    ("PacGAN paper, Table 1", "PacGAN2", {"ring8": (7.9, 95.6), "grid25": (23.8, 91.3)}),
+    ("PacGAN paper, Table 1", "PacGAN3", {"ring8": (7.8, 97.7), "grid25": (24.6, 94.2)}),
+    ("PacGAN paper, Table 1", "PacGAN4", {"ring8": (7.8, 95.9), "grid25": (24.8, 93.6)}),
+    ("VEEGAN paper, Table 1", "VEEGAN", {"ring8": (8.0, 52.9), "grid25": (24.6, 40.0)}),
+    ("VEEGAN paper, Table 1", "Unrolled GAN", {"ring8": (7.6, 35.6), "grid25": (23.6, 16.0)}),
+]
+PUBLISHED_PERFECT_HQ = 98.9  # "a perfect sampler reaches 98.9% high quality" (PacGAN paper)
+
+
+# ----------------------------------------------------------------------------- one run
+class RunSpec(NamedTuple):
+    """Everything one training run needs; picklable, so it can go to a worker process."""
+
+    mixture: str
+    method: str
+    seed: int
+    steps: int
+    config: dict  # GANConfig.to_dict()
+    backend: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.mixture}_{self.method}_s{self.seed}"
+
+
+def method_config(mixture: str, method: str, steps: int | None = None, overrides: dict | None = None) -> Any:
+    """The mixture's recipe with the method's pack / label smoothing; ``steps`` also sets schedule_steps.
+
+    ``overrides`` (any GANConfig fields but pack and label_smoothing) is the hook for tiny test configs.
+    """
+    from tinygan.gan import GANConfig
+    from tinygan.recipes import recipe
+
+    if mixture not in MIXTURES:
+        raise ValueError(f"mixture must be one of {MIXTURES}, got {mixture!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {tuple(METHODS)}, got {method!r}")
+    overrides = dict(overrides or {})
+    clash = sorted(set(overrides) & set(METHODS[method]))
+    if clash:
+        raise ValueError(f"{clash} are set by the method; choose them with --methods")
+    config = dataclasses.replace(recipe(mixture), **METHODS[method])
+    if steps is not None:
+        config = dataclasses.replace(config, schedule_steps=steps)
+    if overrides:
+        config = GANConfig.from_dict(config.to_dict() | overrides)
+    config.validate()
+    return config
+
+
+def make_specs(
+    mixtures: Sequence[str],
+    methods: Sequence[str],
+    seeds: Sequence[int],
+    steps: int | None = None,
+    overrides: dict | None = None,
+    backend: str | None = None,
+) -> list[RunSpec]:
+    """All runs, seed-major (every mixture x method for seed 0 first), so a partial run is balanced."""
+    specs = []
+    for seed in seeds:
+        for mixture in mixtures:
+            for method in methods:
+                config = method_config(mixture, method, steps, overrides)
+                total = steps if steps is not None else config.schedule_steps
+                specs.append(RunSpec(mixture, method, int(seed), int(total), config.to_dict(), backend))
+    return specs
+
+
+def run_one(spec: RunSpec) -> dict[str, Any]:
+    """Train one GAN, sample 2500 points, count modes. The record holds the samples under "samples"."""
+    from tinygan import get_backend, set_backend
+    from tinygan.data import preset
+    from tinygan.gan import GAN, GANConfig
+    from tinygan.metrics import mode_statistics
+    from tinygan.train import TrainingDiverged, train
+
+    if spec.backend is not None:
+        set_backend(spec.backend)
+    mixture = preset(spec.mixture)
+    gan = GAN(mixture, GANConfig.from_dict(spec.config), seed=spec.seed)
+    diverged, start = False, time.perf_counter()
+    try:  # the first step alone (Numba may compile); splitting train() does not change the run
+        train(gan, 1, progress=False, threads=1)
+        first = time.perf_counter() - start
+        train(gan, spec.steps, progress=False, threads=1)
+    except TrainingDiverged:
+        diverged, first = True, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    samples = gan.sample(N_SAMPLES, rng=np.random.default_rng([spec.seed, 2])).astype(np.float32)
+    record: dict[str, Any] = {
+        "mixture": spec.mixture,
+        "method": spec.method,
+        "seed": spec.seed,
+        "steps": spec.steps,
+        "steps_done": gan.step,
+        "seconds": seconds,  # training, the first step included
+        "first_step_seconds": first,
+        "backend": get_backend().name,
+        "diverged": diverged or not bool(np.all(np.isfinite(samples))),
+    }
+    if record["diverged"]:  # a run that blew up captures nothing
+        k = len(mixture.weights)
+        stats = {"modes_captured": 0, "modes_captured_strict": 0, "modes_total": k, "high_quality_fraction": 0.0}
+        stats["mode_weight"] = [0.0] * k
+    else:
+        stats = mode_statistics(samples, mixture)
+    record |= {name: stats[name] for name in ("modes_captured", "modes_captured_strict", "modes_total")}
+    record["high_quality_fraction"] = float(stats["high_quality_fraction"])
+    record["mode_weight"] = [float(w) for w in stats["mode_weight"]]
+    record["goal_met"] = meets_goal(record)
+    record["config"] = spec.config
+    record["samples"] = samples
+    return record
+
+
+def meets_goal(record: dict[str, Any]) -> bool:
+    """Issue 7's bar for one seed: every mode captured and >= 97% high-quality samples."""
+    return record["modes_captured"] == record["modes_total"] and record["high_quality_fraction"] >= GOAL_HQ
+
+
+def _init_worker(backend: str | None) -> None:
+    """Worker processes: one BLAS thread each (two workers on two cores must not fight over them)."""
+    from threadpoolctl import threadpool_limits
+
+    global _WORKER_LIMITS
+    _WORKER_LIMITS = threadpool_limits(1, user_api="blas")  # kept alive for the worker's lifetime
+    if backend is not None:
+        from tinygan import set_backend
+
+        set_backend(backend)
+
+
+_WORKER_LIMITS: Any = None
+
+
+def execute(specs: Sequence[RunSpec], jobs: int = 1, on_done: Callable[[dict], None] | None = None) -> list[dict]:
+    """Run every spec, ``jobs`` at a time in worker processes (in this process when jobs is 1).
+
+    ``on_done(record)`` is called in this process as each run finishes; records come back in spec order.
+    """
+    by_key: dict[str, dict] = {}
+
+    def finish(record: dict) -> None:
+        by_key[f"{record['mixture']}_{record['method']}_s{record['seed']}"] = record
+        if on_done is not None:
+            on_done(record)
+
+    if jobs == 1 or len(specs) <= 1:
+        from tinygan.backend import limit_blas_threads
+
+        with limit_blas_threads(1):
+            for spec in specs:
+                finish(run_one(spec))
+    else:
+        backend = specs[0].backend
+        with ProcessPoolExecutor(max_workers=min(jobs, len(specs)), initializer=_init_worker,
+                                 initargs=(backend,)) as pool:  # fmt: skip
+            futures = [pool.submit(run_one, spec) for spec in specs]
+            try:
+                for future in as_completed(futures):
+                    finish(future.result())
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    return [by_key[spec.key] for spec in specs]
+
+
+# ----------------------------------------------------------------------------- statistics
+def mean_se(values: Iterable[float]) -> tuple[float, float]:
+    """Mean and standard error of the mean (sample std with ddof 1, over sqrt n); se is nan for n < 2."""
+    a = np.asarray(list(values), dtype=np.float64)
+    if a.size == 0:
+        return math.nan, math.nan
+    se = float(a.std(ddof=1) / math.sqrt(a.size)) if a.size > 1 else math.nan
+    return float(a.mean()), se
+
+
+def summarise(records: Sequence[dict]) -> list[dict[str, Any]]:
+    """One row per (mixture, method), in first-seen order: mean ± se of modes, strict modes, HQ %."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for record in records:
+        groups.setdefault((record["mixture"], record["method"]), []).append(record)
+    rows = []
+    for (mixture, method), group in groups.items():
+        row: dict[str, Any] = {"mixture": mixture, "method": method, "seeds": [r["seed"] for r in group]}
+        row["n"] = len(group)
+        row["modes_total"] = group[0]["modes_total"]
+        row["modes"], row["modes_se"] = mean_se(r["modes_captured"] for r in group)
+        row["strict"], row["strict_se"] = mean_se(r["modes_captured_strict"] for r in group)
+        row["hq_pct"], row["hq_pct_se"] = mean_se(100 * r["high_quality_fraction"] for r in group)
+        row["seconds"] = float(np.mean([r["seconds"] for r in group]))
+        row["diverged"] = sum(bool(r["diverged"]) for r in group)
+        row["seeds_meeting_goal"] = sum(bool(r["goal_met"]) for r in group)
+        row["goal_met"] = row["seeds_meeting_goal"] == row["n"]
+        rows.append(row)
+    return rows
+
+
+def true_sampler(mixture_name: str, trials: int = 500, n: int = N_SAMPLES, seed: int = TRUE_SAMPLER_SEED) -> dict:
+    """The same statistics for ``n`` points drawn from the mixture itself, ``trials`` times.
+
+    The expected high-quality fraction of a 2-D isotropic Gaussian is P(chi2_2 <= 9) = 1 - e^-4.5 = 98.89%.
+    """
+    from tinygan.data import preset
+    from tinygan.metrics import mode_statistics
+
+    mixture = preset(mixture_name)
+    rng = np.random.default_rng([seed, MIXTURES.index(mixture_name)])
+    stats = [mode_statistics(mixture.sample(n, rng), mixture) for _ in range(trials)]
+    records = [
+        {
+            "mixture": mixture_name,
+            "method": "true",
+            "seed": t,
+            "seconds": 0.0,
+            "diverged": False,
+            "modes_captured": s["modes_captured"],
+            "modes_captured_strict": s["modes_captured_strict"],
+            "modes_total": s["modes_total"],
+            "high_quality_fraction": s["high_quality_fraction"],
+        }
+        for t, s in enumerate(stats)
+    ]
+    for record in records:
+        record["goal_met"] = meets_goal(record)
+    row = summarise(records)[0]
+    del row["seeds"]
+    row["trials"] = trials
+    row["min_hq_pct"] = 100 * min(r["high_quality_fraction"] for r in records)
+    row["min_modes"] = min(r["modes_captured"] for r in records)
+    row["expected_hq_pct"] = 100 * (1 - math.exp(-4.5))
+    return row
+
+
+# ----------------------------------------------------------------------------- the table
+def _pm(mean: float, se: float, digits: int = 1) -> str:
+    if math.isnan(mean):
+        return "–"
+    return f"{mean:.{digits}f}" if math.isnan(se) else f"{mean:.{digits}f} ± {se:.{digits}f}"
+
+
+def table_rows(summary: Sequence[dict], true_rows: dict[str, dict], mixtures: Sequence[str]) -> list[list[str]]:
+    """Header, then: published rows, the measured true sampler, the goal, and tinygan's rows."""
+    header = ["method", "source"]
+    for m in mixtures:
+        header += [f"{m} modes", f"{m} strict", f"{m} HQ %", f"{m} goal"]
+    rows = [header]
+    for source, method, values in PUBLISHED:
+        row = [method, source]
+        for m in mixtures:
+            modes, hq = values[m]
+            row += [f"{modes:g}", "–", f"{hq:g}", "–"]
+        rows.append(row)
+    if true_rows:
+        trials = next(iter(true_rows.values()))["trials"]
+        row = ["true sampler", f"measured, {trials} draws of {N_SAMPLES}"]
+        for m in mixtures:
+            t = true_rows.get(m)
+            if t is None:
+                row += ["–"] * 4
+                continue
+            row += [_pm(t["modes"], t["modes_se"]), _pm(t["strict"], t["strict_se"]),
+                    _pm(t["hq_pct"], t["hq_pct_se"], 2), f"{t['seeds_meeting_goal']}/{t['n']}"]  # fmt: skip
+        rows.append(row)
+    row = ["goal (issue 7)", "every seed"]
+    for m in mixtures:
+        total = _modes_total(m)
+        row += [f"{total}/{total}", "", f"≥ {100 * GOAL_HQ:g}", "all"]
+    rows.append(row)
+    by_key = {(r["mixture"], r["method"]): r for r in summary}
+    methods = list(dict.fromkeys(r["method"] for r in summary))
+    for method in methods:
+        n = {by_key[(m, method)]["n"] for m in mixtures if (m, method) in by_key}
+        seeds = "/".join(map(str, sorted(n)))
+        row = [METHOD_LABELS[method], f"tinygan, {seeds} seed{'' if seeds == '1' else 's'}"]
+        for m in mixtures:
+            r = by_key.get((m, method))
+            if r is None:
+                row += ["–"] * 4
+                continue
+            goal = f"{'✓' if r['goal_met'] else '✗'} {r['seeds_meeting_goal']}/{r['n']}"
+            row += [_pm(r["modes"], r["modes_se"]), _pm(r["strict"], r["strict_se"]),
+                    _pm(r["hq_pct"], r["hq_pct_se"]), goal]  # fmt: skip
+        rows.append(row)
+    return rows
+
+
+def _modes_total(mixture: str) -> int:
+    from tinygan.data import preset
+
+    return len(preset(mixture).weights)
+
+
+def format_table(rows: Sequence[Sequence[str]], markdown: bool = False) -> str:
+    """Aligned text columns, or a GitHub markdown table."""
+    if markdown:
+        lines = ["| " + " | ".join(rows[0]) + " |", "|" + "|".join("---" for _ in rows[0]) + "|"]
+        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows[1:]]
+        return "\n".join(lines)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(rows[0]), rule, *(line(row) for row in rows[1:])])
+
+
+TABLE_NOTE = (
+    "modes: modes with at least one sample within 3 std (the published definition); strict: each mode also holds "
+    ">= 20% of its fair share; HQ %: samples within 3 std of their nearest mode; {n_samples} samples per run. "
+    "Published rows: averages over 10 trials (the PacGAN paper says a perfect sampler reaches {perfect}% HQ). "
+    "tinygan rows: mean ± standard error over seeds; goal: seeds with every mode captured and HQ >= {goal}%."
+)
+
+
+def table_note() -> str:
+    return TABLE_NOTE.format(n_samples=N_SAMPLES, perfect=PUBLISHED_PERFECT_HQ, goal=f"{100 * GOAL_HQ:g}")
+
+
+# ----------------------------------------------------------------------------- the picture
+def plot_samples(records: Sequence[dict], path: str | os.PathLike, seed: int) -> None:
+    """Scatter of the generated points, one panel per mixture x method for one seed, real modes marked."""
+    from matplotlib.figure import Figure
+
+    from tinygan.data import preset
+
+    chosen = [r for r in records if r["seed"] == seed and "samples" in r]
+    mixtures = list(dict.fromkeys(r["mixture"] for r in chosen))
+    methods = list(dict.fromkeys(r["method"] for r in chosen))
+    if not chosen:
+        raise ValueError(f"no samples for seed {seed} to plot")
+    fig = Figure(figsize=(3.0 * len(methods), 3.2 * len(mixtures)), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(mixtures), len(methods), squeeze=False))
+    by_key = {(r["mixture"], r["method"]): r for r in chosen}
+    for i, mixture_name in enumerate(mixtures):
+        means = preset(mixture_name).means
+        pad = 0.5 if mixture_name == "ring8" else 1.5
+        low, high = means.min() - pad, means.max() + pad
+        for j, method in enumerate(methods):
+            ax = axes[i, j]
+            r = by_key.get((mixture_name, method))
+            ax.set_xlim(low, high)
+            ax.set_ylim(low, high)
+            ax.set_aspect("equal")
+            ax.tick_params(labelsize=7)
+            if r is None:
+                ax.set_axis_off()
+                continue
+            points = np.asarray(r["samples"])
+            ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.35, color="tab:blue", linewidths=0)
+            ax.scatter(
+                means[:, 0], means[:, 1], s=45, marker="o", facecolors="none", edgecolors="tab:red", linewidths=1
+            )
+            ax.set_title(
+                f"{mixture_name} · {METHOD_LABELS[method]}\n{r['modes_captured']}/{r['modes_total']} modes "
+                f"(strict {r['modes_captured_strict']}), HQ {100 * r['high_quality_fraction']:.1f}%",
+                fontsize=8,
+            )
+    fig.suptitle(f"generated samples ({N_SAMPLES} per panel, seed {seed}); red circles: real modes", fontsize=10)
+    fig.savefig(path, dpi=100)
+
+
+# ----------------------------------------------------------------------------- the command line
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _positive_int(name: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {text!r}")
+        return value
+
+    return parse
+
+
+def _choices(name: str, allowed: Sequence[str]) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        bad = [item for item in items if item not in allowed]
+        if not items or bad:
+            raise argparse.ArgumentTypeError(f"{name} takes a comma list of {','.join(allowed)}, got {text!r}")
+        return list(dict.fromkeys(items))
+
+    return parse
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed-list takes comma-separated integers, got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"--seed-list takes non-negative integers, got {text!r}")
+    return list(dict.fromkeys(seeds))
+
+
+def _override(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"--set takes FIELD=VALUE, got {text!r}")
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value  # a bare string such as relu
+    return key.strip(), parsed
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = OneLineParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--mixtures", type=_choices("--mixtures", MIXTURES), default=list(MIXTURES),
+                   help="comma list (default ring8,grid25)")  # fmt: skip
+    p.add_argument("--methods", type=_choices("--methods", tuple(METHODS)), default=list(METHODS),
+                   help="comma list of gan,pack2,pack3,pack4,smooth (default: all)")  # fmt: skip
+    seeds = p.add_mutually_exclusive_group()
+    seeds.add_argument("--seeds", type=_positive_int("--seeds"), default=10, help="seeds 0..N-1 (default 10)")
+    seeds.add_argument("--seed-list", type=_seed_list, help="explicit seeds, e.g. 0,1,2")
+    p.add_argument("--steps", type=_positive_int("--steps"),
+                   help="G steps per run (default: the recipe schedule_steps; the schedule scales to fit)")  # fmt: skip
+    p.add_argument("--jobs", type=_positive_int("--jobs"), default=1,
+                   help="runs in parallel, one process and one BLAS thread each (default 1)")  # fmt: skip
+    p.add_argument("--set", dest="overrides", type=_override, action="append", default=[], metavar="FIELD=VALUE",
+                   help="override a GANConfig field for every run, e.g. --set hidden=16 (repeatable)")  # fmt: skip
+    p.add_argument("--backend", choices=["numpy", "numba"], help="default: numba if installed")
+    p.add_argument("--out", default="runs/mode_coverage", help="output folder (default runs/mode_coverage)")
+    p.add_argument("--json", metavar="PATH", help="results JSON (default OUT/results.json)")
+    p.add_argument("--png", metavar="PATH", help="sample scatter grid (default OUT/samples.png)")
+    p.add_argument("--no-png", action="store_true", help="skip the picture")
+    p.add_argument("--png-seed", type=int, help="seed shown in the picture (default: the first seed)")
+    p.add_argument("--true-trials", type=_positive_int("--true-trials"), default=500,
+                   help="draws of 2500 points for the true-sampler row (default 500)")  # fmt: skip
+    p.add_argument(
+        "--resume", action="store_true", help="reuse runs in OUT/runs with the same config, steps and backend"
+    )
+    p.add_argument("--markdown", action="store_true", help="print the table as GitHub markdown")
+    args = p.parse_args(argv)
+    args.seeds = args.seed_list if args.seed_list is not None else list(range(args.seeds))
+    args.overrides = dict(args.overrides)
+    if args.png_seed is None:
+        args.png_seed = args.seeds[0]
+    elif args.png_seed not in args.seeds:
+        p.error(f"--png-seed {args.png_seed} is not among the seeds {args.seeds}")
+    return args
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN -> None (JSON has no NaN), numpy scalars -> Python numbers, recursively."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def progress_line(record: dict, done: int, total: int, elapsed: float, note: str = "") -> str:
+    """One line per finished run: which, how long, how it did."""
+    left = elapsed / done * (total - done) if done else 0.0
+    width = len(str(total))
+    hq = 100 * record["high_quality_fraction"]
+    return (
+        f"[{done:>{width}}/{total}] {record['mixture']:<6} {record['method']:<6} seed {record['seed']:<3} "
+        f"{record['seconds']:7.1f} s  modes {record['modes_captured']:>2}/{record['modes_total']:<2} "
+        f"strict {record['modes_captured_strict']:>2}  HQ {hq:5.1f}%"
+        f"{'  DIVERGED' if record['diverged'] else ''}{note}  (elapsed {_duration(elapsed)}, ~{_duration(left)} left)"
+    )
+
+
+def _load_finished(runs_dir: str, spec: RunSpec) -> dict | None:
+    """A finished run saved by an earlier invocation with the same config, steps and backend, else None."""
+    meta, points = os.path.join(runs_dir, f"{spec.key}.json"), os.path.join(runs_dir, f"{spec.key}.npy")
+    if not (os.path.isfile(meta) and os.path.isfile(points)):
+        return None
+    with open(meta, encoding="utf-8") as f:
+        record = json.load(f)
+    same = (record.get("config"), record.get("steps"), record.get("backend"))
+    if same != (_json_safe(spec.config), spec.steps, spec.backend):
+        return None
+    record["samples"] = np.load(points)
+    return record
+
+
+def _save_finished(runs_dir: str, record: dict) -> None:
+    key = f"{record['mixture']}_{record['method']}_s{record['seed']}"
+    np.save(os.path.join(runs_dir, f"{key}.npy"), record["samples"])
+    body = _json_safe({k: v for k, v in record.items() if k != "samples"})
+    tmp = os.path.join(runs_dir, f"{key}.json.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(body, f)
+    os.replace(tmp, os.path.join(runs_dir, f"{key}.json"))
+
+
+def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    """Train (or reuse) every run, print a line per run; returns {"runs", "summary", "true_sampler", ...}."""
+    from tinygan import get_backend, set_backend
+
+    if args.backend:
+        set_backend(args.backend)
+    backend = get_backend().name
+    specs = make_specs(args.mixtures, args.methods, args.seeds, args.steps, args.overrides, backend)
+    runs_dir = os.path.join(args.out, "runs")
+    os.makedirs(runs_dir, exist_ok=True)
+    reused = {}
+    if args.resume:
+        for spec in specs:
+            record = _load_finished(runs_dir, spec)
+            if record is not None:
+                reused[spec.key] = record
+    todo = [spec for spec in specs if spec.key not in reused]
+    steps = sorted({spec.steps for spec in specs})
+    print(
+        f"mode coverage: {len(args.mixtures)} mixture(s) x {len(args.methods)} method(s) x {len(args.seeds)} seed(s)"
+        f" = {len(specs)} runs of {'/'.join(map(str, steps))} steps; backend {backend}, {args.jobs} job(s)"
+        + (f"; reusing {len(reused)} finished run(s) from {runs_dir}" if reused else ""),
+        flush=True,
+    )
+    start, done = time.perf_counter(), 0
+
+    def on_done(record: dict) -> None:
+        nonlocal done
+        done += 1
+        _save_finished(runs_dir, record)
+        print(progress_line(record, done, len(todo), time.perf_counter() - start), flush=True)
+
+    fresh = {}
+    for record in execute(todo, args.jobs, on_done):
+        fresh[f"{record['mixture']}_{record['method']}_s{record['seed']}"] = record
+    records = [reused.get(spec.key) or fresh[spec.key] for spec in specs]
+    true_rows = {m: true_sampler(m, args.true_trials) for m in args.mixtures}
+    return {
+        "benchmark": "mode_coverage",
+        "n_samples": N_SAMPLES,
+        "goal_hq": GOAL_HQ,
+        "backend": backend,
+        "mixtures": list(args.mixtures),
+        "methods": list(args.methods),
+        "seeds": list(args.seeds),
+        "overrides": args.overrides,
+        "runs": records,
+        "summary": summarise(records),
+        "true_sampler": true_rows,
+        "published": [
+            {"source": s, "method": m, **{k: {"modes": v[0], "hq_pct": v[1]} for k, v in values.items()}}
+            for s, m, values in PUBLISHED
+        ],  # fmt: skip
+        "wall_seconds": time.perf_counter() - start,
+    }
+
+
+def write_outputs(result: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    """results.json, table.txt, table.md, samples.npz and the picture; returns the paths written."""
+    os.makedirs(args.out, exist_ok=True)
+    rows = table_rows(result["summary"], result["true_sampler"], result["mixtures"])
+    written = []
+    json_path = args.json or os.path.join(args.out, "results.json")
+    body = dict(result, runs=[{k: v for k, v in r.items() if k != "samples"} for r in result["runs"]])
+    with open(json_path, "w", encoding="utf-8") as f:
+        json.dump(_json_safe(body), f, indent=1)
+    written.append(json_path)
+    for name, markdown in (("table.txt", False), ("table.md", True)):
+        path = os.path.join(args.out, name)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(format_table(rows, markdown) + "\n\n" + table_note() + "\n")
+        written.append(path)
+    npz = os.path.join(args.out, "samples.npz")
+    np.savez_compressed(npz, **{f"{r['mixture']}_{r['method']}_s{r['seed']}": r["samples"] for r in result["runs"]})
+    written.append(npz)
+    if not args.no_png:
+        png = args.png or os.path.join(args.out, "samples.png")
+        plot_samples(result["runs"], png, args.png_seed)
+        written.append(png)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from tinygan.backend import BackendUnavailableError
+
+    try:
+        result = run_benchmark(args)
+        written = write_outputs(result, args)
+    except (ValueError, TypeError, BackendUnavailableError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    rows = table_rows(result["summary"], result["true_sampler"], result["mixtures"])
+    print()
+    print(format_table(rows, markdown=args.markdown))
+    print()
+    print(table_note())
+    print(f"wrote {', '.join(written)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
