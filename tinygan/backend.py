@@ -134,4 +134,8 @@ def limit_blas_threads(threads: int | None) -> contextlib.AbstractContextManager
         raise ValueError(f"threads must be a positive int or None, got {threads!r}")
     from threadpoolctl import threadpool_limits
 
+    try:  # load SciPy's BLAS now (Numba's np.dot calls it), or the limit would miss it
+        import scipy.linalg.cython_blas  # noqa: F401
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        pass
     return threadpool_limits(threads, user_api="blas")

@@ -25,13 +25,13 @@ def plot_window(points: np.ndarray, margin: float = 0.15) -> tuple[float, float,
     return float(low[0] - pad), float(high[0] + pad), float(low[1] - pad), float(high[1] + pad)
 
 
-def _grid(window: Sequence[float], n: int = 150) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _grid(window: Sequence[float], n: int = 120) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     xs, ys = np.linspace(window[0], window[1], n), np.linspace(window[2], window[3], n)
     gx, gy = np.meshgrid(xs, ys)
     return gx, gy, np.stack([gx.ravel(), gy.ravel()], axis=1)  # (n*n, 2)
 
 
-def kde_density(points: np.ndarray, grid_points: np.ndarray, max_points: int = 5000) -> np.ndarray:
+def kde_density(points: np.ndarray, grid_points: np.ndarray, max_points: int = 2500) -> np.ndarray:
     """Gaussian KDE (Scott's bandwidth) of up to ``max_points`` points, evaluated on the grid."""
     points = points[np.all(np.isfinite(points), axis=1)][:max_points]
     return gaussian_kde(points.T)(grid_points.T)
