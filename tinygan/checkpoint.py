@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .gan import GAN, GANConfig
+from .config import GANConfig
+from .gan import GAN
 
 FORMAT = "tinygan-checkpoint-v1"
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .gan import GANConfig
+from .config import GANConfig
 
 RECIPES: dict[str, GANConfig] = {
     "two": GANConfig(d_steps=2, ema=0.999, schedule_steps=20_000),

@@ -1,0 +1,109 @@
+"""GANConfig: everything that defines a run, validated; and the learning-rate schedule.
+
+Defaults are the tuned case study (see recipes.py and the README); ``validate`` names the
+first field that makes no sense.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+from .losses import GENERATOR_LOSSES
+from .module import as_float_dtype
+
+SCHEDULES = ("constant", "linear", "cosine")
+
+
+@dataclass
+class GANConfig:
+    """Everything that defines a run. Defaults are the tuned case study (see README)."""
+
+    hidden: int = 64  # width of every hidden layer, G and D
+    depth: int = 2  # hidden layers per network
+    noise_dim: int = 2
+    data_dim: int = 2
+    g_activation: str = "relu"
+    d_activation: str = "leaky_relu"
+    negative_slope: float = 0.2
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.0, 0.9)
+    eps: float = 1e-8
+    batch_size: int = 512
+    schedule_steps: int = 10_000  # G steps over which the learning-rate schedule runs its course
+    d_steps: int = 1  # D updates per G update
+    loss: str = "nonsaturating"  # or "minimax" (the article's log(1 - D(G(z))))
+    schedule: str = "linear"  # lr multiplier: constant, linear to final_lr_fraction, or cosine
+    decay_start: float = 0.0  # fraction of the run after which the decay begins
+    final_lr_fraction: float = 0.0
+    pack: int = 1  # PacGAN: D judges `pack` samples at once
+    label_smoothing: float = 0.0  # one-sided: real targets 1 - label_smoothing
+    data_scale: float = 1.0  # networks see data / data_scale; samples are scaled back
+    ema: float = 0.0  # if > 0, sample() uses an exponential moving average of G's weights
+    dtype: str = "float32"
+    extra: dict = field(default_factory=dict)  # free-form notes kept with checkpoints
+
+    def validate(self) -> None:
+        """ValueError naming the first nonsense field."""
+        for name in (
+            "hidden",
+            "depth",
+            "noise_dim",
+            "data_dim",
+            "batch_size",
+            "schedule_steps",
+            "d_steps",
+            "pack",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        for name in ("lr", "eps", "data_scale"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if self.loss not in GENERATOR_LOSSES:
+            raise ValueError(f"loss must be one of {GENERATOR_LOSSES}, got {self.loss!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        for name in ("decay_start", "final_lr_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1), got {self.ema!r}")
+        if not 0 <= self.label_smoothing < 0.5:
+            raise ValueError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
+        as_float_dtype(self.dtype)
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"betas": list(self.betas)}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> GANConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown config fields {unknown}")
+        values = dict(values)
+        if "betas" in values:
+            values["betas"] = tuple(values["betas"])
+        return cls(**values)
+
+
+def lr_multiplier(config: GANConfig, step: int) -> float:
+    """Schedule factor for G step ``step`` (0-based): 1 until decay_start, then down to final.
+
+    It depends only on the step, never on when a run stops, so a run split into pieces and
+    resumed from checkpoints follows exactly the same learning rates as one straight run."""
+    progress = step / config.schedule_steps
+    if config.schedule == "constant" or progress < config.decay_start:
+        return 1.0
+    t = min(1.0, (progress - config.decay_start) / max(1e-12, 1.0 - config.decay_start))
+    final = config.final_lr_fraction
+    if config.schedule == "linear":
+        return 1.0 - (1.0 - final) * t
+    return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * t))
