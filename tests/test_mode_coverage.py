@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tinygan.recipes import recipe
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "mode_coverage.py"
 spec = importlib.util.spec_from_file_location("mode_coverage", SCRIPT)
 mode_coverage = importlib.util.module_from_spec(spec)
@@ -56,7 +58,9 @@ def test_summary_groups_by_mixture_and_method_and_counts_the_goal():
 
 def test_method_configs_start_from_the_recipe():
     gan = mode_coverage.method_config("grid25", "gan")
-    assert (gan.pack, gan.label_smoothing, gan.hidden, gan.data_scale, gan.schedule_steps) == (1, 0, 256, 4.0, 20_000)
+    base = recipe("grid25")
+    assert (gan.pack, gan.label_smoothing) == (1, 0)
+    assert (gan.hidden, gan.data_scale, gan.schedule_steps) == (base.hidden, base.data_scale, base.schedule_steps)
     smooth = mode_coverage.method_config("ring8", "smooth", steps=500, overrides={"hidden": 16})
     assert (smooth.pack, smooth.label_smoothing, smooth.hidden, smooth.schedule_steps) == (1, 0.1, 16, 500)
     assert mode_coverage.method_config("ring8", "pack3").pack == 3
