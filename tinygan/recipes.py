@@ -11,11 +11,12 @@ bar (README): this recipe passed 9 of seeds 0-9; one D step, no average, 10,000 
 seeds 0-4; two D steps, no average, 10,000 steps passed 8 of seeds 0-9.
 
 ring8 / grid25 (mode-coverage benchmarks): wider, deeper nets (3 x 256), PacGAN packing of 2
-samples on the ring (not on the grid, see below), a small batch (64) and 50,000 steps with a cosine decay from 40% of the run down to 1%
-of the rate; the grid is seen standardised (divided by 4) by the networks. What keeps the
-high-quality fraction below a perfect sampler's 98.9% is samples bridging neighbouring modes
-(G is continuous); the long low-rate tail of the schedule narrows those bridges: at 20,000
-steps seed 0 reached 96.5% (ring) and 92.2% (grid), at 50,000 steps 97.0% and 97.4%.
+samples on the ring (not on the grid, see below), a small batch (64) and 50,000 steps with a
+cosine decay from 40% of the run down to 1% of the rate; the grid is seen standardised (divided
+by 4) by the networks. What keeps the high-quality fraction below a perfect sampler's 98.9% is
+samples bridging neighbouring modes (G is continuous); the long low-rate tail of the schedule
+narrows those bridges: at 20,000 steps seed 0 reached 96.5% (ring) and 92.2% (grid), at 50,000
+steps 97.0% and 97.4%.
 Measured over seeds 0-2 at 50,000 steps (benchmarks/mode_coverage.py): on the ring, packing 2
 covered 8/8 modes in every seed (high quality 96.0-97.0%) while pack 1 lost 3 modes in one seed;
 on the standardised grid, pack 1 covered 25/25 in every seed with 97.6-98.0% high quality while
