@@ -84,26 +84,22 @@ def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint
         while gan.step < steps:
             losses = gan.train_step()
             last = gan.step == steps
-            if gan.step % log_every == 0 or last:
-                if not _healthy(gan, losses):
-                    raise TrainingDiverged(
-                        f"training diverged at step {gan.step}: a loss or a weight is NaN/inf "
-                        f"(likely cause: learning rate {gan.config.lr:g} too high; try a smaller --lr)"
-                    )
-                record = {
-                    "step": gan.step,
-                    "d_loss": float(losses["d_loss"]),
-                    "g_loss": float(losses["g_loss"]),
-                }
+            log_now = gan.step % log_every == 0 or last
+            save_now = checkpoint_path is not None and (gan.step % checkpoint_every == 0 or last)
+            if (log_now or save_now) and not _healthy(gan, losses):  # never log or save a broken state
+                raise TrainingDiverged(
+                    f"training diverged at step {gan.step}: a loss or a weight is NaN/inf "
+                    f"(likely cause: learning rate {gan.config.lr:g} too high; try a smaller --lr)"
+                )
+            if log_now:
+                record = {"step": gan.step, "d_loss": float(losses["d_loss"]), "g_loss": float(losses["g_loss"])}
                 record["value"] = estimate_value(gan, real, z)
                 gan.history.append(record)
                 if bar is not None:
                     bar.set_postfix(
                         d=f"{record['d_loss']:.3f}", g=f"{record['g_loss']:.3f}", V=f"{record['value']:.3f}"
                     )
-            if checkpoint_path is not None and (gan.step % checkpoint_every == 0 or last):
-                if gan.step % log_every != 0 and not last and not _healthy(gan, losses):
-                    raise TrainingDiverged(f"training diverged at step {gan.step}; checkpoint not written")
+            if save_now:
                 save_checkpoint(gan, checkpoint_path)
             if callback is not None and (gan.step % callback_every == 0 or last):
                 callback(gan)
