@@ -18,6 +18,7 @@ import numpy as np
 
 from .backend import get_backend, to_numpy
 from .config import GANConfig, lr_multiplier
+from .kernels import sigmoid_numpy
 from .layers import as_float_dtype, mlp
 from .losses import discriminator_loss, generator_loss
 from .optim import Adam
@@ -152,9 +153,7 @@ class GAN:
 
     def discriminate(self, x: Any) -> np.ndarray:
         """D(x) = sigmoid(logit), the probability D gives that x is real, shape (n,)."""
-        z = self.logits(x)
-        e = np.exp(-np.abs(z))
-        return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+        return sigmoid_numpy(self.logits(x))
 
     def sample_gradients(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Points G(z) and dL_G/dG(z) at each (data units, host), without changing any state that training uses.

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .kernels import sigmoid_numpy
+
 LOG4 = float(np.log(4.0))
 
 
@@ -85,13 +87,6 @@ def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
 
 
-def energy_noise_floor(data: Any, n: int, rng: np.random.Generator) -> float:
-    """Energy distance between two independent real samples of size n."""
-    from .backend import to_numpy
-
-    return energy_distance(to_numpy(data.sample(n, rng)), to_numpy(data.sample(n, rng)))
-
-
 def log_sigmoid(logits: np.ndarray) -> np.ndarray:
     """log s(z) = -softplus(-z) = -(max(-z, 0) + log(1 + e^{-|z|})), finite for any finite z."""
     return -(np.maximum(-logits, 0) + np.log1p(np.exp(-np.abs(logits))))
@@ -119,6 +114,6 @@ def evaluate(gan: Any, mixture: Any, n: int = 5000, *, seed: int = 12345) -> dic
     result["energy_ratio"] = result["energy_distance"] / result["energy_noise_floor"]
     logits_real, logits_fake = gan.logits(real), gan.logits(fake)
     result["value"] = value_function(logits_real, logits_fake)
-    d_real, d_fake = 1 / (1 + np.exp(-logits_real)), 1 / (1 + np.exp(-logits_fake))
+    d_real, d_fake = sigmoid_numpy(logits_real), sigmoid_numpy(logits_fake)
     result["mean_d_real"], result["mean_d_fake"] = float(d_real.mean()), float(d_fake.mean())
     return result

@@ -25,11 +25,10 @@ from scipy.special import xlogy  # xlogy(a, b) = a log b, and 0 where a = 0 (the
 from .backend import get_backend, to_numpy
 from .layers import Sequential, mlp
 from .losses import discriminator_loss
+from .metrics import LOG4
 from .optim import Adam
 
 Sampler = Callable[[int, np.random.Generator], Any]  # sample(n, rng) -> (n, d) points
-
-LOG4 = float(np.log(4.0))
 
 
 # ----------------------------------------------------------------------------- grids and integrals
