@@ -13,6 +13,10 @@ TOL = {np.float64: 1e-12, np.float32: 1e-6}
 dtypes = st.sampled_from([np.float64, np.float32])
 seeds = st.integers(0, 2**32 - 1)
 acts = st.sampled_from(sorted(K.ACTIVATION_CODES.values()))
+# one (rows, cols) activation array, for the elementwise kernels' twin tests
+ELEMENTWISE_CASES = dict(
+    seed=seeds, dtype=dtypes, act=acts, rows=st.integers(1, 40), cols=st.integers(1, 40), slope=st.floats(0, 0.9)
+)
 
 
 def assert_close(got, expected, dtype):
@@ -21,14 +25,7 @@ def assert_close(got, expected, dtype):
     np.testing.assert_allclose(got, expected, rtol=TOL[dtype], atol=TOL[dtype] * scale)
 
 
-@given(
-    seed=seeds,
-    dtype=dtypes,
-    act=acts,
-    rows=st.integers(1, 40),
-    cols=st.integers(1, 40),
-    slope=st.floats(0, 0.9),
-)
+@given(**ELEMENTWISE_CASES)
 def test_bias_act_forward_twins(seed, dtype, act, rows, cols, slope):
     rng = np.random.default_rng(seed)
     z = rng.normal(scale=3, size=(rows, cols)).astype(dtype)
@@ -39,14 +36,7 @@ def test_bias_act_forward_twins(seed, dtype, act, rows, cols, slope):
     assert_close(got, expected, dtype)
 
 
-@given(
-    seed=seeds,
-    dtype=dtypes,
-    act=acts,
-    rows=st.integers(1, 40),
-    cols=st.integers(1, 40),
-    slope=st.floats(0, 0.9),
-)
+@given(**ELEMENTWISE_CASES)
 def test_act_backward_twins(seed, dtype, act, rows, cols, slope):
     rng = np.random.default_rng(seed)
     y = K.bias_act_forward_numpy(rng.normal(size=(rows, cols)).astype(dtype), np.zeros(cols, dtype), act, slope)
