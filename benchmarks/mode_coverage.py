@@ -9,6 +9,7 @@ rows and a "true sampler" row measured here (2500 points from the mixture itself
 
     python benchmarks/mode_coverage.py --jobs 2                           # the full benchmark
     python benchmarks/mode_coverage.py --jobs 2 --resume --markdown      # reuse finished runs, print markdown
+    python benchmarks/mode_coverage.py --report-only --markdown          # only tabulate the finished runs
     python benchmarks/mode_coverage.py --steps 50 --seeds 1 --methods gan,pack2 --set hidden=16   # smoke run
 
 Methods: gan (pack 1), pack2, pack3, pack4 (PacGAN), smooth (pack 1, real targets 1 - 0.1). A
@@ -490,6 +491,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="override a GANConfig field for every run, e.g. --set hidden=16 (repeatable)")  # fmt: skip
     p.add_argument("--backend", choices=["numpy", "numba"], help="default: numba if installed")
     p.add_argument("--out", default="runs/mode_coverage", help="output folder (default runs/mode_coverage)")
+    p.add_argument("--report-only", action="store_true",
+                   help="tabulate the finished runs in OUT/runs (as --resume) and train nothing")  # fmt: skip
     p.add_argument("--json", metavar="PATH", help="results JSON (default OUT/results.json)")
     p.add_argument("--png", metavar="PATH", help="sample scatter grid (default OUT/samples.png)")
     p.add_argument("--no-png", action="store_true", help="skip the picture")
@@ -580,12 +583,18 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     runs_dir = os.path.join(args.out, "runs")
     os.makedirs(runs_dir, exist_ok=True)
     reused = {}
-    if args.resume:
+    if args.resume or args.report_only:
         for spec in specs:
             record = _load_finished(runs_dir, spec)
             if record is not None:
                 reused[spec.key] = record
     todo = [spec for spec in specs if spec.key not in reused]
+    if args.report_only:  # tabulate what is finished; leave the rest untrained
+        if not reused:
+            raise ValueError(f"--report-only: no finished runs in {runs_dir} match these settings")
+        if todo:
+            print(f"--report-only: {len(todo)} of {len(specs)} runs not finished, left out", flush=True)
+        specs, todo = [spec for spec in specs if spec.key in reused], []
     steps = sorted({spec.steps for spec in specs})
     print(
         f"mode coverage: {len(args.mixtures)} mixture(s) x {len(args.methods)} method(s) x {len(args.seeds)} seed(s)"

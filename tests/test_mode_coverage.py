@@ -104,6 +104,17 @@ def test_tiny_benchmark_writes_records_json_table_and_picture(tmp_path, capsys):
     assert "[4/4] ring8" in printed and "| PacGAN4 | PacGAN paper, Table 1 | 7.8 | – | 95.9 | – |" in printed
     assert "| true sampler |" in printed and "| goal (issue 7) |" in printed
 
+    # --report-only tabulates the finished runs and trains nothing: seed 2 was never run
+    report_json = tmp_path / "report.json"
+    report = [*TINY, "--seeds", "3", "--mixtures", "ring8", "--methods", "gan,smooth", "--true-trials", "10"]
+    report += ["--out", str(out), "--json", str(report_json), "--no-png"]
+    assert mode_coverage.main([*report, "--report-only"]) == 0
+    assert "2 of 6 runs not finished, left out" in capsys.readouterr().out
+    reported = json.loads(report_json.read_text())
+    assert [(r["method"], r["seed"]) for r in reported["runs"]] == [(r["method"], r["seed"]) for r in runs]
+    assert not (out / "runs" / "ring8_gan_s2.json").exists()
+    assert mode_coverage.main([*report, "--report-only", "--out", str(tmp_path / "empty")]) == 2
+
 
 def test_worker_processes_give_the_same_runs_as_one_process():
     specs = mode_coverage.make_specs(["grid25"], ["gan", "pack2"], [3], 30, {"hidden": 16, "batch_size": 16}, "numpy")
