@@ -1,4 +1,4 @@
-"""Mode coverage on ring8 and grid25: plain GAN, PacGAN 2/3/4 and one-sided label smoothing (issue 7).
+"""Mode coverage on ring8 and grid25: plain GAN, PacGAN 2/3/4, one-sided label smoothing, and EMA (issue 7).
 
 For each mixture and method, train from the mixture's recipe (``tinygan.recipes``) for several seeds,
 draw 2500 samples, and count with ``tinygan.metrics.mode_statistics``: modes captured (the published
@@ -12,7 +12,8 @@ rows and a "true sampler" row measured here (2500 points from the mixture itself
     python benchmarks/mode_coverage.py --report-only --markdown          # only tabulate the finished runs
     python benchmarks/mode_coverage.py --steps 50 --seeds 1 --methods gan,pack2 --set hidden=16   # smoke run
 
-Methods: gan (pack 1), pack2, pack3, pack4 (PacGAN), smooth (pack 1, real targets 1 - 0.1). A
+Methods: gan (pack 1), pack2, pack3, pack4 (PacGAN), smooth (pack 1, real targets 1 - 0.1) and
+smooth_ema (smooth, sampled from an exponential moving average of G's weights, decay 0.9995). A
 shorter ``--steps`` also shortens the recipe's learning-rate schedule, so every run still decays.
 Writes into --out: results.json (every run and the summary), table.txt, table.md, samples.npz,
 samples.png (one seed per mixture x method) and runs/ (one file per finished run, for --resume).
@@ -35,11 +36,12 @@ import numpy as np
 
 MIXTURES = ("ring8", "grid25")
 METHODS: dict[str, dict[str, Any]] = {
-    "gan": {"pack": 1, "label_smoothing": 0.0},
-    "pack2": {"pack": 2, "label_smoothing": 0.0},
-    "pack3": {"pack": 3, "label_smoothing": 0.0},
-    "pack4": {"pack": 4, "label_smoothing": 0.0},
-    "smooth": {"pack": 1, "label_smoothing": 0.1},
+    "gan": {"pack": 1, "label_smoothing": 0.0, "ema": 0.0},
+    "pack2": {"pack": 2, "label_smoothing": 0.0, "ema": 0.0},
+    "pack3": {"pack": 3, "label_smoothing": 0.0, "ema": 0.0},
+    "pack4": {"pack": 4, "label_smoothing": 0.0, "ema": 0.0},
+    "smooth": {"pack": 1, "label_smoothing": 0.1, "ema": 0.0},
+    "smooth_ema": {"pack": 1, "label_smoothing": 0.1, "ema": 0.9995},
 }
 METHOD_LABELS = {
     "gan": "GAN (pack 1)",
@@ -47,6 +49,7 @@ METHOD_LABELS = {
     "pack3": "PacGAN3",
     "pack4": "PacGAN4",
     "smooth": "GAN + label smoothing 0.1",
+    "smooth_ema": "GAN + label smoothing 0.1 + EMA of G",
 }
 N_SAMPLES = 2500  # generated points per run, as in the PacGAN and VEEGAN papers
 GOAL_HQ = 0.97  # issue 7: every seed captures every mode with >= 97% high-quality samples
@@ -81,9 +84,9 @@ class RunSpec(NamedTuple):
 
 
 def method_config(mixture: str, method: str, steps: int | None = None, overrides: dict | None = None) -> Any:
-    """The mixture's recipe with the method's pack / label smoothing; ``steps`` also sets schedule_steps.
+    """The mixture's recipe with the method's pack, label smoothing and EMA; ``steps`` also sets schedule_steps.
 
-    ``overrides`` (any GANConfig fields but pack and label_smoothing) is the hook for tiny test configs.
+    ``overrides`` (any GANConfig fields but those three) is the hook for tiny test configs.
     """
     from tinygan.gan import GANConfig
     from tinygan.recipes import recipe
@@ -479,7 +482,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mixtures", type=_choices("--mixtures", MIXTURES), default=list(MIXTURES),
                    help="comma list (default ring8,grid25)")  # fmt: skip
     p.add_argument("--methods", type=_choices("--methods", tuple(METHODS)), default=list(METHODS),
-                   help="comma list of gan,pack2,pack3,pack4,smooth (default: all)")  # fmt: skip
+                   help="comma list of gan,pack2,pack3,pack4,smooth,smooth_ema (default: all)")  # fmt: skip
     seeds = p.add_mutually_exclusive_group()
     seeds.add_argument("--seeds", type=_positive_int("--seeds"), default=10, help="seeds 0..N-1 (default 10)")
     seeds.add_argument("--seed-list", type=_seed_list, help="explicit seeds, e.g. 0,1,2")

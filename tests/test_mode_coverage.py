@@ -64,6 +64,12 @@ def test_method_configs_start_from_the_recipe():
     smooth = mode_coverage.method_config("ring8", "smooth", steps=500, overrides={"hidden": 16})
     assert (smooth.pack, smooth.label_smoothing, smooth.hidden, smooth.schedule_steps) == (1, 0.1, 16, 500)
     assert mode_coverage.method_config("ring8", "pack3").pack == 3
+    # each method sets its own EMA, whatever the recipe's: the methods stay comparable if a recipe changes
+    assert [mode_coverage.method_config(m, "gan").ema for m in ("ring8", "grid25")] == [0.0, 0.0]
+    averaged = mode_coverage.method_config("grid25", "smooth_ema")
+    assert (averaged.pack, averaged.label_smoothing, averaged.ema) == (1, 0.1, 0.9995)
+    with pytest.raises(ValueError, match="set by the method"):
+        mode_coverage.method_config("grid25", "smooth", overrides={"ema": 0.99})
     with pytest.raises(ValueError, match="set by the method"):
         mode_coverage.method_config("ring8", "pack2", overrides={"pack": 4})
     with pytest.raises(ValueError, match="unknown config fields"):
