@@ -2,8 +2,10 @@
 
     python demos/mixture.py                      # 1/2 N((-2,-2), I) + 1/2 N((2,2), I), ~30 s
     python demos/mixture.py --mixture ring8      # 8 modes on a circle (PacGAN, packing 4), ~5 min
-    python demos/mixture.py --mixture grid25     # 25 modes on a grid (label smoothing 0.1), ~3 min
+    python demos/mixture.py --mixture grid25     # 25 modes on a grid (label smoothing, averaged G), ~3 min
     python demos/mixture.py --data points.csv    # your own 2-D points
+
+Times are from the 2-core build machine; a CPU with slower matmuls takes longer (README, Mode coverage).
 
 Writes into --out: samples.npy, metrics.json, contours.png, discriminator.png, losses.png, samples.png.
 """
