@@ -482,7 +482,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mixtures", type=_choices("--mixtures", MIXTURES), default=list(MIXTURES),
                    help="comma list (default ring8,grid25)")  # fmt: skip
     p.add_argument("--methods", type=_choices("--methods", tuple(METHODS)), default=list(METHODS),
-                   help="comma list of gan,pack2,pack3,pack4,smooth,smooth_ema (default: all)")  # fmt: skip
+                   help=f"comma list of {','.join(METHODS)} (default: all)")  # fmt: skip
     seeds = p.add_mutually_exclusive_group()
     seeds.add_argument("--seeds", type=_positive_int("--seeds"), default=10, help="seeds 0..N-1 (default 10)")
     seeds.add_argument("--seed-list", type=_seed_list, help="explicit seeds, e.g. 0,1,2")
