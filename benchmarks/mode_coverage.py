@@ -12,8 +12,8 @@ rows and a "true sampler" row measured here (2500 points from the mixture itself
     python benchmarks/mode_coverage.py --report-only --markdown          # only tabulate the finished runs
     python benchmarks/mode_coverage.py --steps 50 --seeds 1 --methods gan,pack2 --set hidden=16   # smoke run
 
-Methods: gan (pack 1), pack2, pack3, pack4 (PacGAN), smooth (pack 1, real targets 1 - 0.1) and
-smooth_ema (smooth, sampled from an exponential moving average of G's weights, decay 0.9995). A
+Methods: gan (pack 1), pack2, pack3, pack4 (PacGAN), smooth (pack 1, real targets 1 - 0.1), and two
+sampled from an exponential moving average of G's weights (decay 0.9995): smooth_ema and pack2_ema. A
 shorter ``--steps`` also shortens the recipe's learning-rate schedule, so every run still decays.
 Writes into --out: results.json (every run and the summary), table.txt, table.md, samples.npz,
 samples.png (one seed per mixture x method) and runs/ (one file per finished run, for --resume).
@@ -38,6 +38,7 @@ MIXTURES = ("ring8", "grid25")
 METHODS: dict[str, dict[str, Any]] = {
     "gan": {"pack": 1, "label_smoothing": 0.0, "ema": 0.0},
     "pack2": {"pack": 2, "label_smoothing": 0.0, "ema": 0.0},
+    "pack2_ema": {"pack": 2, "label_smoothing": 0.0, "ema": 0.9995},
     "pack3": {"pack": 3, "label_smoothing": 0.0, "ema": 0.0},
     "pack4": {"pack": 4, "label_smoothing": 0.0, "ema": 0.0},
     "smooth": {"pack": 1, "label_smoothing": 0.1, "ema": 0.0},
@@ -46,6 +47,7 @@ METHODS: dict[str, dict[str, Any]] = {
 METHOD_LABELS = {
     "gan": "GAN (pack 1)",
     "pack2": "PacGAN2",
+    "pack2_ema": "PacGAN2 + EMA of G",
     "pack3": "PacGAN3",
     "pack4": "PacGAN4",
     "smooth": "GAN + label smoothing 0.1",

@@ -68,6 +68,8 @@ def test_method_configs_start_from_the_recipe():
     assert [mode_coverage.method_config(m, "gan").ema for m in ("ring8", "grid25")] == [0.0, 0.0]
     averaged = mode_coverage.method_config("grid25", "smooth_ema")
     assert (averaged.pack, averaged.label_smoothing, averaged.ema) == (1, 0.1, 0.9995)
+    packed = mode_coverage.method_config("grid25", "pack2_ema")
+    assert (packed.pack, packed.label_smoothing, packed.ema) == (2, 0.0, 0.9995)
     with pytest.raises(ValueError, match="set by the method"):
         mode_coverage.method_config("grid25", "smooth", overrides={"ema": 0.99})
     with pytest.raises(ValueError, match="set by the method"):
