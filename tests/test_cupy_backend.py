@@ -226,6 +226,19 @@ def test_sample_evaluate_and_arrows_on_the_standin_equal_the_numpy_backend():
     assert results["standin"][1]["finite"] and "energy_ratio" in results["standin"][1]
 
 
+def test_jacobian_truncated_sampling_on_the_standin_equals_the_numpy_backend():
+    config = dataclasses.replace(CONFIGS["pack-dsteps-minimax-ema"], jacobian_truncation=0.2)
+    samples = {}
+    for name in ("numpy", "standin"):
+        tinygan.set_backend("numpy") if name == "numpy" else standin()
+        gan = make_gan(config)
+        for _ in range(3):
+            gan.train_step()
+        samples[name] = gan.sample(200, rng=np.random.default_rng(11))
+        assert type(samples[name]) is np.ndarray and samples[name].shape == (200, 2)
+    np.testing.assert_array_equal(samples["standin"], samples["numpy"])
+
+
 def test_train_with_logging_and_checkpoints_on_the_standin(tmp_path):
     histories = {}
     for name in ("numpy", "standin"):

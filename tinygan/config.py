@@ -42,6 +42,7 @@ class GANConfig:
     label_smoothing: float = 0.0  # one-sided: real targets 1 - label_smoothing
     data_scale: float = 1.0  # networks see data / data_scale; samples are scaled back
     ema: float = 0.0  # if > 0, sample() uses an exponential moving average of G's weights
+    jacobian_truncation: float = 0.0  # sample() leaves out this fraction of noise where G stretches most
     dtype: str = "float32"
     extra: dict = field(default_factory=dict)  # free-form notes kept with checkpoints
 
@@ -75,6 +76,8 @@ class GANConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
         if not 0 <= self.ema < 1:
             raise ValueError(f"ema must be in [0, 1), got {self.ema!r}")
+        if not 0 <= self.jacobian_truncation < 1:
+            raise ValueError(f"jacobian_truncation must be in [0, 1), got {self.jacobian_truncation!r}")
         if not 0 <= self.label_smoothing < 0.5:
             raise ValueError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
         as_float_dtype(self.dtype)

@@ -22,6 +22,7 @@ from .kernels import sigmoid_numpy
 from .layers import as_float_dtype, mlp
 from .losses import discriminator_loss, generator_loss
 from .optim import Adam
+from .truncation import draws_needed, truncated_forward
 
 
 class GAN:
@@ -125,20 +126,29 @@ class GAN:
             self.G_ema += (1.0 - self.config.ema) * (self.G.flat.data - self.G_ema)
 
     # ------------------------------------------------------------------ using the model
-    def sample(self, n: int, *, rng: Any = None) -> np.ndarray:
-        """n generated points on the host, (n, 2), in data units."""
+    def sample(self, n: int, *, rng: Any = None, jacobian_truncation: float | None = None) -> np.ndarray:
+        """n generated points on the host, (n, 2), in data units.
+
+        With ``config.ema`` > 0 they come from the averaged weights. With a jacobian truncation
+        q > 0 (default ``config.jacobian_truncation``), ceil(n / (1 - q)) noise vectors are drawn
+        and the fraction q where G stretches most, the bridges between modes, is left out
+        (truncation.py).
+        """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive int, got {n!r}")
+        q = self.config.jacobian_truncation if jacobian_truncation is None else jacobian_truncation
+        draws = draws_needed(int(n), q)  # validates q
         noise_rng = rng if rng is not None else self.rng
-        z = self.xp.asarray(noise_rng.standard_normal((n, self.config.noise_dim), dtype=self.dtype))
-        if self.G_ema is None:
-            return to_numpy(self.G.forward(z) * self.config.data_scale)
-        trained = self.G.flat.data.copy()
-        self.G.flat.data[...] = self.G_ema  # sample with the averaged weights
+        z = self.xp.asarray(noise_rng.standard_normal((draws, self.config.noise_dim), dtype=self.dtype))
+        trained = self.G.flat.data.copy() if self.G_ema is not None else None
+        if trained is not None:
+            self.G.flat.data[...] = self.G_ema  # sample with the averaged weights
         try:
-            return to_numpy(self.G.forward(z) * self.config.data_scale)
+            fake = truncated_forward(self.G, z, int(n)) if q > 0 else self.G.forward(z)  # (n, 2)
+            return to_numpy(fake * self.config.data_scale)
         finally:
-            self.G.flat.data[...] = trained
+            if trained is not None:
+                self.G.flat.data[...] = trained
 
     def logits(self, x: Any) -> np.ndarray:
         """D's logit for points x (n, 2) in data units, on the host in float64, shape (n,).

@@ -1,0 +1,139 @@
+"""Jacobian-based truncation: the Jacobian norms from backprop, the choice of samples, its use in GAN.sample."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import tinygan as tg
+from tinygan.data import preset
+from tinygan.gan import GAN, GANConfig
+from tinygan.gradcheck import kink_margin
+from tinygan.layers import Dense, Sequential
+from tinygan.truncation import draws_needed, jacobian_norms, keep_smallest, truncated_forward
+
+
+def finite_difference_jacobians(net, z: np.ndarray, h: float) -> np.ndarray:
+    """J(z_i) for every row by central differences, (m, d_out, d_in); rows are independent, so one
+    perturbation of input coordinate k in every row at once gives column k of every J(z_i)."""
+    columns = []
+    for k in range(z.shape[1]):
+        step = np.zeros_like(z)
+        step[:, k] = h
+        columns.append((net.forward(z + step) - net.forward(z - step)) / (2 * h))  # (m, d_out)
+    return np.stack(columns, axis=2)
+
+
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    depth=st.integers(1, 3),
+    width=st.integers(1, 32),
+    noise_dim=st.integers(1, 4),
+    data_dim=st.integers(1, 3),
+    activation=st.sampled_from(["relu", "leaky_relu", "tanh", "sigmoid"]),
+)
+def test_jacobian_norms_match_finite_differences(seed, depth, width, noise_dim, data_dim, activation):
+    rng = np.random.default_rng(seed)
+    net = tg.mlp([noise_dim] + [width] * depth + [data_dim], activation, rng=rng, dtype=np.float64)
+    z = rng.normal(size=(16, noise_dim))
+    margin = kink_margin(net, z)
+    assume(margin > 1e-5)
+    h = min(1e-4, 1e-2 * margin) if activation in ("relu", "leaky_relu") else 1e-5
+    expected = np.sqrt((finite_difference_jacobians(net, z, h) ** 2).sum(axis=(1, 2)))  # (m,)
+    out, norms = jacobian_norms(net, z)
+    np.testing.assert_allclose(out, net.forward(z), rtol=0, atol=0)
+    np.testing.assert_allclose(norms, expected, rtol=1e-6, atol=1e-9)
+    assert all(not np.any(p.grad) for p in net.parameters()), "parameter gradients must be left at zero"
+
+
+def clamp_generator(steepness: float) -> Sequential:
+    """G(z) = (clip(k z_0, -1, 1), 0): two modes, x = -1 and x = +1, joined by a bridge where |z_0| < 1/k.
+
+    clip(k z, -1, 1) = relu(k z + 1) - relu(k z - 1) - 1; on the bridge dG/dz_0 = k, in the modes 0.
+    """
+    first, second = Dense(2, 2, dtype=np.float64), Dense(2, 2, dtype=np.float64)
+    first.weight.data[...] = [[steepness, steepness], [0.0, 0.0]]
+    first.bias.data[...] = [1.0, -1.0]
+    second.weight.data[...] = [[1.0, 0.0], [-1.0, 0.0]]
+    second.bias.data[...] = [-1.0, 0.0]
+    return Sequential(first, tg.ReLU(), second)
+
+
+def test_truncation_leaves_out_exactly_the_bridge_between_two_modes():
+    steepness, n, q = 20.0, 4000, 0.05
+    net = clamp_generator(steepness)
+    z = np.random.default_rng(0).normal(size=(draws_needed(n, q), 2))
+    bridge = np.abs(z[:, 0]) < 1 / steepness  # P(|z_0| < 0.05) = 4.0% < q
+    plain = net.forward(z)
+    assert 0.03 < bridge.mean() < 0.05 and np.all(np.abs(plain[bridge, 0]) < 1)  # the bridge is there
+    kept = truncated_forward(net, z, n)
+    assert kept.shape == (n, 2)
+    side = np.round(kept[:, 0])
+    np.testing.assert_allclose(kept[:, 0], side, rtol=0, atol=1e-12)  # every bridge sample left out:
+    assert set(np.unique(side)) == {-1.0, 1.0}  # only the two modes remain
+    both_modes = [np.mean(side == mode) for mode in (-1.0, 1.0)]
+    assert min(both_modes) > 0.45  # and neither mode lost mass beyond the bridge's
+
+
+@given(norms=st.lists(st.integers(0, 5), min_size=1, max_size=50), data=st.data())
+def test_keep_smallest_keeps_the_n_smallest_in_draw_order(norms, data):
+    norms = np.array(norms, dtype=np.float64)  # small integers: plenty of ties
+    n = data.draw(st.integers(1, len(norms)))
+    kept = keep_smallest(norms, n)
+    dropped = np.setdiff1d(np.arange(len(norms)), kept)
+    assert len(kept) == n and np.all(np.diff(kept) > 0)
+    if len(dropped):
+        assert norms[kept].max() <= norms[dropped].min()
+        ties = norms[dropped] == norms[kept].max()
+        assert np.all(dropped[ties] > kept[norms[kept] == norms[kept].max()].max())  # ties: earliest kept
+
+
+def trained_gan(**overrides) -> GAN:
+    gan = GAN(preset("grid25"), GANConfig(hidden=16, batch_size=32, schedule_steps=100, **overrides), seed=2)
+    for _ in range(5):
+        gan.train_step()
+    return gan
+
+
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_sample_with_truncation_is_the_smallest_jacobians_of_the_drawn_noise(ema):
+    gan, n, q = trained_gan(ema=ema, data_scale=4.0), 300, 0.1
+    got = gan.sample(n, rng=np.random.default_rng(5), jacobian_truncation=q)
+    z = np.random.default_rng(5).standard_normal((math.ceil(n / (1 - q)), 2), dtype=np.float32)
+    if ema:
+        gan.G.flat.data[...] = gan.G_ema
+    out, norms = jacobian_norms(gan.G, z)
+    np.testing.assert_array_equal(got, out[np.sort(np.argsort(norms, kind="stable")[:n])] * 4.0)
+    assert got.shape == (n, 2)
+
+
+def test_truncation_zero_is_plain_sampling_and_config_sets_the_default():
+    gan = trained_gan()
+    plain = gan.sample(200, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(gan.sample(200, rng=np.random.default_rng(1), jacobian_truncation=0.0), plain)
+    gan.config.jacobian_truncation = 0.2
+    truncated = gan.sample(200, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(truncated, gan.sample(200, rng=np.random.default_rng(1), jacobian_truncation=0.2))
+    assert not np.array_equal(truncated, plain)
+
+
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_sampling_with_truncation_does_not_change_training(any_cpu_backend, ema):
+    a, b = trained_gan(ema=ema), trained_gan(ema=ema)
+    a.sample(100, rng=np.random.default_rng(3), jacobian_truncation=0.3)
+    for _ in range(3):
+        a.train_step(), b.train_step()
+    for key, value in a.state_dict().items():
+        np.testing.assert_array_equal(value, b.state_dict()[key], err_msg=key)
+
+
+@pytest.mark.parametrize("bad", [1.0, -0.1, float("nan"), "0.1", True])
+def test_bad_truncation_is_a_clear_error(bad):
+    gan = trained_gan()
+    with pytest.raises(ValueError, match="jacobian_truncation"):
+        gan.sample(10, jacobian_truncation=bad)
+    if not isinstance(bad, (str, bool)):
+        with pytest.raises(ValueError, match="jacobian_truncation"):
+            GANConfig(jacobian_truncation=bad).validate()
