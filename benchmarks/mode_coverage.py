@@ -1,4 +1,4 @@
-"""Mode coverage on ring8 and grid25: plain GAN, PacGAN 2/3/4, one-sided label smoothing, and EMA (issue 7).
+"""Mode coverage on ring8 and grid25: plain GAN, PacGAN 2/3/4, label smoothing, EMA, Jacobian truncation (issue 7).
 
 For each mixture and method, train from the mixture's recipe (``tinygan.recipes``) for several seeds,
 draw 2500 samples, and count with ``tinygan.metrics.mode_statistics``: modes captured (the published
@@ -13,7 +13,9 @@ rows and a "true sampler" row measured here (2500 points from the mixture itself
     python benchmarks/mode_coverage.py --steps 50 --seeds 1 --methods gan,pack2 --set hidden=16   # smoke run
 
 Methods: gan (pack 1), pack2, pack3, pack4 (PacGAN), smooth (pack 1, real targets 1 - 0.1), and two
-sampled from an exponential moving average of G's weights (decay 0.9995): smooth_ema and pack2_ema. A
+sampled from an exponential moving average of G's weights (decay 0.9995): smooth_ema and pack2_ema.
+pack2_jbt trains exactly pack2_ema's runs and samples them with Jacobian-based truncation: the 3% of
+noise where G stretches most, the bridges between modes, is left out (``tinygan.truncation``). A
 shorter ``--steps`` also shortens the recipe's learning-rate schedule, so every run still decays.
 Writes into --out: results.json (every run and the summary), table.txt, table.md, samples.npz,
 samples.png (one seed per mixture x method) and runs/ (one file per finished run, for --resume).
@@ -36,18 +38,20 @@ import numpy as np
 
 MIXTURES = ("ring8", "grid25")
 METHODS: dict[str, dict[str, Any]] = {
-    "gan": {"pack": 1, "label_smoothing": 0.0, "ema": 0.0},
-    "pack2": {"pack": 2, "label_smoothing": 0.0, "ema": 0.0},
-    "pack2_ema": {"pack": 2, "label_smoothing": 0.0, "ema": 0.9995},
-    "pack3": {"pack": 3, "label_smoothing": 0.0, "ema": 0.0},
-    "pack4": {"pack": 4, "label_smoothing": 0.0, "ema": 0.0},
-    "smooth": {"pack": 1, "label_smoothing": 0.1, "ema": 0.0},
-    "smooth_ema": {"pack": 1, "label_smoothing": 0.1, "ema": 0.9995},
+    "gan": {"pack": 1, "label_smoothing": 0.0, "ema": 0.0, "jacobian_truncation": 0.0},
+    "pack2": {"pack": 2, "label_smoothing": 0.0, "ema": 0.0, "jacobian_truncation": 0.0},
+    "pack2_ema": {"pack": 2, "label_smoothing": 0.0, "ema": 0.9995, "jacobian_truncation": 0.0},
+    "pack2_jbt": {"pack": 2, "label_smoothing": 0.0, "ema": 0.9995, "jacobian_truncation": 0.03},
+    "pack3": {"pack": 3, "label_smoothing": 0.0, "ema": 0.0, "jacobian_truncation": 0.0},
+    "pack4": {"pack": 4, "label_smoothing": 0.0, "ema": 0.0, "jacobian_truncation": 0.0},
+    "smooth": {"pack": 1, "label_smoothing": 0.1, "ema": 0.0, "jacobian_truncation": 0.0},
+    "smooth_ema": {"pack": 1, "label_smoothing": 0.1, "ema": 0.9995, "jacobian_truncation": 0.0},
 }
 METHOD_LABELS = {
     "gan": "GAN (pack 1)",
     "pack2": "PacGAN2",
     "pack2_ema": "PacGAN2 + EMA of G",
+    "pack2_jbt": "PacGAN2 + EMA of G + Jacobian truncation 3%",
     "pack3": "PacGAN3",
     "pack4": "PacGAN4",
     "smooth": "GAN + label smoothing 0.1",

@@ -1,5 +1,6 @@
 """benchmarks/mode_coverage.py on a tiny config: records, JSON, summary math, the true-sampler row."""
 
+import dataclasses
 import importlib.util
 import json
 import math
@@ -75,6 +76,13 @@ def test_method_configs_start_from_the_recipe():
     assert (averaged.pack, averaged.label_smoothing, averaged.ema) == (1, 0.1, 0.9995)
     packed = mode_coverage.method_config("grid25", "pack2_ema")
     assert (packed.pack, packed.label_smoothing, packed.ema) == (2, 0.0, 0.9995)
+    truncated = mode_coverage.method_config("grid25", "pack2_jbt")
+    assert dataclasses.replace(truncated, jacobian_truncation=0.0) == packed  # same training, other sampling
+    assert truncated.jacobian_truncation == 0.03
+    # and only the truncation method truncates, whatever the recipe says
+    assert {m: mode_coverage.method_config("grid25", m).jacobian_truncation > 0 for m in mode_coverage.METHODS} == {
+        m: m == "pack2_jbt" for m in mode_coverage.METHODS
+    }
     with pytest.raises(ValueError, match="set by the method"):
         mode_coverage.method_config("grid25", "smooth", overrides={"ema": 0.99})
     with pytest.raises(ValueError, match="set by the method"):
