@@ -8,7 +8,8 @@
 Times are from the 2-core build machine; a CPU with slower matmuls takes longer (README, Mode coverage).
 *Estimated: the unpacked grid recipe took about 3 min there, and packing 2 makes a step 1.19x slower.
 
-Writes into --out: samples.npy, metrics.json, contours.png, discriminator.png, losses.png, samples.png.
+Writes into --out: samples.npy, metrics.json, contours.png, discriminator.png, losses.png, samples.png,
+and truncation.png when samples are drawn with Jacobian truncation (the grid's recipe, or --truncation).
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=_number(int, 0, "--seed", strict=False), default=0, help="random seed (default 0)")
     p.add_argument("--loss", choices=["nonsaturating", "minimax"], help="generator loss (default nonsaturating)")
     p.add_argument("--pack", type=_number(int, 0, "--pack"), help="PacGAN: D judges this many samples at once")
+    p.add_argument("--truncation", type=_number(float, 0.0, "--truncation", strict=False), metavar="Q",
+                   help="leave out this fraction of noise, where G stretches most (default: the recipe's)")  # fmt: skip
     p.add_argument("--backend", choices=["numpy", "numba", "cupy"], help="default: numba if installed")
     p.add_argument("--out", default="runs/mixture", help="output folder (default runs/mixture)")
     p.add_argument("--checkpoint", metavar="PATH", help="save a checkpoint here every --checkpoint-every steps")
@@ -85,6 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--frames", type=_number(int, 1, "--frames"), default=60, help="GIF frames (default 60)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
+    if args.truncation is not None and not args.truncation < 1:
+        p.error(f"argument --truncation: must be in [0, 1), got {args.truncation}")
     if args.betas is not None and not all(b < 1 for b in args.betas):
         p.error(f"argument --betas: each beta must be in [0, 1), got {args.betas}")
     return args
@@ -102,6 +107,8 @@ def build(args: argparse.Namespace):
     data = make_data(args.mixture, args.data)
     if args.resume:
         gan = load_checkpoint(args.resume, data)
+        if args.truncation is not None:  # sampling only: the run itself is unchanged
+            gan.config.jacobian_truncation = args.truncation
         return gan, data
     overrides = {
         "batch_size": args.batch_size,
@@ -109,6 +116,7 @@ def build(args: argparse.Namespace):
         "hidden": args.hidden,
         "loss": args.loss,
         "pack": args.pack,
+        "jacobian_truncation": args.truncation,
     }
     config = dataclasses.replace(recipe(args.mixture), **{k: v for k, v in overrides.items() if v is not None})
     return GAN(data, config, seed=args.seed), data
@@ -173,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"stopped at step {gan.step} of {steps}; continue with --resume {args.checkpoint}")
         return 0
 
-    samples = gan.sample(args.samples, rng=np.random.default_rng([gan.seed, 2]))  # independent of training
+    # independent of training; left_out: what Jacobian truncation removed (none without it)
+    samples, left_out = gan.sample(args.samples, rng=np.random.default_rng([gan.seed, 2]), return_left_out=True)
     np.save(os.path.join(args.out, "samples.npy"), samples)
     metrics = evaluate(gan, data, n=min(args.samples, 5000))
     metrics |= {"steps": gan.step, "train_seconds": seconds, "seed": gan.seed, "backend": get_backend().name,
@@ -186,10 +195,14 @@ def run(args: argparse.Namespace) -> int:
     plot.samples_over_density(real, samples, os.path.join(args.out, "samples.png"))
     plot.discriminator_heatmap(gan.discriminate, real, samples, os.path.join(args.out, "discriminator.png"))
     plot.training_curves(gan.history, os.path.join(args.out, "losses.png"))
+    written = "samples.npy, metrics.json, contours.png, samples.png, discriminator.png, losses.png"
+    if len(left_out):
+        plot.truncation(real, samples, left_out, os.path.join(args.out, "truncation.png"))
+        written += ", truncation.png"
     if animation is not None:
         animation.save(os.path.join(args.out, "training.gif"))
     print(summary_table(metrics))
-    print(f"wrote samples.npy, metrics.json, contours.png, samples.png, discriminator.png, losses.png to {args.out}")
+    print(f"wrote {written} to {args.out}")
     return 0
 
 

@@ -33,6 +33,16 @@ def test_writes_every_promised_file(tmp_path):
     assert {"energy_ratio", "mode_weight", "value", "modes_captured"} <= set(metrics)
 
 
+def test_truncation_draws_the_picture_of_what_it_left_out(tmp_path):
+    plain, truncated = tmp_path / "plain", tmp_path / "truncated"
+    assert run_demo("--out", str(plain), "--truncation", "0") == 0
+    assert run_demo("--out", str(truncated), "--truncation", "0.05") == 0
+    assert not (plain / "truncation.png").exists() and (truncated / "truncation.png").stat().st_size > 0
+    samples = np.load(truncated / "samples.npy")
+    assert samples.shape == (5000, 2) and not np.array_equal(samples, np.load(plain / "samples.npy"))
+    assert json.loads((truncated / "metrics.json").read_text())["config"]["jacobian_truncation"] == 0.05
+
+
 def test_same_seed_same_samples_and_split_resume_is_bit_identical(tmp_path):
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     assert run_demo("--out", str(a), "--seed", "3") == 0
@@ -63,6 +73,8 @@ def test_user_data_from_csv(tmp_path):
     (["--betas", "0.5", "1.0"], "each beta must be in [0, 1)"),
     (["--loss", "hinge"], "invalid choice: 'hinge'"),
     (["--hidden", "0"], "--hidden must be a finite number > 0"),
+    (["--truncation", "1"], "--truncation: must be in [0, 1)"),
+    (["--truncation", "-0.1"], "--truncation must be a finite number >= 0"),
     (["--data", "/no/such/file.npy"], "does not exist"),
     (["--resume", "/no/such/ckpt.npz"], "does not exist"),
 ])  # fmt: skip

@@ -12,7 +12,7 @@ from tinygan.data import preset
 from tinygan.gan import GAN, GANConfig
 from tinygan.gradcheck import kink_margin
 from tinygan.layers import Dense, Sequential
-from tinygan.truncation import draws_needed, jacobian_norms, keep_smallest, truncated_forward
+from tinygan.truncation import draws_needed, jacobian_norms, keep_smallest, split_by_jacobian
 
 
 def finite_difference_jacobians(net, z: np.ndarray, h: float) -> np.ndarray:
@@ -68,8 +68,9 @@ def test_truncation_leaves_out_exactly_the_bridge_between_two_modes():
     bridge = np.abs(z[:, 0]) < 1 / steepness  # P(|z_0| < 0.05) = 4.0% < q
     plain = net.forward(z)
     assert 0.03 < bridge.mean() < 0.05 and np.all(np.abs(plain[bridge, 0]) < 1)  # the bridge is there
-    kept = truncated_forward(net, z, n)
-    assert kept.shape == (n, 2)
+    kept, left_out = split_by_jacobian(net, z, n)
+    assert kept.shape == (n, 2) and left_out.shape == (len(z) - n, 2)
+    np.testing.assert_allclose(np.abs(left_out[:, 0]).max(), 1.0)  # the left-out include every bridge sample
     side = np.round(kept[:, 0])
     np.testing.assert_allclose(kept[:, 0], side, rtol=0, atol=1e-12)  # every bridge sample left out:
     assert set(np.unique(side)) == {-1.0, 1.0}  # only the two modes remain
@@ -107,6 +108,18 @@ def test_sample_with_truncation_is_the_smallest_jacobians_of_the_drawn_noise(ema
     out, norms = jacobian_norms(gan.G, z)
     np.testing.assert_array_equal(got, out[np.sort(np.argsort(norms, kind="stable")[:n])] * 4.0)
     assert got.shape == (n, 2)
+
+
+def test_left_out_points_are_the_rest_of_the_drawn_noise():
+    gan, n, q = trained_gan(ema=0.9), 200, 0.25
+    kept, left_out = gan.sample(n, rng=np.random.default_rng(4), jacobian_truncation=q, return_left_out=True)
+    np.testing.assert_array_equal(kept, gan.sample(n, rng=np.random.default_rng(4), jacobian_truncation=q))
+    everything = gan.sample(draws_needed(n, q), rng=np.random.default_rng(4), jacobian_truncation=0.0)
+    assert left_out.shape == (draws_needed(n, q) - n, 2)
+    as_rows = {tuple(row) for row in everything}
+    assert {tuple(row) for row in np.concatenate([kept, left_out])} == as_rows  # kept + left out = all drawn
+    none_left = gan.sample(n, rng=np.random.default_rng(4), jacobian_truncation=0.0, return_left_out=True)[1]
+    assert none_left.shape == (0, 2)
 
 
 def test_truncation_zero_is_plain_sampling_and_config_sets_the_default():

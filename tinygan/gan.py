@@ -22,7 +22,7 @@ from .kernels import sigmoid_numpy
 from .layers import as_float_dtype, mlp
 from .losses import discriminator_loss, generator_loss
 from .optim import Adam
-from .truncation import draws_needed, truncated_forward
+from .truncation import draws_needed, split_by_jacobian
 
 
 class GAN:
@@ -126,13 +126,15 @@ class GAN:
             self.G_ema += (1.0 - self.config.ema) * (self.G.flat.data - self.G_ema)
 
     # ------------------------------------------------------------------ using the model
-    def sample(self, n: int, *, rng: Any = None, jacobian_truncation: float | None = None) -> np.ndarray:
+    def sample(
+        self, n: int, *, rng: Any = None, jacobian_truncation: float | None = None, return_left_out: bool = False
+    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """n generated points on the host, (n, 2), in data units.
 
         With ``config.ema`` > 0 they come from the averaged weights. With a jacobian truncation
         q > 0 (default ``config.jacobian_truncation``), ceil(n / (1 - q)) noise vectors are drawn
         and the fraction q where G stretches most, the bridges between modes, is left out
-        (truncation.py).
+        (truncation.py). ``return_left_out=True`` also returns those points, (m - n, 2).
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive int, got {n!r}")
@@ -144,11 +146,17 @@ class GAN:
         if trained is not None:
             self.G.flat.data[...] = self.G_ema  # sample with the averaged weights
         try:
-            fake = truncated_forward(self.G, z, int(n)) if q > 0 else self.G.forward(z)  # (n, 2)
-            return to_numpy(fake * self.config.data_scale)
+            if q > 0:
+                kept, left_out = split_by_jacobian(self.G, z, int(n))  # (n, 2), (m - n, 2)
+            else:
+                kept, left_out = self.G.forward(z), self.xp.zeros((0, self.config.data_dim), self.dtype)
         finally:
             if trained is not None:
                 self.G.flat.data[...] = trained
+        scale = self.config.data_scale
+        if return_left_out:
+            return to_numpy(kept * scale), to_numpy(left_out * scale)
+        return to_numpy(kept * scale)
 
     def logits(self, x: Any) -> np.ndarray:
         """D's logit for points x (n, 2) in data units, on the host in float64, shape (n,).

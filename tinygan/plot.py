@@ -3,7 +3,8 @@
 * ``contours``: real vs generated density side by side (the article's picture), Gaussian KDE;
 * ``samples_over_density``: generated points over the real density;
 * ``discriminator_heatmap``: D(x) on a grid with its D = 0.5 boundary;
-* ``training_curves``: D and G losses, and V(D, G) with the -log 4 line of the optimum.
+* ``training_curves``: D and G losses, and V(D, G) with the -log 4 line of the optimum;
+* ``truncation``: the samples Jacobian truncation kept and the ones it left out.
 """
 
 from __future__ import annotations
@@ -65,6 +66,22 @@ def samples_over_density(real: np.ndarray, fake: np.ndarray, path: str | os.Path
     ax.contourf(gx, gy, kde_density(real, grid).reshape(gx.shape), levels=12, cmap="Greys")
     ax.scatter(fake[:n, 0], fake[:n, 1], s=3, c="tab:orange", alpha=0.6, label="generated")
     ax.set(xlim=window[:2], ylim=window[2:], aspect="equal", title="generated samples over the real density")
+    ax.legend(loc="upper left")
+    fig.savefig(path, dpi=110)
+
+
+def truncation(real: np.ndarray, kept: np.ndarray, left_out: np.ndarray, path: str | os.PathLike) -> None:
+    """Kept samples over the real density, and in red the ones Jacobian truncation left out."""
+    window = plot_window(real)
+    gx, gy, grid = _grid(window)
+    fig = Figure(figsize=(5.5, 5), layout="constrained")
+    ax = fig.subplots()
+    ax.contourf(gx, gy, kde_density(real, grid).reshape(gx.shape), levels=12, cmap="Greys")
+    ax.scatter(kept[:, 0], kept[:, 1], s=2, c="tab:blue", alpha=0.4, label=f"kept ({len(kept)})")
+    ax.scatter(left_out[:, 0], left_out[:, 1], s=9, c="tab:red", label=f"left out ({len(left_out)})")
+    share = len(left_out) / max(1, len(kept) + len(left_out))
+    title = f"Jacobian truncation: the {share:.1%} of noise where G stretches most"
+    ax.set(xlim=window[:2], ylim=window[2:], aspect="equal", title=title)
     ax.legend(loc="upper left")
     fig.savefig(path, dpi=110)
 

@@ -67,9 +67,12 @@ def keep_smallest(norms: Any, n: int) -> np.ndarray:
     return np.sort(order[:n])
 
 
-def truncated_forward(net: Module, z: Any, n: int) -> Any:
-    """net's outputs for the n rows of z (m >= n) where ||J||_F is smallest, in draw order, (n, d_out)."""
+def split_by_jacobian(net: Module, z: Any, n: int) -> tuple[Any, Any]:
+    """net's outputs split in two: the n rows of z (m >= n) where ||J||_F is smallest, (n, d_out),
+    and the m - n left out, (m - n, d_out); each part in draw order."""
     if z.shape[0] < n:
         raise ValueError(f"z must have at least n = {n} rows, got {z.shape[0]}")
     out, norms = jacobian_norms(net, z)
-    return out[net.xp.asarray(keep_smallest(norms, n))]
+    kept = keep_smallest(norms, n)  # (n,) host indices
+    left_out = np.setdiff1d(np.arange(z.shape[0]), kept)  # (m - n,)
+    return out[net.xp.asarray(kept)], out[net.xp.asarray(left_out)]
