@@ -11,23 +11,25 @@ bar (README): this recipe passed 9 of seeds 0-9; one D step, no average, 10,000 
 seeds 0-4; two D steps, no average, 10,000 steps passed 8 of seeds 0-9.
 
 ring8 / grid25 (mode-coverage benchmarks): wider, deeper nets (3 x 256), a small batch (64) and
-50,000 steps with a cosine decay from 40% of the run down to 1% of the rate. The ring packs 4
-samples for D (PacGAN4). The grid packs 2, is seen standardised (divided by 4) by the networks,
-samples G from an exponential moving average (0.9995) of its weights, and leaves out the 3% of
-noise where G stretches most (Jacobian-based truncation, truncation.py).
-What keeps the high-quality fraction below a perfect sampler's 98.9% is samples bridging
-neighbouring modes: G is a continuous map of a Gaussian, so some noise must land between modes.
-The long low-rate tail of the schedule narrows those bridges: at 20,000 steps packing 2 reached
-96.5% (ring) and 92.2% (grid) on seed 0, at 50,000 steps 97.0% and 97.4%. Truncation removes what
-is left of them.
-Measured over seeds 0-9 at 50,000 steps (benchmarks/mode_coverage.py; goal: every mode covered
-and at least 97% high quality in every seed): on the ring, packing 4 met it in 10 of 10 seeds
-(8/8, 97.2-98.2%). On the grid, packing kept all 25 modes in every seed on both machines we ran
-(20 of 20 runs with packing 2), where unpacked runs lost modes in 3-4 of 10 seeds; but packing
-alone left 2.6-4.1% of samples on the bridges (96.7% high quality on average, the goal met in
-2 of 10 seeds, 3 sampled from the average). Truncating 3% took the same 10 runs to 98.7-99.9% (mean 99.5%), all 25 modes
-(strict count too) in every seed: 10 of 10. Without truncation the best grid method, label
-smoothing 0.1 (unpacked), met the goal in 7 of 10 seeds on each of two machines.
+50,000 steps with a cosine decay from 40% of the run down to 1% of the rate. Both pack 2 samples
+for D (PacGAN2), sample G from an exponential moving average (0.9995) of its weights, and leave
+out the 3% of noise where G stretches most (Jacobian-based truncation, truncation.py). The grid
+is seen standardised (divided by 4) by the networks. What keeps the high-quality fraction below
+a perfect sampler's 98.9% is samples bridging neighbouring modes: G is a continuous map of a
+Gaussian, so some noise must land between modes. The long low-rate tail of the schedule narrows
+those bridges: at 20,000 steps packing 2 reached 96.5% (ring) and 92.2% (grid) on seed 0, at
+50,000 steps 97.0% and 97.4%. Truncation removes what is left of them. Measured over seeds 0-9
+at 50,000 steps (benchmarks/mode_coverage.py; goal: every mode covered and at least 97% high
+quality in every seed): on the ring, packing 4 without truncation met it in 10 of 10 seeds on
+the build machine (8/8, 97.2-98.2%), but its step costs 1.6x a packed-2 step and the demo took 5
+min 5 s there; packing 2 with 3% truncation met it in 8 of 8 on the second machine (8/8 strict,
+99.3-100.0%). On the grid, packing kept all 25 modes in every seed on both machines we ran (20
+of 20 runs with packing 2), where unpacked runs lost modes in 3-4 of 10 seeds; but packing alone
+left 2.6-4.1% of samples on the bridges (96.7% high quality on average, the goal met in 2 of 10
+seeds, 3 sampled from the average). Truncating 3% took the same 10 runs to 98.7-99.9% (mean
+99.5%), all 25 modes (strict count too) in every seed: 10 of 10. Without truncation the best
+grid method, label smoothing 0.1 (unpacked), met the goal in 7 of 10 seeds on each of two
+machines.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from .config import GANConfig
 RECIPES: dict[str, GANConfig] = {
     "two": GANConfig(d_steps=2, ema=0.999, schedule_steps=20_000),
     "ring8": GANConfig(
-        hidden=256, depth=3, lr=2e-4, betas=(0.5, 0.999), batch_size=64, pack=4,
+        hidden=256, depth=3, lr=2e-4, betas=(0.5, 0.999), batch_size=64, pack=2,
         schedule="cosine", decay_start=0.4, final_lr_fraction=0.01, schedule_steps=50_000,
+        ema=0.9995, jacobian_truncation=0.03,
     ),
     "grid25": GANConfig(
         hidden=256, depth=3, lr=2e-4, betas=(0.5, 0.999), batch_size=64, pack=2,
