@@ -22,7 +22,7 @@ those bridges: at 20,000 steps packing 2 reached 96.5% (ring) and 92.2% (grid) o
 at 50,000 steps (benchmarks/mode_coverage.py; goal: every mode covered and at least 97% high
 quality in every seed): on the ring, packing 4 without truncation met it in 10 of 10 seeds on
 the build machine (8/8, 97.2-98.2%), but its step costs 1.6x a packed-2 step and the demo took 5
-min 5 s there; packing 2 with 3% truncation met it in 8 of 8 on the second machine (8/8 strict,
+min 5 s there; packing 2 with 3% truncation met it in 10 of 10 on the second machine (8/8 strict,
 99.3-100.0%). On the grid, packing kept all 25 modes in every seed on both machines we ran (20
 of 20 runs with packing 2), where unpacked runs lost modes in 3-4 of 10 seeds; but packing alone
 left 2.6-4.1% of samples on the bridges (96.7% high quality on average, the goal met in 2 of 10
