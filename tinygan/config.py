@@ -13,6 +13,7 @@ import numpy as np
 
 from .losses import GENERATOR_LOSSES
 from .module import as_float_dtype
+from .truncation import check_truncation
 
 SCHEDULES = ("constant", "linear", "cosine")
 
@@ -76,8 +77,7 @@ class GANConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
         if not 0 <= self.ema < 1:
             raise ValueError(f"ema must be in [0, 1), got {self.ema!r}")
-        if not 0 <= self.jacobian_truncation < 1:
-            raise ValueError(f"jacobian_truncation must be in [0, 1), got {self.jacobian_truncation!r}")
+        check_truncation(self.jacobian_truncation)
         if not 0 <= self.label_smoothing < 0.5:
             raise ValueError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
         as_float_dtype(self.dtype)

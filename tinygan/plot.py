@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -58,30 +59,32 @@ def contours(real: np.ndarray, fake: np.ndarray, path: str | os.PathLike, *, tit
     fig.savefig(path, dpi=110)
 
 
-def samples_over_density(real: np.ndarray, fake: np.ndarray, path: str | os.PathLike, n: int = 2000) -> None:
+def _over_real_density(real: np.ndarray) -> tuple[Figure, Any]:
+    """A square figure with the real density (KDE) as grey filled contours, zoomed to the real data."""
     window = plot_window(real)
     gx, gy, grid = _grid(window)
     fig = Figure(figsize=(5.5, 5), layout="constrained")
     ax = fig.subplots()
     ax.contourf(gx, gy, kde_density(real, grid).reshape(gx.shape), levels=12, cmap="Greys")
+    ax.set(xlim=window[:2], ylim=window[2:], aspect="equal")
+    return fig, ax
+
+
+def samples_over_density(real: np.ndarray, fake: np.ndarray, path: str | os.PathLike, n: int = 2000) -> None:
+    fig, ax = _over_real_density(real)
     ax.scatter(fake[:n, 0], fake[:n, 1], s=3, c="tab:orange", alpha=0.6, label="generated")
-    ax.set(xlim=window[:2], ylim=window[2:], aspect="equal", title="generated samples over the real density")
+    ax.set_title("generated samples over the real density")
     ax.legend(loc="upper left")
     fig.savefig(path, dpi=110)
 
 
 def truncation(real: np.ndarray, kept: np.ndarray, left_out: np.ndarray, path: str | os.PathLike) -> None:
     """Kept samples over the real density, and in red the ones Jacobian truncation left out."""
-    window = plot_window(real)
-    gx, gy, grid = _grid(window)
-    fig = Figure(figsize=(5.5, 5), layout="constrained")
-    ax = fig.subplots()
-    ax.contourf(gx, gy, kde_density(real, grid).reshape(gx.shape), levels=12, cmap="Greys")
+    fig, ax = _over_real_density(real)
     ax.scatter(kept[:, 0], kept[:, 1], s=2, c="tab:blue", alpha=0.4, label=f"kept ({len(kept)})")
     ax.scatter(left_out[:, 0], left_out[:, 1], s=9, c="tab:red", label=f"left out ({len(left_out)})")
     share = len(left_out) / max(1, len(kept) + len(left_out))
-    title = f"Jacobian truncation: the {share:.1%} of noise where G stretches most"
-    ax.set(xlim=window[:2], ylim=window[2:], aspect="equal", title=title)
+    ax.set_title(f"Jacobian truncation: the {share:.1%} of noise where G stretches most")
     ax.legend(loc="upper left")
     fig.savefig(path, dpi=110)
 
