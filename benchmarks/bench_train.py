@@ -54,7 +54,7 @@ TARGET_VS_TORCH_B64, TARGET_VS_TORCH, TARGET_VS_JAX = 3.0, 2.0, 0.8
 # ----------------------------------------------------------------------------- what is measured
 def gan_config(batch: int, hidden: int, dtype: str = "float32") -> Any:
     """The case-study GAN at a given batch and width."""
-    from tinygan.gan import GANConfig
+    from tinygan.gan.model import GANConfig
 
     return GANConfig(
         hidden=hidden,
@@ -162,11 +162,11 @@ def build(impl: str, variant: str, batch: int, hidden: int, dtype: str) -> tuple
     import numpy as np
 
     import tinygan
-    from tinygan.data import preset
-    from tinygan.gan import GAN
+    from tinygan.evaluation.data import mixture
+    from tinygan.gan.model import GAN
 
     config = gan_config(batch, hidden, dtype)
-    data = preset("two", dtype=np.dtype(dtype))
+    data = mixture("two", dtype=np.dtype(dtype))
     if impl.startswith("tinygan-"):
         tinygan.set_backend(impl.removeprefix("tinygan-"))
         gan = GAN(data, config, seed=0)
@@ -399,11 +399,11 @@ COMPILE_SNIPPET = """
 import json, sys, time
 t0 = time.perf_counter()
 import tinygan
-from tinygan.data import preset
-from tinygan.gan import GAN, GANConfig
+from tinygan.evaluation.data import mixture
+from tinygan.gan.model import GAN, GANConfig
 t1 = time.perf_counter()
 tinygan.set_backend("numba")
-gan = GAN(preset("two"), GANConfig(**json.loads(sys.argv[1])), seed=0)
+gan = GAN(mixture("two"), GANConfig(**json.loads(sys.argv[1])), seed=0)
 gan.train_step()
 t2 = time.perf_counter()
 gan.train_step()

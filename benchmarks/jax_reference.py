@@ -1,6 +1,6 @@
 """tinygan's GAN in JAX + optax: the whole training step, sampling included, under one ``jax.jit``.
 
-The same networks, losses, Adam and step as ``tinygan.gan.GAN.train_step`` (pack 1, d_steps 1):
+The same networks, losses, Adam and step as ``tinygan.gan.model.GAN.train_step`` (pack 1, d_steps 1):
 
     key -> real ~ mixture, z_d, z_g ~ N(0, I)                                  jax.random, in the jit
     D step:  logits = D([real; G(z_d)])  (2B, 1);  loss_D = BCE(real half, 1) + BCE(fake half, 0)
@@ -8,7 +8,7 @@ The same networks, losses, Adam and step as ``tinygan.gan.GAN.train_step`` (pack
 
 Parameters are lists of (W (in, out), b (out,)) as in tinygan, so y = x @ W + b and weights copy
 across without transposes. Adam is optax's ``scale_by_adam`` times -lr, where lr comes from
-``tinygan.gan.lr_multiplier`` on the host and is passed to the jitted step each call, exactly as
+``tinygan.gan.model.lr_multiplier`` on the host and is passed to the jitted step each call, exactly as
 tinygan sets its optimizers' lr each step. float64 needs JAX's x64 mode (``JAX_ENABLE_X64=1`` or
 ``jax.enable_x64``).
 """
@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from tinygan.gan import GANConfig, lr_multiplier
+from tinygan.gan.model import GANConfig, lr_multiplier
 
 Params = list[tuple[jax.Array, jax.Array]]  # [(W (in, out), b (out,)), ...]
 

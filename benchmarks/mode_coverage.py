@@ -1,7 +1,7 @@
 """Mode coverage on ring8 and grid25: plain GAN, PacGAN 2/3/4, label smoothing, EMA, Jacobian truncation (issue 7).
 
-For each mixture and method, train from the mixture's recipe (``tinygan.recipes``) for several seeds,
-draw 2500 samples, and count with ``tinygan.metrics.mode_statistics``: modes captured (the published
+For each mixture and method, train from the mixture's recipe (``tinygan.gan.recipes``) for several seeds,
+draw 2500 samples, and count with ``tinygan.evaluation.metrics.mode_statistics``: modes captured (the published
 definition: at least one sample within 3 std of the mode), modes captured strictly (each mode also
 holds >= 20% of its fair share of the samples) and the % of high-quality samples (within 3 std of
 the nearest mode). Prints mean ± standard error over seeds beside the published PacGAN and VEEGAN
@@ -15,7 +15,7 @@ rows and a "true sampler" row measured here (2500 points from the mixture itself
 Methods: gan (pack 1), pack2, pack3, pack4 (PacGAN), smooth (pack 1, real targets 1 - 0.1), and two
 sampled from an exponential moving average of G's weights (decay 0.9995): smooth_ema and pack2_ema.
 pack2_jbt trains exactly pack2_ema's runs and samples them with Jacobian-based truncation: the 3% of
-noise where G stretches most, the bridges between modes, is left out (``tinygan.truncation``). A
+noise where G stretches most, the bridges between modes, is left out (``tinygan.gan.truncation``). A
 shorter ``--steps`` also shortens the recipe's learning-rate schedule, so every run still decays.
 Writes into --out: results.json (every run and the summary), table.txt, table.md, samples.npz,
 samples.png (one seed per mixture x method) and runs/ (one file per finished run, for --resume).
@@ -94,8 +94,8 @@ def method_config(mixture: str, method: str, steps: int | None = None, overrides
 
     ``overrides`` (any GANConfig fields but those three) is the hook for tiny test configs.
     """
-    from tinygan.gan import GANConfig
-    from tinygan.recipes import recipe
+    from tinygan.gan.model import GANConfig
+    from tinygan.gan.recipes import recipe
 
     if mixture not in MIXTURES:
         raise ValueError(f"mixture must be one of {MIXTURES}, got {mixture!r}")
@@ -136,15 +136,15 @@ def make_specs(
 def run_one(spec: RunSpec) -> dict[str, Any]:
     """Train one GAN, sample 2500 points, count modes. The record holds the samples under "samples"."""
     from tinygan import get_backend, set_backend
-    from tinygan.data import preset
-    from tinygan.gan import GAN, GANConfig
-    from tinygan.metrics import mode_statistics
-    from tinygan.train import TrainingDiverged, train
+    from tinygan.evaluation.data import mixture
+    from tinygan.evaluation.metrics import mode_statistics
+    from tinygan.gan.model import GAN, GANConfig
+    from tinygan.gan.train import TrainingDiverged, train
 
     if spec.backend is not None:
         set_backend(spec.backend)
-    mixture = preset(spec.mixture)
-    gan = GAN(mixture, GANConfig.from_dict(spec.config), seed=spec.seed)
+    source = mixture(spec.mixture)
+    gan = GAN(source, GANConfig.from_dict(spec.config), seed=spec.seed)
     diverged, start = False, time.perf_counter()
     try:  # the first step alone (Numba may compile); splitting train() does not change the run
         train(gan, 1, progress=False, threads=1)
@@ -166,11 +166,11 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         "diverged": diverged or not bool(np.all(np.isfinite(samples))),
     }
     if record["diverged"]:  # a run that blew up captures nothing
-        k = len(mixture.weights)
+        k = len(source.weights)
         stats = {"modes_captured": 0, "modes_captured_strict": 0, "modes_total": k, "high_quality_fraction": 0.0}
         stats["mode_weight"] = [0.0] * k
     else:
-        stats = mode_statistics(samples, mixture)
+        stats = mode_statistics(samples, source)
     record |= {name: stats[name] for name in ("modes_captured", "modes_captured_strict", "modes_total")}
     record["high_quality_fraction"] = float(stats["high_quality_fraction"])
     record["mode_weight"] = [float(w) for w in stats["mode_weight"]]
@@ -213,7 +213,7 @@ def execute(specs: Sequence[RunSpec], jobs: int = 1, on_done: Callable[[dict], N
             on_done(record)
 
     if jobs == 1 or len(specs) <= 1:
-        from tinygan.backend import limit_blas_threads
+        from tinygan.fast.backend import limit_blas_threads
 
         with limit_blas_threads(1):
             for spec in specs:
@@ -269,12 +269,12 @@ def true_sampler(mixture_name: str, trials: int = 500, n: int = N_SAMPLES, seed:
 
     The expected high-quality fraction of a 2-D isotropic Gaussian is P(chi2_2 <= 9) = 1 - e^-4.5 = 98.89%.
     """
-    from tinygan.data import preset
-    from tinygan.metrics import mode_statistics
+    from tinygan.evaluation.data import mixture
+    from tinygan.evaluation.metrics import mode_statistics
 
-    mixture = preset(mixture_name)
+    source = mixture(mixture_name)
     rng = np.random.default_rng([seed, MIXTURES.index(mixture_name)])
-    stats = [mode_statistics(mixture.sample(n, rng), mixture) for _ in range(trials)]
+    stats = [mode_statistics(source.sample(n, rng), source) for _ in range(trials)]
     records = [
         {
             "mixture": mixture_name,
@@ -353,10 +353,10 @@ def table_rows(summary: Sequence[dict], true_rows: dict[str, dict], mixtures: Se
     return rows
 
 
-def _modes_total(mixture: str) -> int:
-    from tinygan.data import preset
+def _modes_total(name: str) -> int:
+    from tinygan.evaluation.data import mixture
 
-    return len(preset(mixture).weights)
+    return len(mixture(name).weights)
 
 
 def format_table(rows: Sequence[Sequence[str]], markdown: bool = False) -> str:
@@ -391,7 +391,7 @@ def plot_samples(records: Sequence[dict], path: str | os.PathLike, seed: int) ->
     """Scatter of the generated points, one panel per mixture x method for one seed, real modes marked."""
     from matplotlib.figure import Figure
 
-    from tinygan.data import preset
+    from tinygan.evaluation.data import mixture
 
     chosen = [r for r in records if r["seed"] == seed and "samples" in r]
     mixtures = list(dict.fromkeys(r["mixture"] for r in chosen))
@@ -402,7 +402,7 @@ def plot_samples(records: Sequence[dict], path: str | os.PathLike, seed: int) ->
     axes = np.atleast_2d(fig.subplots(len(mixtures), len(methods), squeeze=False))
     by_key = {(r["mixture"], r["method"]): r for r in chosen}
     for i, mixture_name in enumerate(mixtures):
-        means = preset(mixture_name).means
+        means = mixture(mixture_name).means
         pad = 0.5 if mixture_name == "ring8" else 1.5
         low, high = means.min() - pad, means.max() + pad
         for j, method in enumerate(methods):
@@ -671,7 +671,7 @@ def write_outputs(result: dict[str, Any], args: argparse.Namespace) -> list[str]
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from tinygan.backend import BackendUnavailableError
+    from tinygan.fast.backend import BackendUnavailableError
 
     try:
         result = run_benchmark(args)

@@ -1,6 +1,6 @@
 """tinygan's GAN written in PyTorch: the oracle for the parity tests and the torch-eager benchmark.
 
-The same networks, losses, optimizers and step as ``tinygan.gan.GAN.train_step`` (pack 1, d_steps 1):
+The same networks, losses, optimizers and step as ``tinygan.gan.model.GAN.train_step`` (pack 1, d_steps 1):
 
     D step:  fake = G(z_d) (no graph);  logits = D([real; fake])              (2B, 1): ONE forward of D
              loss_D = BCE(logits[:B], 1 - smoothing) + BCE(logits[B:], 0)       each half a mean
@@ -9,7 +9,7 @@ The same networks, losses, optimizers and step as ``tinygan.gan.GAN.train_step``
              loss_G = BCE(logits, 1) (nonsaturating)  or  mean log(1 - D) = -BCE(logits, 0) (minimax)
              backward through D into G's parameters only;  Adam_G.step()
 
-Both Adams follow tinygan's learning-rate schedule (``tinygan.gan.lr_multiplier``) step by step.
+Both Adams follow tinygan's learning-rate schedule (``tinygan.gan.model.lr_multiplier``) step by step.
 
 Two ways to drive it:
 
@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tinygan.gan import GANConfig, lr_multiplier
+from tinygan.gan.model import GANConfig, lr_multiplier
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 

@@ -98,10 +98,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def build(args: argparse.Namespace):
     from tinygan import set_backend
-    from tinygan.checkpoint import load_checkpoint
-    from tinygan.data import make_data
-    from tinygan.gan import GAN
-    from tinygan.recipes import recipe
+    from tinygan.evaluation.data import make_data
+    from tinygan.gan.checkpoint import load_checkpoint
+    from tinygan.gan.model import GAN
+    from tinygan.gan.recipes import recipe
 
     if args.backend:
         set_backend(args.backend)
@@ -157,8 +157,8 @@ def summary_table(m: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from tinygan import get_backend, plot
-    from tinygan.metrics import evaluate
-    from tinygan.train import train
+    from tinygan.evaluation.metrics import evaluate
+    from tinygan.gan.train import train
 
     gan, data = build(args)
     steps = args.steps or gan.config.schedule_steps
@@ -209,8 +209,8 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from tinygan.backend import BackendUnavailableError
-    from tinygan.train import TrainingDiverged
+    from tinygan.fast.backend import BackendUnavailableError
+    from tinygan.gan.train import TrainingDiverged
 
     try:
         return run(args)

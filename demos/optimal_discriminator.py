@@ -26,9 +26,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tinygan import theory  # noqa: E402
-from tinygan.backend import limit_blas_threads  # noqa: E402
-from tinygan.data import GaussianMixture  # noqa: E402
+from tinygan.evaluation import theory  # noqa: E402
+from tinygan.evaluation.data import GaussianMixture  # noqa: E402
+from tinygan.fast.backend import limit_blas_threads  # noqa: E402
 
 
 def gaussians(means: list[float], stds: list[float]) -> GaussianMixture:

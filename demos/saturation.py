@@ -9,7 +9,7 @@ and everything G learns is that number times dlogit/dfake times dfake/dtheta (th
 Three panels:
 
 1. the two curves above, computed by ``tinygan.generator_loss`` itself;
-2. the case-study GAN (preset "two", default GANConfig) trained ``--steps`` steps with each loss:
+2. the case-study GAN (mixture "two", default GANConfig) trained ``--steps`` steps with each loss:
    the norm of G's gradient buffer after every step, and the mean s. Here D and G learn at the
    same pace, s stays in 0.3-0.5, and the two losses give gradients of similar size;
 3. the regime where saturation bites: G frozen at its initial weights, D trained ``--d-steps``
@@ -36,9 +36,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tinygan import generator_loss, to_numpy  # noqa: E402
-from tinygan.backend import limit_blas_threads  # noqa: E402
-from tinygan.data import preset  # noqa: E402
-from tinygan.gan import GAN, GANConfig  # noqa: E402
+from tinygan.evaluation.data import mixture  # noqa: E402
+from tinygan.fast.backend import limit_blas_threads  # noqa: E402
+from tinygan.gan.model import GAN, GANConfig  # noqa: E402
 
 LOSSES = ("minimax", "nonsaturating")
 
@@ -57,7 +57,7 @@ def mean_s(gan: GAN, z) -> float:
 
 def early_training(kind: str, steps: int, seed: int) -> dict[str, list[float]]:
     """Train the case study; after each step read G's gradient (left in its flat buffer) and s."""
-    gan = GAN(preset("two"), GANConfig(loss=kind), seed=seed)
+    gan = GAN(mixture("two"), GANConfig(loss=kind), seed=seed)
     probe = np.random.default_rng([seed, 9])  # its own noise, so probing does not change training
     record: dict[str, list[float]] = {"step": [], "grad_norm": [], "mean_s": []}
     for step in range(steps):
@@ -72,10 +72,10 @@ def early_training(kind: str, steps: int, seed: int) -> dict[str, list[float]]:
 def discriminator_ahead(d_steps: int, seed: int, every: int = 20) -> dict[str, list[float]]:
     """Freeze G; train D alone (the D half of train_step) and probe G's gradient under both losses.
 
-    The probe is the G half of train_step without its update: ``gan.generator_backward(z)`` leaves
+    The probe is the G half of train_step without its update: ``gan.generator_forward_backward(z)`` leaves
     dL_G/dtheta_G in G's flat grad buffer; the loss kind is switched on the config for each probe.
     """
-    gan = GAN(preset("two"), GANConfig(), seed=seed)
+    gan = GAN(mixture("two"), GANConfig(), seed=seed)
     B = gan.config.batch_size
     z_probe = gan.xp.asarray(np.random.default_rng([seed, 9]).standard_normal((B, 2)).astype(gan.dtype))
     record: dict[str, list[float]] = {"d_step": [], "mean_s": [], **{k: [] for k in LOSSES}}
@@ -84,10 +84,10 @@ def discriminator_ahead(d_steps: int, seed: int, every: int = 20) -> dict[str, l
             record["d_step"].append(step)
             for kind in LOSSES:
                 gan.config.loss = kind
-                gan.generator_backward(z_probe)
+                gan.generator_forward_backward(z_probe)
                 record[kind].append(float(np.linalg.norm(to_numpy(gan.G.flat.grad))))
             record["mean_s"].append(mean_s(gan, z_probe))
-        gan.discriminator_backward(gan.sample_real(B), gan.sample_noise(B))  # fills D's grads
+        gan.discriminator_forward_backward(gan.sample_real(B), gan.sample_noise(B))  # fills D's grads
         gan.opt_D.step()
     return record
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import tinygan
-from tinygan import backend
-from tinygan.backend import limit_blas_threads
+from tinygan.fast import backend
+from tinygan.fast.backend import limit_blas_threads
 
 settings.register_profile("tinygan", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "tinygan"))

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan.data import preset
-from tinygan.gan import GAN, GANConfig
+from tinygan.evaluation.data import mixture
+from tinygan.gan.model import GAN, GANConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "backprop.md"
@@ -98,7 +98,7 @@ def test_doc_prints_the_same_numbers():
 
 @pytest.mark.parametrize("hidden", [64, 5])
 def test_case_study_parameter_counts_in_the_doc(hidden):
-    gan = GAN(preset("two"), GANConfig(hidden=hidden, batch_size=8))
+    gan = GAN(mixture("two"), GANConfig(hidden=hidden, batch_size=8))
     assert gan.G.flat.size == hidden**2 + 6 * hidden + 2
     assert gan.D.flat.size == hidden**2 + 5 * hidden + 1
     if hidden == 64:
@@ -106,7 +106,7 @@ def test_case_study_parameter_counts_in_the_doc(hidden):
         assert f"= {gan.G.flat.size}$" in text and f"= {gan.D.flat.size}$" in text
 
 
-LINK = re.compile(r"\[`([^`]+)`\]\(\.\./tinygan/([a-z_]+\.py)#L(\d+)\)")
+LINK = re.compile(r"\[`([^`]+)`\]\(\.\./tinygan/([a-z_/]+\.py)#L(\d+)\)")
 
 
 def matching_lines(text: str, lines: list[str]) -> list[int]:

@@ -21,13 +21,13 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan import backend, kernels, kernels_cupy
-from tinygan.backend import Backend, BackendUnavailableError, to_numpy, use_backend
-from tinygan.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
-from tinygan.data import EmpiricalData, preset
-from tinygan.gan import GAN, GANConfig
-from tinygan.metrics import evaluate
-from tinygan.train import TrainingDiverged, train
+from tinygan.evaluation.data import EmpiricalData, mixture
+from tinygan.evaluation.metrics import evaluate
+from tinygan.fast import backend, kernels, kernels_cupy
+from tinygan.fast.backend import Backend, BackendUnavailableError, to_numpy, use_backend
+from tinygan.gan.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from tinygan.gan.model import GAN, GANConfig
+from tinygan.gan.train import TrainingDiverged, train
 
 needs_compiler = pytest.mark.skipif(
     not fake_cupy.HAVE_COMPILER, reason="no C++ compiler to run the CuPy kernel bodies on the CPU"
@@ -49,7 +49,7 @@ def standin(kernel_set: str = "numpy") -> Backend:
 
 def make_gan(config: GANConfig, data=None, rng_seed: int = 7) -> GAN:
     """A GAN on the current backend whose noise/data RNG draws what numpy.random.default_rng(rng_seed) draws."""
-    gan = GAN(data or preset("two"), config, seed=3)
+    gan = GAN(data or mixture("two"), config, seed=3)
     gan.rng = gan.xp.random.default_rng(rng_seed)  # numpy's, or the stand-in's wrapper of the same stream
     return gan
 
@@ -117,7 +117,7 @@ def test_training_on_the_standin_equals_the_numpy_backend_bit_for_bit(name):
 @pytest.mark.parametrize("data", ["mixture", "points"])
 def test_a_training_step_copies_nothing_between_host_and_device(kernel_set, name, data):
     standin(kernel_set)
-    source = preset("ring8") if data == "mixture" else EmpiricalData(np.random.default_rng(0).normal(size=(300, 2)))
+    source = mixture("ring8") if data == "mixture" else EmpiricalData(np.random.default_rng(0).normal(size=(300, 2)))
     gan = make_gan(CONFIGS[name], source)
     gan.train_step()  # first use copies the data's constants to the device, once
     fake_cupy.reset_counters()
@@ -272,7 +272,7 @@ def test_checkpoint_saved_on_the_device_loads_on_the_cpu(tmp_path):
     expected = all_arrays(gan)
 
     tinygan.set_backend("numpy")
-    loaded = load_checkpoint(path, preset("two"))
+    loaded = load_checkpoint(path, mixture("two"))
     assert type(loaded.G.flat.data) is np.ndarray and isinstance(loaded.rng, np.random.Generator)
     assert loaded.step == 3 and loaded.opt_G.step_count == 3 and loaded.opt_D.step_count == 6
     for key, value in all_arrays(loaded).items():
@@ -291,7 +291,7 @@ def test_checkpoint_saved_on_the_cpu_loads_on_the_device(tmp_path):
     expected = all_arrays(gan)
 
     standin()
-    loaded = load_checkpoint(path, preset("two"))
+    loaded = load_checkpoint(path, mixture("two"))
     assert isinstance(loaded.G.flat.data, fake_cupy.ndarray) and isinstance(loaded.rng, fake_cupy.Generator)
     for key, value in all_arrays(loaded).items():
         np.testing.assert_array_equal(value, expected[key], err_msg=key)
@@ -446,7 +446,7 @@ def test_gpu_training_steps_match_the_numpy_backend(cupy):
     for _ in range(4):
         reference.train_step()
     assert tinygan.set_backend("cupy").name == "cupy"
-    gan = GAN(preset("two"), config, seed=3)
+    gan = GAN(mixture("two"), config, seed=3)
     gan.rng = HostDrawnRNG(cupy, 7)  # the NumPy run's batches, copied in
     for _ in range(4):
         gan.train_step()
@@ -457,14 +457,14 @@ def test_gpu_training_steps_match_the_numpy_backend(cupy):
 @pytest.mark.gpu
 def test_gpu_training_with_device_rng_checkpoints_to_the_cpu(cupy, tmp_path):
     tinygan.set_backend("cupy")
-    gan = GAN(preset("ring8"), GANConfig(**SMALL), seed=1)
+    gan = GAN(mixture("ring8"), GANConfig(**SMALL), seed=1)
     path = tmp_path / "gpu.npz"
     history = train(gan, 20, log_every=10, checkpoint_path=path, checkpoint_every=10, progress=False)
     assert [r["step"] for r in history] == [10, 20] and all(np.isfinite(r["value"]) for r in history)
     assert isinstance(gan.sample(10), np.ndarray) and evaluate(gan, gan.data, n=200)["finite"]
     expected = all_arrays(gan)
     tinygan.set_backend("numpy")
-    loaded = load_checkpoint(path, preset("ring8"))
+    loaded = load_checkpoint(path, mixture("ring8"))
     for key, value in all_arrays(loaded).items():
         np.testing.assert_array_equal(value, expected[key], err_msg=key)
     assert type(to_numpy(loaded.G.flat.data)) is np.ndarray

@@ -6,10 +6,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import tinygan as tg
-from tinygan.data import GaussianMixture, preset
-from tinygan.gan import GAN, GANConfig, lr_multiplier
-from tinygan.gradcheck import kink_margin, numerical_gradient, relative_error
-from tinygan.metrics import evaluate
+from tinygan.evaluation.data import GaussianMixture, mixture
+from tinygan.evaluation.metrics import evaluate
+from tinygan.gan.model import GAN, GANConfig, lr_multiplier
+from tinygan.nn.gradcheck import kink_margin, numerical_gradient, relative_error
 
 
 def small_config(**overrides) -> GANConfig:
@@ -24,13 +24,13 @@ def small_config(**overrides) -> GANConfig:
     activation=st.sampled_from(["tanh", "leaky_relu"]),
 )
 def test_generator_gradient_through_discriminator(seed, loss, pack, width, activation):
-    """dL_G/dtheta_G from generator_backward vs finite differences of the generator loss."""
+    """dL_G/dtheta_G from generator_forward_backward vs finite differences of the generator loss."""
     config = GANConfig(hidden=width, batch_size=4, pack=pack, loss=loss, dtype="float64",
                        g_activation="tanh", d_activation=activation)  # fmt: skip
-    gan = GAN(preset("two", dtype=np.float64), config, seed=seed % 1000)
+    gan = GAN(mixture("two", dtype=np.float64), config, seed=seed % 1000)
     z = np.random.default_rng(seed).normal(size=(4 * pack, 2))
     assume(kink_margin(gan.D, gan.G.forward(z).reshape(4, -1)) > 1e-4)  # D's LeakyReLUs: off the kinks
-    gan.generator_backward(z)
+    gan.generator_forward_backward(z)
     analytic = gan.G.flat.grad.copy()
     assert not gan.D.flat.grad.any()  # D's gradients from the G step are discarded
 
@@ -47,10 +47,10 @@ def test_generator_gradient_through_discriminator(seed, loss, pack, width, activ
 
 
 def test_discriminator_gradient_matches_finite_differences():
-    gan = GAN(preset("two", dtype=np.float64), small_config(dtype="float64", d_activation="tanh"), seed=1)
+    gan = GAN(mixture("two", dtype=np.float64), small_config(dtype="float64", d_activation="tanh"), seed=1)
     rng = np.random.default_rng(0)
     real, z = rng.normal(size=(32, 2)), rng.normal(size=(32, 2))
-    gan.discriminator_backward(real, z)
+    gan.discriminator_forward_backward(real, z)
     analytic = gan.D.flat.grad.copy()
 
     def d_loss() -> float:
@@ -65,12 +65,12 @@ def test_discriminator_gradient_matches_finite_differences():
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_generator_step_leaves_discriminator_unchanged(backend):
     tg.set_backend(backend)
-    gan = GAN(preset("two"), small_config(), seed=0)
+    gan = GAN(mixture("two"), small_config(), seed=0)
     for _ in range(3):
         gan.train_step()
     d_before = gan.D.flat.data.copy()
     g_before = gan.G.flat.data.copy()
-    gan.generator_backward(gan.sample_noise(32))
+    gan.generator_forward_backward(gan.sample_noise(32))
     gan.opt_G.step()
     np.testing.assert_array_equal(gan.D.flat.data, d_before)
     assert not np.array_equal(gan.G.flat.data, g_before)
@@ -86,7 +86,7 @@ def test_fused_numba_step_equals_readable_numpy_step(dtype, tolerance, overrides
     results = {}
     for backend in ("numpy", "numba"):
         tg.set_backend(backend)
-        gan = GAN(preset("two", dtype=dtype), small_config(dtype=dtype, **overrides), seed=3)
+        gan = GAN(mixture("two", dtype=dtype), small_config(dtype=dtype, **overrides), seed=3)
         assert (gan.fused is not None) == (backend == "numba")
         losses = [[float(v) for v in gan.train_step().values()] for _ in range(25)]
         results[backend] = (
@@ -104,7 +104,7 @@ def test_same_seed_is_bit_identical_and_other_seed_differs(backend):
     tg.set_backend(backend)
     runs = []
     for seed in (5, 5, 6):
-        gan = GAN(preset("two"), small_config(), seed=seed)
+        gan = GAN(mixture("two"), small_config(), seed=seed)
         for _ in range(20):
             gan.train_step()
         runs.append(gan.sample(100, rng=np.random.default_rng(0)))
@@ -114,7 +114,7 @@ def test_same_seed_is_bit_identical_and_other_seed_differs(backend):
 
 def test_short_training_run_improves_the_metrics():
     tg.set_backend("numba")
-    data = preset("two")
+    data = mixture("two")
     gan = GAN(data, GANConfig(schedule_steps=1500), seed=0)
     before = evaluate(gan, data, n=2000)
     for _ in range(1500):
@@ -140,11 +140,11 @@ def test_learning_rate_schedules():
 ])  # fmt: skip
 def test_bad_config_names_the_field(field, value):
     with pytest.raises((ValueError, TypeError), match=field if field != "dtype" else "dtype"):
-        GAN(preset("two"), GANConfig(**{field: value}))
+        GAN(mixture("two"), GANConfig(**{field: value}))
 
 
 def test_bad_seed_and_data_dimension():
     with pytest.raises(ValueError, match="seed"):
-        GAN(preset("two"), small_config(), seed=-1)
+        GAN(mixture("two"), small_config(), seed=-1)
     with pytest.raises(ValueError, match="dimension"):
         GAN(GaussianMixture([[0.0, 0.0, 0.0]]), small_config())

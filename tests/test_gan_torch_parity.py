@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 import tinygan as tg
-from tinygan.data import preset
-from tinygan.gan import GAN, GANConfig
+from tinygan.evaluation.data import mixture
+from tinygan.gan.model import GAN, GANConfig
 
 if os.environ.get("TINYGAN_REQUIRE_TORCH") == "1":
     import torch
@@ -92,7 +92,7 @@ def tinygan_moments(state: dict, prefix: str) -> np.ndarray:
 
 def run_both(backend: str, config: GANConfig, fused: bool = False):
     tg.set_backend(backend)
-    data = preset("two", dtype=np.dtype(config.dtype))
+    data = mixture("two", dtype=np.dtype(config.dtype))
     gan = GAN(data, config, seed=3)
     reference = torch_reference.TorchGAN.from_tinygan(gan, fused=fused)
     batches = replay_batches(gan, data, STEPS)
@@ -140,7 +140,7 @@ def test_parity_would_catch_a_wrong_batch():
     """Sanity check of the replay: feeding torch a batch off by one step breaks the agreement."""
     config = small_config("float64")
     tg.set_backend("numpy")
-    data = preset("two", dtype=np.float64)
+    data = mixture("two", dtype=np.float64)
     gan = GAN(data, config, seed=3)
     reference = torch_reference.TorchGAN.from_tinygan(gan)
     batches = replay_batches(gan, data, 2)
@@ -155,7 +155,7 @@ def test_parity_would_catch_a_wrong_batch():
 def test_torch_sampling_mode_trains():
     """The timing mode (batches drawn by torch) runs and keeps the losses finite."""
     config = small_config("float32")
-    gan = GAN(preset("two"), config, seed=0)
+    gan = GAN(mixture("two"), config, seed=0)
     reference = torch_reference.TorchGAN.from_tinygan(gan, fused=True)
     for _ in range(5):
         losses = reference.train_step()
@@ -170,7 +170,7 @@ def test_jax_reference_matches_tinygan():
     pytest.importorskip("optax")
     jax_reference = load_benchmark_module("jax_reference")
     config = small_config("float64")
-    data = preset("two", dtype=np.float64)
+    data = mixture("two", dtype=np.float64)
     gan = GAN(data, config, seed=5)
     with jax.enable_x64(True):
         model = jax_reference.JaxGAN(config, data, state=gan.state_dict())

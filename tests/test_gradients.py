@@ -5,9 +5,9 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import tinygan as tg
-from tinygan.activations import make_activation
-from tinygan.gradcheck import check_module_gradients, kink_margin, numerical_gradient, relative_error
-from tinygan.layers import Dense
+from tinygan.nn.activations import make_activation
+from tinygan.nn.gradcheck import check_module_gradients, kink_margin, numerical_gradient, relative_error
+from tinygan.nn.layers import Dense
 
 TOLERANCE = 1e-6
 seeds = st.integers(0, 2**32 - 1)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygan import kernels as K
+from tinygan.fast import kernels as K
 
 pytestmark = pytest.mark.skipif(K.NUMBA_KERNELS is None, reason="numba not installed")
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import tinygan as tg
-from tinygan.layers import Dense
+from tinygan.nn.layers import Dense
 
 
 def test_dense_shapes_and_default_init_bounds():

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygan.recipes import recipe
+from tinygan.gan.recipes import recipe
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "mode_coverage.py"
 spec = importlib.util.spec_from_file_location("mode_coverage", SCRIPT)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import tinygan
-from tinygan import theory
-from tinygan.backend import limit_blas_threads
-from tinygan.data import GaussianMixture
+from tinygan.evaluation import theory
+from tinygan.evaluation.data import GaussianMixture
+from tinygan.fast.backend import limit_blas_threads
 
 LOG2, LOG4 = np.log(2.0), np.log(4.0)
 

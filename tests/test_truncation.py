@@ -8,11 +8,11 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import tinygan as tg
-from tinygan.data import preset
-from tinygan.gan import GAN, GANConfig
-from tinygan.gradcheck import kink_margin
-from tinygan.layers import Dense, Sequential
-from tinygan.truncation import draws_needed, jacobian_norms, keep_smallest, split_by_jacobian
+from tinygan.evaluation.data import mixture
+from tinygan.gan.model import GAN, GANConfig
+from tinygan.gan.truncation import draws_needed, jacobian_norms, keep_smallest, split_by_jacobian
+from tinygan.nn.gradcheck import kink_margin
+from tinygan.nn.layers import Dense, Sequential
 
 
 def finite_difference_jacobians(net, z: np.ndarray, h: float) -> np.ndarray:
@@ -92,7 +92,7 @@ def test_keep_smallest_keeps_the_n_smallest_in_draw_order(norms, data):
 
 
 def trained_gan(**overrides) -> GAN:
-    gan = GAN(preset("grid25"), GANConfig(hidden=16, batch_size=32, schedule_steps=100, **overrides), seed=2)
+    gan = GAN(mixture("grid25"), GANConfig(hidden=16, batch_size=32, schedule_steps=100, **overrides), seed=2)
     for _ in range(5):
         gan.train_step()
     return gan

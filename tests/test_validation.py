@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygan as tg
-from tinygan.data import EmpiricalData, GaussianMixture, preset
-from tinygan.gan import GAN, GANConfig
-from tinygan.layers import Dense
+from tinygan.evaluation.data import EmpiricalData, GaussianMixture, mixture
+from tinygan.gan.model import GAN, GANConfig
+from tinygan.nn.layers import Dense
 
 non_finite = st.sampled_from([math.nan, math.inf, -math.inf])
 bad_dtypes = st.sampled_from([np.int8, np.int32, np.int64, np.uint8, np.bool_, np.complex64, np.complex128])
@@ -54,13 +54,13 @@ def test_user_data_with_wrong_shape_or_too_few_points(shape):
 )
 def test_non_positive_integer_fields_are_named(field, value):
     with pytest.raises(ValueError, match=field):
-        GAN(preset("two"), GANConfig(**{field: value}))
+        GAN(mixture("two"), GANConfig(**{field: value}))
 
 
 @given(field=st.sampled_from(["lr", "eps", "data_scale"]), value=st.one_of(st.floats(max_value=0.0), non_finite))
 def test_non_positive_or_non_finite_float_fields_are_named(field, value):
     with pytest.raises(ValueError, match=field):
-        GAN(preset("two"), GANConfig(**{field: value}))
+        GAN(mixture("two"), GANConfig(**{field: value}))
 
 
 @given(beta=st.one_of(st.floats(max_value=-1e-9), st.floats(min_value=1.0), non_finite), which=st.integers(0, 1))
@@ -70,16 +70,16 @@ def test_betas_outside_the_unit_interval(beta, which):
     with pytest.raises(ValueError, match="betas"):
         tg.Adam(tg.mlp([2, 2]).parameters(), betas=tuple(betas))
     with pytest.raises(ValueError, match="betas"):
-        GAN(preset("two"), GANConfig(betas=tuple(betas)))
+        GAN(mixture("two"), GANConfig(betas=tuple(betas)))
 
 
 def test_unknown_names():
     with pytest.raises(ValueError, match="mixture must be one of"):
-        preset("ring9")
+        mixture("ring9")
     with pytest.raises(ValueError, match="loss must be one of"):
-        GAN(preset("two"), GANConfig(loss="hinge"))
+        GAN(mixture("two"), GANConfig(loss="hinge"))
     with pytest.raises(ValueError, match="activation must be one of"):
-        GAN(preset("two"), GANConfig(g_activation="gelu"))
+        GAN(mixture("two"), GANConfig(g_activation="gelu"))
 
 
 def test_mixture_parameters_are_checked():

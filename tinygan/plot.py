@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy.stats import gaussian_kde
 
-from .metrics import LOG4
+from .evaluation.metrics import LOG4
 
 
 def plot_window(points: np.ndarray, margin: float = 0.15) -> tuple[float, float, float, float]:

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .backend import to_numpy
-from .module import Module
+from ..fast.backend import to_numpy
+from ..nn.module import Module
 
 
 def check_truncation(fraction: float) -> float:

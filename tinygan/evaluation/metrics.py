@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .kernels import sigmoid_numpy
+from ..fast.kernels import sigmoid_numpy
 
 LOG4 = float(np.log(4.0))
 
@@ -99,7 +99,7 @@ def value_function(logits_real: np.ndarray, logits_fake: np.ndarray) -> float:
 
 def evaluate(gan: Any, mixture: Any, n: int = 5000, *, seed: int = 12345) -> dict[str, Any]:
     """Everything above for a trained GAN, on fresh samples from a fixed evaluation seed."""
-    from .backend import to_numpy
+    from ..fast.backend import to_numpy
 
     rng = np.random.default_rng(seed)
     fake = gan.sample(n, rng=rng)

@@ -11,10 +11,11 @@ place on preallocated arrays, so a training step allocates nothing once it is wa
 Activations are named by small integer codes so one jitted loop serves all of them. Every
 backward here is written in terms of the activation's *output* y (never its input), which is
 all the fused training step needs to keep:
-    ReLU      y = max(z, 0)              dy/dz = 1[y > 0]
-    LeakyReLU y = z if z > 0 else a*z    dy/dz = 1 if y > 0 else a        (a >= 0)
-    Tanh      y = tanh(z)                dy/dz = 1 - y^2
-    Sigmoid   y = 1 / (1 + e^-z)         dy/dz = y (1 - y)
+    ReLU      y = max(a, 0)              dy/da = 1[y > 0]
+    LeakyReLU y = a if a > 0 else k*a    dy/da = 1 if y > 0 else k        (slope k >= 0)
+    Tanh      y = tanh(a)                dy/da = 1 - y^2
+    Sigmoid   y = 1 / (1 + e^-a)         dy/da = y (1 - y)
+with a the pre-activation (x W + b). Logits are called l; z is reserved for G's noise.
 """
 
 from __future__ import annotations
@@ -42,30 +43,30 @@ def array_module(a: Any):
 
 
 # ----------------------------------------------------------------------------- NumPy twins
-def sigmoid_numpy(z):
-    """Stable logistic: e = exp(-|z|) never overflows; 1/(1+e) for z >= 0, e/(1+e) below."""
-    xp = array_module(z)
-    e = xp.exp(-xp.abs(z))
-    return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+def sigmoid_numpy(x):
+    """Stable logistic: e = exp(-|x|) never overflows; 1/(1+e) for x >= 0, e/(1+e) below."""
+    xp = array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
-def bias_act_forward_numpy(z, b, act: int, slope: float):
-    """In place: z <- act(z + b). z (B, n), b (n,). Returns z."""
-    xp = array_module(z)
-    z += b
+def bias_act_forward_numpy(a, b, act: int, slope: float):
+    """In place: a <- act(a + b), a (B, n) the product x W, b (n,). Returns a."""
+    xp = array_module(a)
+    a += b
     if act == RELU:
-        xp.maximum(z, 0, out=z)
+        xp.maximum(a, 0, out=a)
     elif act == LEAKY_RELU:
-        z[...] = xp.where(z > 0, z, slope * z)
+        a[...] = xp.where(a > 0, a, slope * a)
     elif act == TANH:
-        xp.tanh(z, out=z)
+        xp.tanh(a, out=a)
     elif act == SIGMOID:
-        z[...] = sigmoid_numpy(z)
-    return z
+        a[...] = sigmoid_numpy(a)
+    return a
 
 
 def act_backward_numpy(grad, y, act: int, slope: float):
-    """In place: grad <- grad * act'(z), with act' written through the output y. Returns grad."""
+    """In place: grad <- grad * act'(a), with act' written through the output y. Returns grad."""
     xp = array_module(grad)
     if act == RELU:
         grad *= y > 0
@@ -78,16 +79,16 @@ def act_backward_numpy(grad, y, act: int, slope: float):
     return grad
 
 
-def bce_with_logits_numpy(z, t, grad):
-    """Mean binary cross-entropy of logits z against targets t; writes d(mean)/dz into grad.
+def bce_with_logits_numpy(logits, t, grad):
+    """Mean binary cross-entropy of logits l against targets t; writes d(mean)/dl into grad.
 
-    loss_i = max(z, 0) - z t + log(1 + e^{-|z|})   (= -t log s - (1-t) log(1-s), s = sigmoid(z))
-    d loss_i / d z = s - t, and the mean divides by N = z.size.
+    loss_i = max(l, 0) - l t + log(1 + e^{-|l|})   (= -t log s - (1-t) log(1-s), s = sigmoid(l))
+    d loss_i / d l = s - t, and the mean divides by N = l.size.
     """
-    xp = array_module(z)
-    n = z.size
-    losses = xp.maximum(z, 0) - z * t + xp.log1p(xp.exp(-xp.abs(z)))
-    grad[...] = (sigmoid_numpy(z) - t) / n
+    xp = array_module(logits)
+    n = logits.size
+    losses = xp.maximum(logits, 0) - logits * t + xp.log1p(xp.exp(-xp.abs(logits)))
+    grad[...] = (sigmoid_numpy(logits) - t) / n
     return losses.sum() / n
 
 
@@ -127,19 +128,19 @@ if numba is not None:
     njit = numba.njit(cache=True, nogil=True)
 
     @njit
-    def _act(z, act, slope):
+    def _act(a, act, slope):
         if act == RELU:
-            return z if z > 0 else z * 0
+            return a if a > 0 else a * 0
         if act == LEAKY_RELU:
-            return z if z > 0 else z * slope
+            return a if a > 0 else a * slope
         if act == TANH:
-            return math.tanh(z)
+            return math.tanh(a)
         if act == SIGMOID:
-            if z >= 0:
-                return 1.0 / (1.0 + math.exp(-z))
-            e = math.exp(z)
+            if a >= 0:
+                return 1.0 / (1.0 + math.exp(-a))
+            e = math.exp(a)
             return e / (1.0 + e)
-        return z
+        return a
 
     @njit
     def _act_grad(y, act, slope):
@@ -154,12 +155,12 @@ if numba is not None:
         return 1.0
 
     @njit
-    def bias_act_forward_numba(z, b, act, slope):
-        rows, cols = z.shape
+    def bias_act_forward_numba(a, b, act, slope):
+        rows, cols = a.shape
         for i in range(rows):
             for j in range(cols):
-                z[i, j] = _act(z[i, j] + b[j], act, slope)
-        return z
+                a[i, j] = _act(a[i, j] + b[j], act, slope)
+        return a
 
     @njit
     def _act_backward_flat(grad, y, act, slope):
@@ -171,19 +172,19 @@ if numba is not None:
         return grad
 
     @njit
-    def _bce_flat(z, t, grad):
-        n = z.size
+    def _bce_flat(logits, t, grad):
+        n = logits.size
         total = 0.0
         for i in range(n):
-            zi = z[i]
-            e = math.exp(-abs(zi))
-            total += max(zi, 0.0) - zi * t[i] + math.log1p(e)
-            s = 1.0 / (1.0 + e) if zi >= 0 else e / (1.0 + e)
+            li = logits[i]
+            e = math.exp(-abs(li))
+            total += max(li, 0.0) - li * t[i] + math.log1p(e)
+            s = 1.0 / (1.0 + e) if li >= 0 else e / (1.0 + e)
             grad[i] = (s - t[i]) / n
         return total / n
 
-    def bce_with_logits_numba(z, t, grad):
-        return _bce_flat(z.reshape(-1), t.reshape(-1), grad.reshape(-1))
+    def bce_with_logits_numba(logits, t, grad):
+        return _bce_flat(logits.reshape(-1), t.reshape(-1), grad.reshape(-1))
 
     @njit
     def _adam_flat(p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, step_size, bias2, eps):

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ..fast.backend import get_backend
 from .activations import ACTIVATIONS, LeakyReLU, ReLU, Sigmoid, Tanh, make_activation
-from .backend import get_backend
 from .module import Module, as_float_dtype, as_generator
 from .parameters import FlatParameters, Parameter
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import get_backend, to_numpy
+from ..fast.backend import get_backend, to_numpy
 from .parameters import Parameter
 
 

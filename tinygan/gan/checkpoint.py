@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .config import GANConfig
-from .gan import GAN
+from .model import GAN
 
 FORMAT = "tinygan-checkpoint-v1"
 

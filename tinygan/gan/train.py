@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from .backend import limit_blas_threads, to_numpy
+from ..evaluation.metrics import value_function
+from ..fast.backend import limit_blas_threads, to_numpy
 from .checkpoint import save_checkpoint
-from .gan import GAN
-from .metrics import value_function
+from .model import GAN
 
 
 class TrainingDiverged(RuntimeError):

@@ -27,17 +27,17 @@ from .kernels import KernelSet
 INSTALL_HINT = 'pip install "tinygan[gpu]"'
 
 # act codes as in kernels.py: 0 identity, 1 relu, 2 leaky_relu, 3 tanh, 4 sigmoid. Both functions
-# propagate NaN (z * 0, not 0), so divergence stays visible to the training loop's health check.
+# propagate NaN (a * 0, not 0), so divergence stays visible to the training loop's health check.
 ACTIVATION_PREAMBLE = r"""
-template <typename F> __device__ F tinygan_act(F z, int act, F slope) {
-    if (act == 1) return z > 0 ? z : z * (F)0;
-    if (act == 2) return z > 0 ? z : z * slope;
-    if (act == 3) return tanh(z);
+template <typename F> __device__ F tinygan_act(F a, int act, F slope) {
+    if (act == 1) return a > 0 ? a : a * (F)0;
+    if (act == 2) return a > 0 ? a : a * slope;
+    if (act == 3) return tanh(a);
     if (act == 4) {
-        F e = exp(-fabs(z));
-        return z >= 0 ? (F)1 / ((F)1 + e) : e / ((F)1 + e);
+        F e = exp(-fabs(a));
+        return a >= 0 ? (F)1 / ((F)1 + e) : e / ((F)1 + e);
     }
-    return z;
+    return a;
 }
 
 template <typename F> __device__ F tinygan_act_grad(F y, int act, F slope) {
@@ -53,8 +53,8 @@ template <typename F> __device__ F tinygan_act_grad(F y, int act, F slope) {
 KERNEL_SOURCES: dict[str, tuple[str, str, str, str, str]] = {
     "bias_act_forward": (
         "T b, int32 act, T slope",
-        "T z",
-        "z = tinygan_act(z + b, act, slope);",
+        "T a",
+        "a = tinygan_act(a + b, act, slope);",
         "tinygan_bias_act_forward",
         ACTIVATION_PREAMBLE,
     ),
@@ -65,14 +65,14 @@ KERNEL_SOURCES: dict[str, tuple[str, str, str, str, str]] = {
         "tinygan_act_backward",
         ACTIVATION_PREAMBLE,
     ),
-    # loss_i = max(z, 0) - z t + log(1 + e^{-|z|});  d loss_i / dz = sigmoid(z) - t, over count for the mean
+    # loss_i = max(l, 0) - l t + log(1 + e^{-|l|});  d loss_i / dl = sigmoid(l) - t, over count for the mean
     "bce_with_logits": (
-        "T z, T t, T count",
+        "T l, T t, T count",
         "T loss, T grad",
         """
-        T e = exp(-fabs(z));
-        loss = (z > 0 ? z : (T)0) - z * t + log1p(e);
-        T s = z >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e);
+        T e = exp(-fabs(l));
+        loss = (l > 0 ? l : (T)0) - l * t + log1p(e);
+        T s = l >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e);
         grad = (s - t) / count;
         """,
         "tinygan_bce_with_logits",
@@ -141,21 +141,21 @@ def make_kernel_set(cupy: ModuleType) -> KernelSet:
         for key, (i, o, op, name, pre) in KERNEL_SOURCES.items()
     }
 
-    def bias_act_forward(z: Any, b: Any, act: int, slope: float) -> Any:
-        """In place: z <- act(z + b). z (B, n), b (n,) broadcast over rows. Returns z."""
-        k["bias_act_forward"](b, int(act), z.dtype.type(slope), z)
-        return z
+    def bias_act_forward(a: Any, b: Any, act: int, slope: float) -> Any:
+        """In place: a <- act(a + b). a (B, n), b (n,) broadcast over rows. Returns a."""
+        k["bias_act_forward"](b, int(act), a.dtype.type(slope), a)
+        return a
 
     def act_backward(grad: Any, y: Any, act: int, slope: float) -> Any:
-        """In place: grad <- grad * act'(z), written through the output y. Returns grad."""
+        """In place: grad <- grad * act'(a), written through the output y. Returns grad."""
         k["act_backward"](y, int(act), grad.dtype.type(slope), grad)
         return grad
 
-    def bce_with_logits(z: Any, t: Any, grad: Any) -> Any:
-        """Mean BCE of logits z against targets t (a device scalar); writes d(mean)/dz into grad."""
-        losses = cupy.empty_like(z)
-        k["bce_with_logits"](z, t, z.dtype.type(z.size), losses, grad)
-        return losses.sum() / z.size
+    def bce_with_logits(logits: Any, t: Any, grad: Any) -> Any:
+        """Mean BCE of logits l against targets t (a device scalar); writes d(mean)/dl into grad."""
+        losses = cupy.empty_like(logits)
+        k["bce_with_logits"](logits, t, logits.dtype.type(logits.size), losses, grad)
+        return losses.sum() / logits.size
 
     def adam_update(
         p: Any, g: Any, m: Any, v: Any, lr: float, beta1: float, beta2: float, eps: float, step: int

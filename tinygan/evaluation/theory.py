@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 from scipy.special import xlogy  # xlogy(a, b) = a log b, and 0 where a = 0 (the 0 log 0 = 0 convention)
 
-from .backend import get_backend, to_numpy
-from .layers import Sequential, mlp
-from .losses import discriminator_loss
+from ..fast.backend import get_backend, to_numpy
+from ..nn.layers import Sequential, mlp
+from ..nn.losses import discriminator_loss
+from ..nn.optim import Adam
 from .metrics import LOG4
-from .optim import Adam
 
 Sampler = Callable[[int, np.random.Generator], Any]  # sample(n, rng) -> (n, d) points
 

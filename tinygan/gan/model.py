@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from .backend import get_backend, to_numpy
+from ..fast.backend import get_backend, to_numpy
+from ..fast.kernels import sigmoid_numpy
+from ..nn.layers import as_float_dtype, mlp
+from ..nn.losses import discriminator_loss, generator_loss
+from ..nn.optim import Adam
 from .config import GANConfig, lr_multiplier
-from .kernels import sigmoid_numpy
-from .layers import as_float_dtype, mlp
-from .losses import discriminator_loss, generator_loss
-from .optim import Adam
 from .truncation import draws_needed, split_by_jacobian
 
 
@@ -49,7 +49,7 @@ class GAN:
         self.opt_D = Adam(self.D.parameters(), config.lr, config.betas, config.eps)
         self.fused = None  # the numba backend runs the same step as one jitted call
         if get_backend().name == "numba":
-            from .fused import FusedStep
+            from ..fast.fused import FusedStep
 
             self.fused = FusedStep(self)
         # theta_ema <- theta_ema + (1 - ema) (theta - theta_ema) after every G update
@@ -78,15 +78,15 @@ class GAN:
             return self._train_step_fused()
 
         for _ in range(c.d_steps):
-            d_loss = self.discriminator_backward(self.sample_real(n), self.sample_noise(n))
+            d_loss = self.discriminator_forward_backward(self.sample_real(n), self.sample_noise(n))
             self.opt_D.step()
-        g_loss = self.generator_backward(self.sample_noise(n))
+        g_loss = self.generator_forward_backward(self.sample_noise(n))
         self.opt_G.step()
         self._update_ema()
         self.step += 1
         return {"d_loss": d_loss, "g_loss": g_loss}
 
-    def discriminator_backward(self, real: Any, z: Any) -> Any:
+    def discriminator_forward_backward(self, real: Any, z: Any) -> Any:
         """D's loss on real (n, 2) vs G(z) (n, 2); leaves dloss/dtheta_D in D's grads. Returns the loss."""
         batch = self.config.batch_size
         fake = self.G.forward(z)  # (n, 2); G is not trained here, its cache is simply overwritten later
@@ -98,7 +98,7 @@ class GAN:
         self.D.backward(self.xp.concatenate([grad_real, grad_fake]))  # fills D's grads
         return d_loss
 
-    def generator_backward(self, z: Any) -> Any:
+    def generator_forward_backward(self, z: Any) -> Any:
         """G's loss on D(G(z)); leaves dloss/dtheta_G in G's grads and D's grads at zero. Returns the loss.
 
         dL/dtheta_G = (dL/dfake) (dfake/dtheta_G), and dL/dfake comes out of D.backward: the

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import to_numpy
+from ..fast.backend import to_numpy
 from .parameters import FlatParameters, Parameter
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .backend import get_backend
+from ..fast.backend import get_backend
 from .module import Module
 
 

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from .losses import GENERATOR_LOSSES
-from .module import as_float_dtype
+from ..nn.losses import GENERATOR_LOSSES
+from ..nn.module import as_float_dtype
 from .truncation import check_truncation
 
 SCHEDULES = ("constant", "linear", "cosine")

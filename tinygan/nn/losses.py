@@ -3,16 +3,17 @@
 Every loss returns ``(loss, grad)``: the mean loss (a scalar on the backend's device) and
 dloss/dlogits, an array shaped like the logits, ready to hand to ``model.backward``.
 
-Why logits and not probabilities: with s = sigmoid(z), the loss -t log s - (1-t) log(1-s)
-simplifies to max(z, 0) - z t + log(1 + e^{-|z|}), which never takes the log of 0 nor
-overflows an exp, for any finite z. Its derivative is simply s - t.
+Why logits and not probabilities: with s = sigmoid(l) for a logit l, the loss
+-t log s - (1-t) log(1-s) simplifies to max(l, 0) - l t + log(1 + e^{-|l|}), which never takes
+the log of 0 nor overflows an exp, for any finite l. Its derivative is simply s - t.
+(z always means G's noise in tinygan; l is a logit, as in docs/backprop.md.)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .backend import get_backend
+from ..fast.backend import get_backend
 
 GENERATOR_LOSSES = ("nonsaturating", "minimax")
 
@@ -20,10 +21,10 @@ GENERATOR_LOSSES = ("nonsaturating", "minimax")
 def bce_with_logits(logits: Any, targets: Any) -> tuple[Any, Any]:
     """Mean BCE of ``logits`` (any shape) against ``targets`` in [0, 1] (same shape, or a scalar).
 
-    loss = mean_i [ max(z_i, 0) - z_i t_i + log(1 + exp(-|z_i|)) ]
-    d loss / d z_i = (sigmoid(z_i) - t_i) / N,   N = logits.size
+    loss = mean_i [ max(l_i, 0) - l_i t_i + log(1 + exp(-|l_i|)) ]
+    d loss / d l_i = (sigmoid(l_i) - t_i) / N,   N = logits.size
 
-    (Derivation: d/dz [-t log s(z) - (1-t) log(1 - s(z))] with s' = s(1-s) gives
+    (Derivation: d/dl [-t log s(l) - (1-t) log(1 - s(l))] with s' = s(1-s) gives
     -t(1-s) + (1-t)s = s - t; the mean contributes the 1/N.)
     """
     xp = get_backend().xp
@@ -57,8 +58,9 @@ def discriminator_loss(logits_real: Any, logits_fake: Any, real_target: float = 
 def generator_loss(logits_fake: Any, kind: str = "nonsaturating") -> tuple[Any, Any]:
     """The generator's loss on D's logits for G(z), and its gradient w.r.t. those logits.
 
-    nonsaturating: L = -mean log D(G(z)) = BCE(z, 1);  dL/dz = (s - 1)/N
-    minimax:       L =  mean log(1 - D(G(z))) = -BCE(z, 0);  dL/dz = -s/N
+    nonsaturating: L = -mean log D(G(z)) = BCE(l, 1);  dL/dl = (s - 1)/N
+    minimax:       L =  mean log(1 - D(G(z))) = -BCE(l, 0);  dL/dl = -s/N
+    (l: the logits of D for the fakes G(z); s = sigmoid(l) = D(G(z)).)
     With s = D(G(z)) near 0 (early training, D wins), the minimax gradient -s/N vanishes
     while the non-saturating one stays near -1/N: that is why the latter is the default.
     """

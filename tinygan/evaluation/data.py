@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .backend import get_backend
+from ..fast.backend import get_backend
 
-PRESETS = ("two", "ring8", "grid25")
+MIXTURES = ("two", "ring8", "grid25")
 
 
 def _array_module(rng: Any) -> Any:
@@ -89,7 +89,7 @@ class GaussianMixture:
         return total
 
 
-def preset(name: str, *, dtype: Any = np.float32) -> GaussianMixture:
+def mixture(name: str, *, dtype: Any = np.float32) -> GaussianMixture:
     """two: 1/2 N((-2,-2), I) + 1/2 N((2,2), I) (the article); ring8: 8 modes on the unit
     circle, std 0.01; grid25: modes on {-4,-2,0,2,4}^2, std 0.05."""
     if name == "two":
@@ -100,7 +100,7 @@ def preset(name: str, *, dtype: Any = np.float32) -> GaussianMixture:
     if name == "grid25":
         grid = np.array([(x, y) for x in (-4, -2, 0, 2, 4) for y in (-4, -2, 0, 2, 4)], dtype=np.float64)
         return GaussianMixture(grid, np.full(25, 0.05**2), dtype=dtype)
-    raise ValueError(f"mixture must be one of {PRESETS}, got {name!r}")
+    raise ValueError(f"mixture must be one of {MIXTURES}, got {name!r}")
 
 
 class EmpiricalData:
@@ -170,8 +170,8 @@ def _is_numeric_row(line: str) -> bool:
     return True
 
 
-def make_data(mixture: str | None = None, data_path: str | None = None, *, dtype: Any = np.float32) -> Any:
-    """The data source for a run: a user's file if given, else a named preset."""
+def make_data(name: str | None = None, data_path: str | None = None, *, dtype: Any = np.float32) -> Any:
+    """The data source for a run: a user's file if given, else the mixture called ``name``."""
     if data_path is not None:
         return load_points(data_path, dtype=dtype)
-    return preset(mixture or "two", dtype=dtype)
+    return mixture(name or "two", dtype=dtype)
