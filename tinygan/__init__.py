@@ -1,12 +1,12 @@
 """tinygan: a generative adversarial network written from scratch in NumPy.
 
-The package is in five parts, each a folder, imports flowing one way (down this list):
+The package is in five parts, imports flowing one way (each imports only from those below it):
 
+* ``tinygan.plot``: every picture (the only module that imports matplotlib);
 * ``tinygan.gan``: the GAN, its config and recipes, the training loop, checkpoints, truncation;
 * ``tinygan.evaluation``: data sources (mixtures, user points) and the measures of a run;
 * ``tinygan.nn``: the textbook engine: modules, layers, activations, losses, optimizers;
-* ``tinygan.fast``: the backends and their fast twins (Numba, CuPy, the fused training step);
-* ``tinygan.plot``: every picture (the only module that imports matplotlib).
+* ``tinygan.fast``: the backends and their fast twins (Numba, CuPy, the fused training step).
 
 Reading order, to learn backprop from the code (the same in README.md and docs/backprop.md):
 nn/module.py, nn/layers.py, nn/activations.py, nn/losses.py, nn/optim.py, gan/model.py

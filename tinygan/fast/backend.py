@@ -1,11 +1,12 @@
 """Which array module (NumPy or CuPy) and which kernel set (numpy, numba, cupy) is in use.
 
-Every layer, loss and optimizer asks this module for two things:
+Code above it asks this module for two things:
 
-* ``xp``: the array module that creates and combines arrays (``numpy`` or ``cupy``);
-* ``kernels``: the fused elementwise loops (BCE, Adam, SGD, bias+activation), either the
-  readable NumPy twins, their Numba-jitted versions, or CuPy kernels (``kernels.py``,
-  ``kernels_cupy.py``).
+* ``xp``: the array module that creates and combines arrays (``numpy`` or ``cupy``); every layer,
+  loss, optimizer and data source uses it;
+* ``kernels``: the fused elementwise loops that the BCE loss and the optimizers call (BCE, Adam,
+  SGD), either the readable NumPy twins, their Numba-jitted versions, or CuPy kernels
+  (``kernels.py``, ``kernels_cupy.py``).
 
 Choose with ``tinygan.set_backend("numpy" | "numba" | "cupy")`` or the ``TINYGAN_BACKEND``
 environment variable. The default is ``numba`` when Numba imports, otherwise ``numpy`` with

@@ -1,7 +1,8 @@
 """GANConfig: everything that defines a run, validated; and the learning-rate schedule.
 
-Defaults are the tuned case study (see recipes.py and the README); ``validate`` names the
-first field that makes no sense.
+The defaults are a plain starting point (the case study's networks, Adam 2e-4 with betas
+(0, 0.9), batch 512); the tuned settings for each built-in mixture are in recipes.py
+(``tinygan.recipe(name)``). ``validate`` names the first field that makes no sense.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ SCHEDULES = ("constant", "linear", "cosine")
 
 @dataclass
 class GANConfig:
-    """Everything that defines a run. Defaults are the tuned case study (see README)."""
+    """Everything that defines a run. The tuned settings per mixture: ``tinygan.recipe(name)``."""
 
     hidden: int = 64  # width of every hidden layer, G and D
     depth: int = 2  # hidden layers per network

@@ -188,7 +188,9 @@ class GAN:
         return to_numpy(fake) * self.config.data_scale, to_numpy(grad_fake) / self.config.data_scale
 
     def state_dict(self) -> dict[str, Any]:
-        """Host copies of everything needed to resume: weights, optimizers, step, RNG state, config."""
+        """Host copies of the arrays a run needs to resume: weights, optimizers' moments and step counts,
+        G's weight average, the step. The RNG state, seed, config and history are added by
+        ``checkpoint.save_checkpoint``, which writes them beside these arrays."""
         state = {f"G.{k}": v for k, v in self.G.state_dict().items()}
         state |= {f"D.{k}": v for k, v in self.D.state_dict().items()}
         state |= {f"opt_G.{k}": v for k, v in self.opt_G.state_dict().items()}

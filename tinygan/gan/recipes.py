@@ -1,35 +1,18 @@
 """Tuned configurations for the three built-in mixtures (``demos/mixture.py --mixture NAME``).
 
-two (the article's case, 1/2 N((-2,-2), I) + 1/2 N((2,2), I)): small MLPs, H = 64, batch 512,
-Adam lr 2e-4 with betas (0, 0.9), two D updates per G update, a linear learning-rate decay to 0
-over 20,000 steps, and G sampled with an exponential moving average (0.999) of its weights.
-With a constant rate the generator keeps orbiting the target (the game has no pull towards
-rest), so where a run stops decides its quality; the decay lets it settle, and the average
-smooths what is left of the orbit. The second D update keeps D close to its optimum, so G
-follows the JSD's gradient rather than a stale D's. Measured against the case study's quality
-bar (README): this recipe passed 9 of seeds 0-9; one D step, no average, 10,000 steps passed 4 of
-seeds 0-4; two D steps, no average, 10,000 steps passed 8 of seeds 0-9.
+two (the article's case): small MLPs (H = 64), batch 512, Adam 2e-4 with betas (0, 0.9), two D
+updates per G update, a linear learning-rate decay to 0 over the run, and G sampled from an
+exponential moving average (0.999) of its weights. With a constant rate the generator keeps
+orbiting the target (the game has no pull towards rest); the decay lets it settle, the average
+smooths what is left of the orbit, and the second D update keeps D near its optimum, so G follows
+the JSD's gradient rather than a stale D's. docs/case_study.md gives the measurements.
 
-ring8 / grid25 (mode-coverage benchmarks): wider, deeper nets (3 x 256), a small batch (64) and
-50,000 steps with a cosine decay from 40% of the run down to 1% of the rate. Both pack 2 samples
-for D (PacGAN2), sample G from an exponential moving average (0.9995) of its weights, and leave
-out the 3% of noise where G stretches most (Jacobian-based truncation, truncation.py). The grid
-is seen standardised (divided by 4) by the networks. What keeps the high-quality fraction below
-a perfect sampler's 98.9% is samples bridging neighbouring modes: G is a continuous map of a
-Gaussian, so some noise must land between modes. The long low-rate tail of the schedule narrows
-those bridges: at 20,000 steps packing 2 reached 96.5% (ring) and 92.2% (grid) on seed 0, at
-50,000 steps 97.0% and 97.4%. Truncation removes what is left of them. Measured over seeds 0-9
-at 50,000 steps (benchmarks/mode_coverage.py; goal: every mode covered and at least 97% high
-quality in every seed): on the ring, packing 4 without truncation met it in 10 of 10 seeds on
-the build machine (8/8, 97.2-98.2%), but its step costs 1.6x a packed-2 step and the demo took 5
-min 5 s there; packing 2 with 3% truncation met it in 10 of 10 on the second machine (8/8 strict,
-99.3-100.0%). On the grid, packing kept all 25 modes in every seed on both machines we ran (20
-of 20 runs with packing 2), where unpacked runs lost modes in 3-4 of 10 seeds; but packing alone
-left 2.6-4.1% of samples on the bridges (96.7% high quality on average, the goal met in 2 of 10
-seeds, 3 sampled from the average). Truncating 3% took the same 10 runs to 98.7-99.9% (mean
-99.5%), all 25 modes (strict count too) in every seed: 10 of 10. Without truncation the best
-grid method, label smoothing 0.1 (unpacked), met the goal in 7 of 10 seeds on each of two
-machines.
+ring8 / grid25 (mode coverage): 3 x 256 nets, batch 64, 50,000 steps with a cosine decay from
+40% of the run to 1% of the rate. Both pack 2 samples for D (PacGAN2), which keeps every mode;
+sample G from an exponential moving average (0.9995) of its weights; and leave out the 3% of
+noise where G stretches most (Jacobian truncation, truncation.py), which removes the samples G
+must leave on the bridges between modes. The grid is fed to the networks divided by 4.
+docs/mode_coverage.md gives the measurements and the methods that lost.
 """
 
 from __future__ import annotations
@@ -54,7 +37,9 @@ RECIPES: dict[str, GANConfig] = {
 
 
 def recipe(name: str) -> GANConfig:
-    """A fresh copy of the tuned config for a mixture (or the case-study default for user data)."""
+    """A fresh copy of the tuned config for the built-in mixture ``name`` (two, ring8 or grid25).
+
+    For your own data, start from ``recipe("two")`` for small 2-D problems, or from ``GANConfig()``."""
     if name not in RECIPES:
         raise ValueError(f"mixture must be one of {sorted(RECIPES)}, got {name!r}")
     return dataclasses.replace(RECIPES[name])
