@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -70,16 +71,17 @@ def test_user_data_from_csv(tmp_path):
     (["--batch-size", "abc"], "--batch-size must be an integer"),
     (["--seed", "-2"], "--seed must be a finite number >= 0"),
     (["--mixture", "ring9"], "invalid choice: 'ring9'"),
-    (["--betas", "0.5", "1.0"], "each beta must be in [0, 1)"),
+    (["--betas", "0.5", "1.0"], "--betas must be a number in [0, 1)"),
     (["--loss", "hinge"], "invalid choice: 'hinge'"),
     (["--hidden", "0"], "--hidden must be a finite number > 0"),
-    (["--truncation", "1"], "--truncation: must be in [0, 1)"),
+    (["--truncation", "1"], "--truncation must be a number in [0, 1)"),
     (["--truncation", "-0.1"], "--truncation must be a finite number >= 0"),
     (["--data", "/no/such/file.npy"], "does not exist"),
     (["--resume", "/no/such/ckpt.npz"], "does not exist"),
 ])  # fmt: skip
 def test_bad_arguments_print_one_line_and_exit_nonzero(args, message):
-    result = subprocess.run([sys.executable, str(DEMO), *args], capture_output=True, text=True, timeout=120)
+    env = os.environ | {"PYTHONPATH": str(ROOT)}  # this checkout's tinygan, not an installed one
+    result = subprocess.run([sys.executable, str(DEMO), *args], capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr, result.stderr

@@ -10,6 +10,7 @@ This module imports no plotting library; the GAN part is imported only inside fu
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -50,7 +51,10 @@ def number(kind: type, minimum: float, name: str, *, strict: bool = True, below:
             relation = ">" if strict else ">="
             raise argparse.ArgumentTypeError(f"{name} must be a finite number {relation} {minimum}, got {text!r}")
         if below is not None and not value < below:
-            raise argparse.ArgumentTypeError(f"{name} must be < {below}, got {text!r}")
+            bracket = "(" if strict else "["
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a number in {bracket}{minimum:g}, {below:g}), got {text!r}"
+            )
         return value
 
     return parse
@@ -182,3 +186,22 @@ def check_memory(config: Any, *, samples: int) -> None:
             f"--samples {samples} with --truncation {config.jacobian_truncation:g}: sampling needs about "
             f"{describe_bytes(need)}, more than the {describe_bytes(have)} of memory available"
         )
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN or inf float replaced by None (JSON has no NaN: it becomes null)."""
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # a NumPy scalar
+        return json_safe(value.item())
+    return value
+
+
+def write_json(path: str, value: Any) -> None:
+    """Write ``value`` as strict JSON (NaN and inf written as null)."""
+    with open(path, "w", encoding="utf-8") as file:
+        json.dump(json_safe(value), file, indent=1, allow_nan=False)
