@@ -14,6 +14,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -167,6 +168,12 @@ def check_output_paths(inputs: dict[str, str | None], checkpoint: str | None, ou
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
         raise ValueError(f"--checkpoint {checkpoint}: cannot write into {parent}")
+    if parent == folder:  # access() says yes to root everywhere: try it
+        try:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as error:
+            raise ValueError(f"--checkpoint {checkpoint}: cannot write into {folder} ({error.strerror})") from None
 
 
 def check_memory(config: Any, *, samples: int) -> None:

@@ -149,7 +149,10 @@ def load_points(path: str | os.PathLike, *, dtype: Any = np.float32) -> Empirica
         raise ValueError(f"data file {path!r} does not exist")
     try:
         if path.endswith(".npy"):
-            points = np.load(path, allow_pickle=False)
+            try:
+                points = np.load(path, allow_pickle=False)
+            except ValueError as error:  # e.g. an array of Python objects, or not a .npy file at all
+                raise ValueError(f"cannot read data file {path!r}: {error}") from None
         elif path.endswith(".csv"):
             points = _read_csv(path)
         else:

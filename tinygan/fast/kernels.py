@@ -93,12 +93,11 @@ def bce_with_logits_numpy(logits, t, grad):
     n = logits.size
     with np.errstate(invalid="ignore"):  # inf - inf, replaced just below
         losses = xp.maximum(logits, 0) - logits * t + xp.log1p(xp.exp(-xp.abs(logits)))
-    infinite = xp.isinf(logits)
-    if infinite.any():
-        wrong = xp.where(logits > 0, 1 - t, t)  # the weight the target puts on the other answer
-        losses = xp.where(infinite, xp.where(wrong > 0, xp.inf, 0.0), losses)
+    wrong = xp.where(logits > 0, 1 - t, t)  # the weight the target puts on the other answer
+    certain = xp.where(wrong > 0, np.inf, 0.0)  # (no `if any()`: that would copy to the host on a GPU)
+    losses = xp.where(xp.abs(logits) == np.inf, certain, losses)
     grad[...] = (sigmoid_numpy(logits) - t) / n
-    return (losses.sum(dtype=xp.float64) / n).astype(logits.dtype)
+    return (losses.astype(np.float64).sum() / n).astype(logits.dtype)
 
 
 def adam_update_numpy(p, g, m, v, lr: float, beta1: float, beta2: float, eps: float, step: int) -> None:

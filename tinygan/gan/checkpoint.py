@@ -133,6 +133,8 @@ def is_checkpoint(path: str | os.PathLike) -> bool:
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """All entries of a checkpoint as host arrays; CheckpointError if it is not a sound one."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CheckpointError(f"checkpoint {path!r} is a folder, not a checkpoint file")
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path!r} does not exist")
     if not zipfile.is_zipfile(path):

@@ -163,6 +163,8 @@ class GAN:
                 f"more than the {describe_bytes(have)} of memory available"
             )
         if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+            if rng < 0:
+                raise ValueError(f"rng as a seed must be >= 0, got {rng}")
             rng = np.random.default_rng(int(rng))  # an int is a seed
         elif rng is not None and not callable(getattr(rng, "standard_normal", None)):
             raise TypeError(f"rng must be a numpy Generator or an int seed, got {type(rng).__name__}")

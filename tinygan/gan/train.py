@@ -58,8 +58,8 @@ def health_problem(gan: GAN, losses: dict[str, Any], logits: np.ndarray | None =
     if logits is not None and not np.all(np.abs(logits) <= LOGIT_LIMIT):
         return f"D's logits reach {np.nanmax(np.abs(logits)):.3g} (a working GAN stays within +-{LOGIT_LIMIT:g})"
     for name, net in (("G", gan.G), ("D", gan.D)):
-        largest = float(gan.xp.abs(net.flat.data).max())
-        if not largest <= WEIGHT_LIMIT:  # also catches NaN
+        if not bool((gan.xp.abs(net.flat.data) <= WEIGHT_LIMIT).all()):  # also catches NaN
+            largest = float(np.nanmax(np.abs(to_numpy(net.flat.data))))
             return f"a weight of {name} reaches {largest:.3g} (a working GAN stays within +-{WEIGHT_LIMIT:g})"
     return None
 
