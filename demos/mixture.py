@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import math
 import os
 import sys
 import time
@@ -26,101 +24,106 @@ import time
 import numpy as np
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def _number(kind, minimum, name, strict=True):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{name} must be {'an integer' if kind is int else 'a number'}, got {text!r}"
-            ) from None
-        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
-            relation = ">" if strict else ">="
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number {relation} {minimum}, got {text!r}")
-        return value
-
-    return parse
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from tinygan.cli import OneLineParser, add_training_flags, check_training_flags, number
+
     p = OneLineParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--mixture", default="two", choices=["two", "ring8", "grid25"], help="built-in data (default: two)")
+    p.add_argument("--mixture", choices=["two", "ring8", "grid25"], help="built-in data (default: two)")
     p.add_argument("--data", metavar="PATH", help="your own 2-D points (.npy of shape (n, 2), or .csv)")
-    p.add_argument("--steps", type=_number(int, 0, "--steps"), help="total training steps (default: the recipe's)")
-    p.add_argument("--batch-size", type=_number(int, 0, "--batch-size"), help="samples per batch")
-    p.add_argument("--lr", type=_number(float, 0.0, "--lr"), help="Adam learning rate")
-    p.add_argument(
-        "--betas",
-        type=_number(float, 0.0, "--betas", strict=False),
-        nargs=2,
-        metavar=("B1", "B2"),
-        help="Adam betas, each in [0, 1)",
-    )
-    p.add_argument("--hidden", type=_number(int, 0, "--hidden"), help="hidden width of G and D")
-    p.add_argument("--seed", type=_number(int, 0, "--seed", strict=False), default=0, help="random seed (default 0)")
-    p.add_argument("--loss", choices=["nonsaturating", "minimax"], help="generator loss (default nonsaturating)")
-    p.add_argument("--pack", type=_number(int, 0, "--pack"), help="PacGAN: D judges this many samples at once")
-    p.add_argument("--truncation", type=_number(float, 0.0, "--truncation", strict=False), metavar="Q",
+    add_training_flags(p, default_out="runs/mixture")
+    p.add_argument("--truncation", type=number(float, 0.0, "--truncation", strict=False, below=1.0), metavar="Q",
                    help="leave out this fraction of noise, where G stretches most (default: the recipe's)")  # fmt: skip
-    p.add_argument("--backend", choices=["numpy", "numba", "cupy"], help="default: numba if installed")
-    p.add_argument("--out", default="runs/mixture", help="output folder (default runs/mixture)")
-    p.add_argument("--checkpoint", metavar="PATH", help="save a checkpoint here every --checkpoint-every steps")
-    p.add_argument("--checkpoint-every", type=_number(int, 0, "--checkpoint-every"), default=1000)
-    p.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint")
-    p.add_argument("--stop-after", type=_number(int, 0, "--stop-after"),
-                   help="stop (and checkpoint) at this step, to finish later with --resume")  # fmt: skip
-    p.add_argument("--samples", type=_number(int, 0, "--samples"), default=5000, help="samples to write")
-    p.add_argument("--log-every", type=_number(int, 0, "--log-every"), default=250)
-    p.add_argument(
-        "--threads",
-        type=_number(int, 0, "--threads"),
-        default=1,
-        help="BLAS threads (default 1: the matrices are small, and spare threads spin on busy cores)",
-    )
+    p.add_argument("--samples", type=number(int, 0, "--samples"), default=5000, help="samples to write")
     p.add_argument("--animate", action="store_true", help="also write training.gif (samples, D, G's gradient)")
-    p.add_argument("--frames", type=_number(int, 1, "--frames"), default=60, help="GIF frames (default 60)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--frames", type=number(int, 1, "--frames"), default=60, help="GIF frames (default 60)")
     args = p.parse_args(argv)
-    if args.truncation is not None and not args.truncation < 1:
-        p.error(f"argument --truncation: must be in [0, 1), got {args.truncation}")
-    if args.betas is not None and not all(b < 1 for b in args.betas):
-        p.error(f"argument --betas: each beta must be in [0, 1), got {args.betas}")
+    check_training_flags(p, args)
+    if args.mixture is not None and args.data is not None:
+        p.error("argument --data: not allowed with --mixture (the data is one or the other)")
+    if args.samples < 10:
+        p.error(f"argument --samples: at least 10 (the plots estimate densities from them), got {args.samples}")
     return args
 
 
+OUTPUTS = ("samples.npy", "metrics.json", "contours.png", "samples.png", "discriminator.png", "losses.png",
+           "truncation.png", "training.gif")  # fmt: skip
+
+
 def build(args: argparse.Namespace):
+    """The GAN and its data: a fresh run from the recipe and the flags, or the run in --resume."""
     from tinygan import set_backend
+    from tinygan.cli import check_memory, config_overrides
     from tinygan.evaluation.data import make_data
-    from tinygan.gan.checkpoint import load_checkpoint
     from tinygan.gan.model import GAN
     from tinygan.gan.recipes import recipe
 
     if args.backend:
         set_backend(args.backend)
-    data = make_data(args.mixture, args.data)
     if args.resume:
-        gan = load_checkpoint(args.resume, data)
-        if args.truncation is not None:  # sampling only: the run itself is unchanged
-            gan.config.jacobian_truncation = args.truncation
-        return gan, data
-    overrides = {
-        "batch_size": args.batch_size,
-        "lr": args.lr,
-        "hidden": args.hidden,
-        "loss": args.loss,
-        "pack": args.pack,
-        "jacobian_truncation": args.truncation,
-    }
-    config = dataclasses.replace(recipe(args.mixture), **{k: v for k, v in overrides.items() if v is not None})
-    return GAN(data, config, seed=args.seed), data
+        return resume(args)
+    data = make_data(args.mixture or "two", args.data)
+    overrides = config_overrides(args)
+    if args.truncation is not None:
+        overrides["jacobian_truncation"] = args.truncation
+    config = dataclasses.replace(recipe(args.mixture or "two"), **overrides)
+    config.validate()
+    check_memory(config, samples=args.samples)  # before GAN() allocates the networks
+    return GAN(data, config, seed=args.seed or 0), data
+
+
+def resume(args: argparse.Namespace):
+    """The run saved in --resume, with its own data, config, seed and total. A flag that would change
+    the run is a conflict; --steps beyond the saved total extends the run, and says so."""
+    from tinygan.cli import check_memory, resume_conflicts
+    from tinygan.evaluation.data import make_data
+    from tinygan.gan.checkpoint import checkpoint_info, data_record, describe_data, load_checkpoint
+
+    info = checkpoint_info(args.resume)
+    data = None
+    if args.mixture is not None or args.data is not None:
+        data = make_data(args.mixture, args.data)
+        record = info["data"]
+        if record is not None and data_record(data).get("sha256") != record.get("sha256"):
+            flag = f"--mixture {args.mixture}" if args.mixture else f"--data {args.data}"
+            raise ValueError(
+                f"{flag} conflicts with the checkpoint {args.resume!r}, which trained on {describe_data(record)} "
+                "(leave the flag out to continue on the same data)"
+            )
+    resume_conflicts(args, info["config"], info["seed"])
+    gan = load_checkpoint(args.resume, data)
+    if args.steps is not None and args.steps > gan.config.steps:
+        print(f"extending the run from {gan.config.steps} to {args.steps} steps: the learning-rate schedule "
+              f"now spans {args.steps} (from step {gan.step} on)")  # fmt: skip
+        gan.config.steps = args.steps
+    if args.truncation is not None:  # sampling only: the run itself is unchanged
+        gan.config.jacobian_truncation = args.truncation
+    check_memory(gan.config, samples=args.samples)
+    return gan, gan.data
+
+
+def check_before_training(args: argparse.Namespace, gan, data, checkpoint: str | None) -> None:
+    """Everything that can fail after training, refused before it (one line naming the flag)."""
+    from tinygan.cli import check_output_paths
+    from tinygan.evaluation.data import EmpiricalData
+
+    inputs = {"--data": getattr(data, "path", None), "--resume": args.resume}
+    check_output_paths(inputs, checkpoint, [os.path.join(args.out, name) for name in OUTPUTS])
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ValueError(f"--out {args.out} is a file, not a folder")
+    if isinstance(data, EmpiricalData) and np.linalg.matrix_rank(np.cov(data.points.T.astype(np.float64))) < 2:
+        raise ValueError(
+            f"--data {args.data}: the points lie on a line or a single point; the density plots need 2-D spread"
+        )
+    if args.animate and gan.config.pack != 1:
+        raise ValueError("--animate needs --pack 1 (a packed sample's gradient depends on its pack-mates)")
+    if args.stop_after is not None and args.stop_after <= gan.step:
+        raise ValueError(f"--stop-after {args.stop_after}: the run is already at step {gan.step}")
+
+
+def continue_command(args: argparse.Namespace, checkpoint: str) -> str:
+    """The command that continues this run: the checkpoint knows everything else."""
+    command = f"python demos/mixture.py --resume {checkpoint}"
+    return command + (f" --out {args.out}" if args.out != "runs/mixture" else "")
 
 
 def summary_table(m: dict) -> str:
@@ -157,29 +160,39 @@ def summary_table(m: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from tinygan import get_backend, plot
+    from tinygan.cli import write_json
     from tinygan.evaluation.metrics import evaluate
-    from tinygan.gan.train import train
+    from tinygan.gan.train import TrainingInterrupted, train
 
     gan, data = build(args)
-    steps = args.steps or gan.config.schedule_steps
-    stop = min(steps, args.stop_after) if args.stop_after else steps
+    total = gan.config.steps
+    stop = min(total, args.stop_after) if args.stop_after else total
+    checkpoint = args.checkpoint or args.resume  # a resumed run keeps saving into its own file
+    check_before_training(args, gan, data, checkpoint)
     os.makedirs(args.out, exist_ok=True)
-    todo = stop - gan.step
-    print(f"tinygan: {data!r}, backend {get_backend().name}, {todo} steps to go (total {steps}), seed {gan.seed}")
+    print(f"tinygan: {data!r}, backend {get_backend().name}, {stop - gan.step} steps to go (total {total}), "
+          f"seed {gan.seed}")  # fmt: skip
     animation, callback_every = None, max(1, (stop - gan.step) // args.frames)
     if args.animate:
-        if gan.config.pack != 1:
-            raise ValueError("--animate needs --pack 1 (a packed sample's gradient depends on its pack-mates)")
         real_points = np.asarray(data.sample(3000, np.random.default_rng([gan.seed, 5])), dtype=np.float64)
         animation = plot.TrainingAnimation(real_points, seed=gan.seed)
         animation.capture(gan)
     start = time.perf_counter()
-    train(gan, stop, log_every=args.log_every, checkpoint_path=args.checkpoint,
-          checkpoint_every=args.checkpoint_every, progress=not args.no_progress, threads=args.threads,
-          callback=animation.capture if animation else None, callback_every=callback_every)  # fmt: skip
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported by the health check, in one line
+            train(gan, stop, log_every=args.log_every, checkpoint_path=checkpoint,
+                  checkpoint_every=args.checkpoint_every, progress=not args.no_progress, threads=args.threads,
+                  callback=animation.capture if animation else None, callback_every=callback_every)  # fmt: skip
+    except TrainingInterrupted as stopped:
+        if stopped.checkpoint is None:
+            print(f"interrupted at step {stopped.step}; nothing saved (no --checkpoint)", file=sys.stderr)
+        else:
+            print(f"interrupted at step {stopped.step}; saved; continue with: "
+                  f"{continue_command(args, stopped.checkpoint)}", file=sys.stderr)  # fmt: skip
+        return 130
     seconds = time.perf_counter() - start
-    if stop < steps:
-        print(f"stopped at step {gan.step} of {steps}; continue with --resume {args.checkpoint}")
+    if stop < total:
+        print(f"stopped at step {gan.step} of {total}; continue with: {continue_command(args, checkpoint)}")
         return 0
 
     # independent of training; left_out: what Jacobian truncation removed (none without it)
@@ -188,8 +201,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = evaluate(gan, data, n=min(args.samples, 5000))
     metrics |= {"steps": gan.step, "train_seconds": seconds, "seed": gan.seed, "backend": get_backend().name,
                 "config": gan.config.to_dict(), "history": gan.history}  # fmt: skip
-    with open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:
-        json.dump(metrics, f, indent=1)
+    write_json(os.path.join(args.out, "metrics.json"), metrics)
     real = np.asarray(data.sample(len(samples), np.random.default_rng([gan.seed, 4])), dtype=np.float64)
     title = f"tinygan after {gan.step} steps (seed {gan.seed})"
     plot.contours(real, samples, os.path.join(args.out, "contours.png"), title=title)
@@ -214,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return run(args)
+    except KeyboardInterrupt:  # a second Ctrl-C, or one outside training
+        print("interrupted", file=sys.stderr)
+        return 130
     except TrainingDiverged as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

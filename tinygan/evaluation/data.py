@@ -93,14 +93,17 @@ def mixture(name: str, *, dtype: Any = np.float32) -> GaussianMixture:
     """two: 1/2 N((-2,-2), I) + 1/2 N((2,2), I) (the article); ring8: 8 modes on the unit
     circle, std 0.01; grid25: modes on {-4,-2,0,2,4}^2, std 0.05."""
     if name == "two":
-        return GaussianMixture([[-2.0, -2.0], [2.0, 2.0]], dtype=dtype)
-    if name == "ring8":
+        preset = GaussianMixture([[-2.0, -2.0], [2.0, 2.0]], dtype=dtype)
+    elif name == "ring8":
         angles = 2 * np.pi * np.arange(8) / 8
-        return GaussianMixture(np.stack([np.cos(angles), np.sin(angles)], 1), np.full(8, 0.01**2), dtype=dtype)
-    if name == "grid25":
+        preset = GaussianMixture(np.stack([np.cos(angles), np.sin(angles)], 1), np.full(8, 0.01**2), dtype=dtype)
+    elif name == "grid25":
         grid = np.array([(x, y) for x in (-4, -2, 0, 2, 4) for y in (-4, -2, 0, 2, 4)], dtype=np.float64)
-        return GaussianMixture(grid, np.full(25, 0.05**2), dtype=dtype)
-    raise ValueError(f"mixture must be one of {MIXTURES}, got {name!r}")
+        preset = GaussianMixture(grid, np.full(25, 0.05**2), dtype=dtype)
+    else:
+        raise ValueError(f"mixture must be one of {MIXTURES}, got {name!r}")
+    preset.name = name  # checkpoints record it, to resume on the same data
+    return preset
 
 
 class EmpiricalData:
@@ -117,7 +120,12 @@ class EmpiricalData:
         if not np.all(np.isfinite(points)):
             bad = int(np.sum(~np.all(np.isfinite(points), axis=1)))
             raise ValueError(f"data contains NaN or inf in {bad} row(s)")
+        limit = np.finfo(dtype).max
+        if np.any(np.abs(points) > limit):
+            bad = int(np.sum(np.any(np.abs(points) > limit, axis=1)))
+            raise ValueError(f"data has {bad} row(s) beyond {np.dtype(dtype).name}'s range (|x| <= {limit:.3g})")
         self.points = points.astype(dtype)
+        self.path: str | None = None  # the file the points came from, if any (see load_points)
         self.dim = 2
         self.dtype = np.dtype(dtype)
         self._device: dict[int, Any] = {}
@@ -141,18 +149,23 @@ def load_points(path: str | os.PathLike, *, dtype: Any = np.float32) -> Empirica
         raise ValueError(f"data file {path!r} does not exist")
     try:
         if path.endswith(".npy"):
-            points = np.load(path, allow_pickle=False)
+            try:
+                points = np.load(path, allow_pickle=False)
+            except ValueError as error:  # e.g. an array of Python objects, or not a .npy file at all
+                raise ValueError(f"cannot read data file {path!r}: {error}") from None
         elif path.endswith(".csv"):
             points = _read_csv(path)
         else:
             raise ValueError(f"data file {path!r} must end in .npy or .csv")
     except (OSError, UnicodeDecodeError) as error:
         raise ValueError(f"cannot read data file {path!r}: {error}") from None
-    return EmpiricalData(points, dtype=dtype)
+    data = EmpiricalData(points, dtype=dtype)
+    data.path = path
+    return data
 
 
 def _read_csv(path: str) -> np.ndarray:
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8-sig") as handle:  # -sig: drop the byte-order mark spreadsheets write
         lines = [line for line in handle.read().splitlines() if line.strip()]
     if lines and not _is_numeric_row(lines[0]):
         lines = lines[1:]  # a header

@@ -84,12 +84,20 @@ def bce_with_logits_numpy(logits, t, grad):
 
     loss_i = max(l, 0) - l t + log(1 + e^{-|l|})   (= -t log s - (1-t) log(1-s), s = sigmoid(l))
     d loss_i / d l = s - t, and the mean divides by N = l.size.
+
+    An infinite logit is a certain answer: its loss is 0 if right and inf if wrong (the formula
+    alone would give inf - inf = NaN). The mean is summed in float64, like the Numba twin, so a
+    batch of losses near float32's maximum does not overflow.
     """
     xp = array_module(logits)
     n = logits.size
-    losses = xp.maximum(logits, 0) - logits * t + xp.log1p(xp.exp(-xp.abs(logits)))
+    with np.errstate(invalid="ignore"):  # inf - inf, replaced just below
+        losses = xp.maximum(logits, 0) - logits * t + xp.log1p(xp.exp(-xp.abs(logits)))
+    wrong = xp.where(logits > 0, 1 - t, t)  # the weight the target puts on the other answer
+    certain = xp.where(wrong > 0, np.inf, 0.0)  # (no `if any()`: that would copy to the host on a GPU)
+    losses = xp.where(xp.abs(logits) == np.inf, certain, losses)
     grad[...] = (sigmoid_numpy(logits) - t) / n
-    return losses.sum() / n
+    return (losses.astype(np.float64).sum() / n).astype(logits.dtype)
 
 
 def adam_update_numpy(p, g, m, v, lr: float, beta1: float, beta2: float, eps: float, step: int) -> None:
@@ -178,7 +186,11 @@ if numba is not None:
         for i in range(n):
             li = logits[i]
             e = math.exp(-abs(li))
-            total += max(li, 0.0) - li * t[i] + math.log1p(e)
+            if math.isinf(li):  # a certain answer: 0 if right, inf if wrong (not inf - inf)
+                wrong = 1.0 - t[i] if li > 0 else t[i]
+                total += math.inf if wrong > 0 else 0.0
+            else:
+                total += max(li, 0.0) - li * t[i] + math.log1p(e)
             s = 1.0 / (1.0 + e) if li >= 0 else e / (1.0 + e)
             grad[i] = (s - t[i]) / n
         return total / n

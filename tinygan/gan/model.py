@@ -16,19 +16,34 @@ from typing import Any
 
 import numpy as np
 
+from ..evaluation.data import EmpiricalData
 from ..fast.backend import get_backend, to_numpy
 from ..fast.kernels import sigmoid_numpy
 from ..nn.layers import as_float_dtype, mlp
 from ..nn.losses import discriminator_loss, generator_loss
 from ..nn.optim import Adam
 from .config import GANConfig, lr_multiplier
+from .memory import available_bytes, describe_bytes, sampling_bytes
 from .truncation import draws_needed, split_by_jacobian
 
 
 class GAN:
     """Generator and discriminator MLPs trained on ``data`` (anything with ``sample(n, rng)``)."""
 
-    def __init__(self, data: Any, config: GANConfig | None = None, *, seed: int = 0) -> None:
+    def __init__(self, data: Any, config: GANConfig | dict | None = None, *, seed: int = 0) -> None:
+        """``data``: a data source (anything with ``sample(n, rng)``) or an array of points (n, 2);
+        ``config``: a GANConfig, or a dict of its fields (None: the defaults)."""
+        if isinstance(data, (np.ndarray, list, tuple)):
+            data = EmpiricalData(data)
+        elif not callable(getattr(data, "sample", None)):
+            raise TypeError(
+                "data must be a data source with sample(n, rng) (e.g. tinygan.mixture('two')) "
+                f"or an array of points (n, 2), got {type(data).__name__}"
+            )
+        if isinstance(config, dict):
+            config = GANConfig.from_dict(config)
+        elif config is not None and not isinstance(config, GANConfig):
+            raise TypeError(f"config must be a GANConfig or a dict of its fields, got {type(config).__name__}")
         self.config = config = config or GANConfig()
         config.validate()
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -131,6 +146,7 @@ class GAN:
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """n generated points on the host, (n, 2), in data units.
 
+        ``rng``: a numpy Generator or an int seed (default: the GAN's own noise RNG).
         With ``config.ema`` > 0 they come from the averaged weights. With a jacobian truncation
         q > 0 (default ``config.jacobian_truncation``), ceil(n / (1 - q)) noise vectors are drawn
         and the fraction q where G stretches most, the bridges between modes, is left out
@@ -140,6 +156,18 @@ class GAN:
             raise ValueError(f"n must be a positive int, got {n!r}")
         q = self.config.jacobian_truncation if jacobian_truncation is None else jacobian_truncation
         draws = draws_needed(int(n), q)  # validates q
+        need, have = sampling_bytes(self.config, int(n), q), available_bytes()
+        if need > have:
+            raise ValueError(
+                f"n = {n} samples (with jacobian_truncation {q:g}) need about {describe_bytes(need)}, "
+                f"more than the {describe_bytes(have)} of memory available"
+            )
+        if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+            if rng < 0:
+                raise ValueError(f"rng as a seed must be >= 0, got {rng}")
+            rng = np.random.default_rng(int(rng))  # an int is a seed
+        elif rng is not None and not callable(getattr(rng, "standard_normal", None)):
+            raise TypeError(f"rng must be a numpy Generator or an int seed, got {type(rng).__name__}")
         noise_rng = rng if rng is not None else self.rng
         z = self.xp.asarray(noise_rng.standard_normal((draws, self.config.noise_dim), dtype=self.dtype))
         trained = self.G.flat.data.copy() if self.G_ema is not None else None

@@ -1,15 +1,23 @@
 """The training loop around ``GAN.train_step``: logging, progress bar, checkpoints, divergence.
 
 Every ``log_every`` steps it records the losses and an estimate of V(D, G) on a fixed
-evaluation batch (drawn from its own RNG, so logging never changes the training run), and
-stops with ``TrainingDiverged`` as soon as a loss or a parameter is NaN/inf. Checkpoints are
-written only from a healthy state, so the last one on disk is always good.
+evaluation batch (drawn from its own RNG, so logging never changes the training run). Before
+every log and every checkpoint it checks the run's health, and stops with ``TrainingDiverged``
+when it fails. Healthy means more than finite: a GAN that blows up with too high a learning rate
+often stays finite for thousands of steps while its losses climb to 1e3...1e36, so the losses,
+D's logits and the weights must also stay within bounds a working GAN never leaves (below).
+Checkpoints are written only from a healthy state, so the last one on disk is always good.
+
+Ctrl-C stops at the end of the current step; with a checkpoint path the run is saved there
+first, then ``TrainingInterrupted`` says where.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import signal
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -20,26 +28,52 @@ from ..fast.backend import limit_blas_threads, to_numpy
 from .checkpoint import save_checkpoint
 from .model import GAN
 
+# A working GAN's losses are near log 4 ~ 1.39 (D's) and a few units at most; a mean BCE of 100 means D
+# gives the right answer a probability of e^-100 on average. Logits of 1e3 saturate any sigmoid
+# a million-fold; weights start below 1 and Adam moves each by about lr per step.
+LOSS_LIMIT = 100.0
+LOGIT_LIMIT = 1e3
+WEIGHT_LIMIT = 1e4
+
 
 class TrainingDiverged(RuntimeError):
-    """A loss or a parameter became NaN or inf."""
+    """The run left the bounds of a healthy GAN: a loss, a logit or a weight is NaN, inf or huge."""
 
 
-def _healthy(gan: GAN, losses: dict[str, Any]) -> bool:
-    finite_losses = all(math.isfinite(float(v)) for v in losses.values())
-    xp = gan.xp
-    return finite_losses and bool(xp.isfinite(gan.G.flat.data).all()) and bool(xp.isfinite(gan.D.flat.data).all())
+class TrainingInterrupted(RuntimeError):
+    """Ctrl-C stopped training at the end of a step; ``checkpoint`` is where the run was saved (or None)."""
+
+    def __init__(self, step: int, checkpoint: str | None) -> None:
+        self.step, self.checkpoint = step, checkpoint
+        saved = f"; saved to {checkpoint}" if checkpoint else " (no checkpoint path given: not saved)"
+        super().__init__(f"interrupted at step {step}{saved}")
 
 
-def estimate_value(gan: GAN, real: np.ndarray, z: np.ndarray) -> float:
-    """V(D, G) ~ mean log D(x) + mean log(1 - D(G(z))) on fixed host batches."""
+def health_problem(gan: GAN, losses: dict[str, Any], logits: np.ndarray | None = None) -> str | None:
+    """What makes this state unhealthy, in words, or None if it is healthy (see LOSS_LIMIT and co)."""
+    for name, value in losses.items():
+        value = float(value)
+        if not math.isfinite(value) or abs(value) > LOSS_LIMIT:
+            return f"{name} = {value:.3g} (a working GAN stays within +-{LOSS_LIMIT:g})"
+    if logits is not None and not np.all(np.abs(logits) <= LOGIT_LIMIT):
+        return f"D's logits reach {np.nanmax(np.abs(logits)):.3g} (a working GAN stays within +-{LOGIT_LIMIT:g})"
+    for name, net in (("G", gan.G), ("D", gan.D)):
+        if not bool((gan.xp.abs(net.flat.data) <= WEIGHT_LIMIT).all()):  # also catches NaN
+            largest = float(np.nanmax(np.abs(to_numpy(net.flat.data))))
+            return f"a weight of {name} reaches {largest:.3g} (a working GAN stays within +-{WEIGHT_LIMIT:g})"
+    return None
+
+
+def estimate_value(gan: GAN, real: np.ndarray, z: np.ndarray) -> tuple[float, np.ndarray]:
+    """V(D, G) ~ mean log D(x) + mean log(1 - D(G(z))) on fixed host batches, and the logits (2n,)."""
     fake = to_numpy(gan.G.forward(gan.xp.asarray(z))) * gan.config.data_scale
-    return value_function(gan.logits(real), gan.logits(fake))
+    logits_real, logits_fake = gan.logits(real), gan.logits(fake)
+    return value_function(logits_real, logits_fake), np.concatenate([logits_real, logits_fake])
 
 
 def train(
     gan: GAN,
-    steps: int,
+    steps: int | None = None,
     *,
     log_every: int = 250,
     checkpoint_path: str | os.PathLike | None = None,
@@ -50,14 +84,24 @@ def train(
     callback: Callable[[GAN], None] | None = None,
     callback_every: int = 100,
 ) -> list[dict[str, float]]:
-    """Train until ``gan.step == steps`` (the total, counting steps already taken); returns history.
+    """Train until ``gan.step == steps`` (counting steps already taken); returns history.
+
+    ``steps`` defaults to the run's total, ``gan.config.steps`` (the learning-rate schedule spans
+    it); a smaller value stops early, to resume later. To train longer, raise ``config.steps``.
 
     ``threads`` caps the BLAS thread pools while training (see ``backend.limit_blas_threads``).
     ``callback(gan)`` is called every ``callback_every`` steps (e.g. to capture animation frames);
     it must not draw from ``gan.rng``, or the run would change.
     """
+    if steps is None:
+        steps = gan.config.steps
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if steps > gan.config.steps:
+        raise ValueError(
+            f"steps={steps} is beyond the run's total, config.steps={gan.config.steps}, over which the "
+            "learning-rate schedule runs; to train longer, raise config.steps"
+        )
     for name, value in (("log_every", log_every), ("checkpoint_every", checkpoint_every),
                         ("callback_every", callback_every)):  # fmt: skip
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -80,31 +124,72 @@ def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint
         from tqdm import tqdm
 
         bar = tqdm(total=steps, initial=gan.step, desc="training", unit="step", mininterval=0.5)
+    interrupted = _CtrlC()
+    saved_step = None
     try:
         while gan.step < steps:
             losses = gan.train_step()
             last = gan.step == steps
             log_now = gan.step % log_every == 0 or last
             save_now = checkpoint_path is not None and (gan.step % checkpoint_every == 0 or last)
-            if (log_now or save_now) and not _healthy(gan, losses):  # never log or save a broken state
-                raise TrainingDiverged(
-                    f"training diverged at step {gan.step}: a loss or a weight is NaN/inf "
-                    f"(likely cause: learning rate {gan.config.lr:g} too high; try a smaller --lr)"
-                )
+            if log_now or save_now or interrupted.is_set():  # never log or save a broken state
+                value, logits = estimate_value(gan, real, z)
+                problem = health_problem(gan, losses, logits)
+                if problem is not None:
+                    raise TrainingDiverged(_diverged_message(gan, problem, checkpoint_path, saved_step))
             if log_now:
                 record = {"step": gan.step, "d_loss": float(losses["d_loss"]), "g_loss": float(losses["g_loss"])}
-                record["value"] = estimate_value(gan, real, z)
+                record["value"] = value
                 gan.history.append(record)
                 if bar is not None:
                     bar.set_postfix(
                         d=f"{record['d_loss']:.3f}", g=f"{record['g_loss']:.3f}", V=f"{record['value']:.3f}"
                     )
-            if save_now:
+            if save_now or (interrupted.is_set() and checkpoint_path is not None):
                 save_checkpoint(gan, checkpoint_path)
+                saved_step = gan.step
+            if interrupted.is_set():
+                raise TrainingInterrupted(gan.step, None if checkpoint_path is None else os.fspath(checkpoint_path))
             if callback is not None and (gan.step % callback_every == 0 or last):
                 callback(gan)
             if bar is not None:
                 bar.update(1)
     finally:
+        interrupted.restore()
         if bar is not None:
             bar.close()
+
+
+def _diverged_message(gan: GAN, problem: str, checkpoint_path: Any, saved_step: int | None) -> str:
+    message = f"training diverged at step {gan.step}: {problem}; likely cause: learning rate {gan.config.lr:g} too high"
+    if checkpoint_path is None:
+        return message
+    if saved_step is not None:
+        return f"{message}; kept the checkpoint {os.fspath(checkpoint_path)} from step {saved_step}"
+    if os.path.exists(checkpoint_path):
+        return f"{message}; kept the earlier checkpoint {os.fspath(checkpoint_path)}"
+    return f"{message}; no checkpoint written"
+
+
+class _CtrlC:
+    """While training, the first Ctrl-C only sets a flag (the loop stops at the end of the step); a
+    second one interrupts at once. Outside the main thread signals cannot be caught: nothing changes."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self._event.is_set():
+            raise KeyboardInterrupt
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None

@@ -35,8 +35,12 @@ def bce_with_logits(logits: Any, targets: Any) -> tuple[Any, Any]:
     if isinstance(targets, xp.ndarray):
         if tuple(targets.shape) != tuple(logits.shape):
             raise ValueError(f"targets shape {tuple(targets.shape)} must equal logits shape {tuple(logits.shape)}")
+        if targets.size and not bool(((targets >= 0) & (targets <= 1)).all()):
+            raise ValueError("targets must be probabilities in [0, 1]")
         targets = targets.astype(logits.dtype, copy=False)
     else:
+        if isinstance(targets, bool) or not isinstance(targets, (int, float)) or not 0 <= targets <= 1:
+            raise ValueError(f"targets must be a probability in [0, 1], got {targets!r}")
         targets = xp.full(logits.shape, float(targets), dtype=logits.dtype)
     grad = xp.empty(logits.shape, dtype=logits.dtype)
     loss = get_backend().kernels.bce_with_logits(xp.ascontiguousarray(logits), targets, grad)

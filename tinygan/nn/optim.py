@@ -64,6 +64,19 @@ class Optimizer:
         self.xp = get_backend().xp
         self.step_count = 0
 
+    @property
+    def lr(self) -> float:
+        """The learning rate; it may be changed between steps (schedules do), to any finite number >= 0."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+            raise TypeError(f"lr must be a number, got {type(value).__name__}")
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"lr must be a finite number >= 0, got {value!r}")
+        self._lr = float(value)
+
     def zero_grad(self) -> None:
         for _, grad in self.slabs:
             grad[...] = 0
