@@ -183,6 +183,17 @@ def test_cupy_bce_adam_sgd_kernels_match_their_numpy_twins(dtype):
     np.testing.assert_allclose(float(device_loss), loss, rtol={np.float32: 1e-6, np.float64: 1e-14}[dtype])
     np.testing.assert_allclose(device_grad.get(), grad, rtol=1e-6, atol=1e-9 if dtype == np.float32 else 1e-16)
 
+    # Certain answers (infinite logits) and logits near float32's maximum: the twins agree, no NaN, no overflow.
+    extreme = np.array([[np.inf], [-np.inf], [np.inf], [-np.inf], [3.4e38], [-3.4e38]], dtype)
+    targets = np.array([[1.0], [0.0], [0.0], [1.0], [0.0], [1.0]], dtype)
+    for rows in (slice(0, 2), slice(2, 4), slice(4, 6)):  # both right (0), both wrong (inf), both huge (finite)
+        host_loss = kernels.bce_with_logits_numpy(extreme[rows], targets[rows], np.empty_like(extreme[rows]))
+        device_loss = ks.bce_with_logits(
+            fake_cupy.asarray(extreme[rows]), fake_cupy.asarray(targets[rows]), fake_cupy.empty((2, 1), dtype)
+        )
+        assert float(device_loss) == pytest.approx(float(host_loss), rel=1e-6)
+    assert float(host_loss) == pytest.approx(3.4e38, rel=1e-6)
+
     # The optimizers use only + - * / sqrt, each rounded once in the same order: bit-identical on the CPU.
     host = [normal(1000) for _ in range(4)]
     host[3] = np.abs(host[3])  # v >= 0

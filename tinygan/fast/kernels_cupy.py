@@ -65,13 +65,19 @@ KERNEL_SOURCES: dict[str, tuple[str, str, str, str, str]] = {
         "tinygan_act_backward",
         ACTIVATION_PREAMBLE,
     ),
-    # loss_i = max(l, 0) - l t + log(1 + e^{-|l|});  d loss_i / dl = sigmoid(l) - t, over count for the mean
+    # loss_i = max(l, 0) - l t + log(1 + e^{-|l|});  d loss_i / dl = sigmoid(l) - t, over count for the mean.
+    # An infinite logit is a certain answer: loss 0 if right, inf if wrong (not inf - inf = NaN).
     "bce_with_logits": (
         "T l, T t, T count",
         "T loss, T grad",
         """
         T e = exp(-fabs(l));
-        loss = (l > 0 ? l : (T)0) - l * t + log1p(e);
+        if (isinf(l)) {
+            T wrong = l > 0 ? (T)1 - t : t;
+            loss = wrong > 0 ? (T)INFINITY : (T)0;
+        } else {
+            loss = (l > 0 ? l : (T)0) - l * t + log1p(e);
+        }
         T s = l >= 0 ? (T)1 / ((T)1 + e) : e / ((T)1 + e);
         grad = (s - t) / count;
         """,
@@ -155,7 +161,7 @@ def make_kernel_set(cupy: ModuleType) -> KernelSet:
         """Mean BCE of logits l against targets t (a device scalar); writes d(mean)/dl into grad."""
         losses = cupy.empty_like(logits)
         k["bce_with_logits"](logits, t, logits.dtype.type(logits.size), losses, grad)
-        return losses.sum() / logits.size
+        return (losses.astype(cupy.float64).sum() / logits.size).astype(logits.dtype)  # float64 sum, as the twins
 
     def adam_update(
         p: Any, g: Any, m: Any, v: Any, lr: float, beta1: float, beta2: float, eps: float, step: int
