@@ -172,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
     os.makedirs(args.out, exist_ok=True)
     print(f"tinygan: {data!r}, backend {get_backend().name}, {stop - gan.step} steps to go (total {total}), "
           f"seed {gan.seed}")  # fmt: skip
+    print(f"training step: {gan.step_code}")
     animation, callback_every = None, max(1, (stop - gan.step) // args.frames)
     if args.animate:
         real_points = np.asarray(data.sample(3000, np.random.default_rng([gan.seed, 5])), dtype=np.float64)

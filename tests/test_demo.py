@@ -125,3 +125,12 @@ def test_animation_does_not_change_the_run(tmp_path):
     np.testing.assert_array_equal(
         np.load(tmp_path / "plain" / "samples.npy"), np.load(tmp_path / "gif" / "samples.npy")
     )
+
+
+@pytest.mark.parametrize(
+    "backend, says", [("numpy", "layer by layer (tinygan/gan/model.py"), ("numba", "fused Numba twin")]
+)
+def test_demo_says_which_training_code_runs(tmp_path, capsys, backend, says):
+    assert run_demo("--out", str(tmp_path), "--backend", backend, "--steps", "20") == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("training step: ")]
+    assert len(lines) == 1 and says in lines[0]

@@ -129,6 +129,13 @@ class GAN:
         self.G.backward(grad_fake)  # fills G's grads
         return g_loss
 
+    @property
+    def step_code(self) -> str:
+        """Which code runs ``train_step``, in one line: the readable path, or its fused Numba twin."""
+        if self.fused is not None:
+            return "the fused Numba twin of GAN.train_step (tinygan/fast/fused.py; --backend numpy runs the readable one)"
+        return "GAN.train_step layer by layer (tinygan/gan/model.py, the code docs/backprop.md follows)"
+
     def _train_step_fused(self) -> dict[str, Any]:
         """The same step, the same batches drawn in the same order, in one Numba call (fused.py)."""
         d_loss, g_loss = self.fused.step(self)
