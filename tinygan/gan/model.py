@@ -133,7 +133,7 @@ class GAN:
     def step_code(self) -> str:
         """Which code runs ``train_step``, in one line: the readable path, or its fused Numba twin."""
         if self.fused is not None:
-            return "the fused Numba twin of GAN.train_step (tinygan/fast/fused.py; --backend numpy runs the readable one)"
+            return "the fused Numba twin of GAN.train_step (tinygan/fast/fused.py; backend numpy runs the readable one)"
         return "GAN.train_step layer by layer (tinygan/gan/model.py, the code docs/backprop.md follows)"
 
     def _train_step_fused(self) -> dict[str, Any]:
