@@ -26,6 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from tinygan.cli import OneLineParser, number  # noqa: E402
 from tinygan.evaluation import theory  # noqa: E402
 from tinygan.evaluation.data import GaussianMixture  # noqa: E402
 from tinygan.fast.backend import limit_blas_threads  # noqa: E402
@@ -107,11 +108,15 @@ def plot(results: dict, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="runs/optimal_discriminator", help="output folder")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=3000, help="Adam steps for each discriminator")
-    parser.add_argument("--samples", type=int, default=200_000, help="Monte-Carlo samples per side")
+    parser.add_argument("--seed", type=number(int, 0, "--seed", strict=False), default=0)
+    parser.add_argument(
+        "--steps", type=number(int, 0, "--steps"), default=3000, help="Adam steps for each discriminator"
+    )
+    parser.add_argument(
+        "--samples", type=number(int, 0, "--samples"), default=200_000, help="Monte-Carlo samples per side"
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

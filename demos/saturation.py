@@ -24,7 +24,6 @@ Writes saturation.png and saturation.json into --out.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tinygan import generator_loss, to_numpy  # noqa: E402
+from tinygan.cli import OneLineParser, number  # noqa: E402
 from tinygan.evaluation.data import mixture  # noqa: E402
 from tinygan.fast.backend import limit_blas_threads  # noqa: E402
 from tinygan.gan.model import GAN, GANConfig  # noqa: E402
@@ -151,11 +151,15 @@ def plot(curves: dict, early: dict, ahead: dict, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="runs/saturation", help="output folder")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=500, help="GAN training steps per loss (panel 2)")
-    parser.add_argument("--d-steps", type=int, default=1000, help="D-only steps against a frozen G (panel 3)")
+    parser.add_argument("--seed", type=number(int, 0, "--seed", strict=False), default=0)
+    parser.add_argument(
+        "--steps", type=number(int, 0, "--steps"), default=500, help="GAN training steps per loss (panel 2)"
+    )
+    parser.add_argument(
+        "--d-steps", type=number(int, 0, "--d-steps"), default=1000, help="D-only steps against a frozen G (panel 3)"
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

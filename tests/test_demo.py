@@ -134,3 +134,15 @@ def test_demo_says_which_training_code_runs(tmp_path, capsys, backend, says):
     assert run_demo("--out", str(tmp_path), "--backend", backend, "--steps", "20") == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("training step: ")]
     assert len(lines) == 1 and says in lines[0]
+
+
+@pytest.mark.parametrize("name", ["optimal_discriminator", "saturation"])
+@pytest.mark.parametrize("args", [["--steps", "-3"], ["--steps", "x"], ["--seed", "-1"]])
+def test_theory_demos_refuse_bad_numbers_in_one_line(name, args, capsys):
+    spec = importlib.util.spec_from_file_location(f"{name}_demo", ROOT / "demos" / f"{name}.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main(args)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(lines) == 1 and args[0] in lines[0]
