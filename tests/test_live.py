@@ -417,12 +417,13 @@ def test_screenshot_for_the_docs(live):
     if not path:
         pytest.skip("set TINYGAN_LIVE_SCREENSHOT=docs/images/live.png to update the picture")
     live.page.get_by_label("data", exact=True).select_option("two")
+    live.button("reset").click()
     wait_until(lambda: live.trainer.call(lambda gan: gan.step) == 0 and "data: two" in live.status(), what="reset")
     live.button("play").click()
     wait_until(lambda: live.trainer.call(lambda gan: gan.step) >= 3000, timeout=600, what="3000 steps")
     live.pause()
     time.sleep(1.0)
-    live.page.screenshot(path=path)
+    live.page.screenshot(path=path, clip={"x": 0, "y": 0, "width": 1320, "height": 640})
 
 
 def test_the_server_shuts_down(live):

@@ -262,11 +262,11 @@ class LivePage:
     def show_status(self, frame: Any, now: float) -> None:
         times = self.push_times
         shown_rate = (len(times) - 1) / (now - times[0]) if len(times) > 1 and now > times[0] else 0.0
-        state = "training" if frame.playing else "paused"
-        self.status.text = (
-            f"<b>step {frame.step}</b> · {frame.steps_per_second:.0f} steps/s · {state} · "
-            f"frame {frame.index} · {shown_rate:.1f} frames/s · data: {frame.settings['data']}"
-        )
+        if frame.playing:
+            state = f"training · {frame.steps_per_second:.0f} steps/s · {shown_rate:.1f} frames/s"
+        else:
+            state = "paused"
+        self.status.text = f"<b>step {frame.step}</b> · {state} · frame {frame.index} · data: {frame.settings['data']}"
 
     def show_history(self, length: int) -> None:
         records = self.trainer.history  # append-only until a reset replaces it
