@@ -136,6 +136,29 @@ class GAN:
             return "the fused Numba twin of GAN.train_step (tinygan/fast/fused.py; backend numpy runs the readable one)"
         return "GAN.train_step layer by layer (tinygan/gan/model.py, the code docs/backprop.md follows)"
 
+    def step_discriminator(self) -> Any:
+        """One D update alone (GAN Lab's "step D"): the first half of ``train_step``, once.
+
+        Readable path on every backend; G's weights, the step count and the EMA are untouched.
+        Returns D's loss (a device scalar)."""
+        n = self.config.batch_size * self.config.pack
+        self.opt_D.lr = self.config.lr * lr_multiplier(self.config, self.step)
+        d_loss = self.discriminator_forward_backward(self.sample_real(n), self.sample_noise(n))
+        self.opt_D.step()
+        return d_loss
+
+    def step_generator(self) -> Any:
+        """One G update alone (GAN Lab's "step G"): the second half of ``train_step``.
+
+        D's weights are untouched; it counts as a step (``self.step`` counts G updates). Returns G's loss."""
+        n = self.config.batch_size * self.config.pack
+        self.opt_G.lr = self.config.lr * lr_multiplier(self.config, self.step)
+        g_loss = self.generator_forward_backward(self.sample_noise(n))
+        self.opt_G.step()
+        self._update_ema()
+        self.step += 1
+        return g_loss
+
     def _train_step_fused(self) -> dict[str, Any]:
         """The same step, the same batches drawn in the same order, in one Numba call (fused.py)."""
         d_loss, g_loss = self.fused.step(self)

@@ -1,0 +1,95 @@
+"""The live view's command line: ``python -m tinygan.live`` or ``python demos/live.py``.
+
+    python -m tinygan.live                      # the article's two Gaussians, opens a browser tab
+    python -m tinygan.live --mixture ring8      # 8 modes on a circle
+    python -m tinygan.live --data points.csv    # your own 2-D points (.csv or .npy)
+    python -m tinygan.live --no-browser --port 8000
+
+Serves on 127.0.0.1 only, unless --host names another address. Ctrl-C stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from ..evaluation.data import MIXTURES
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        fail(message)
+
+
+def fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _in_range(kind: type, low: float, high: float, name: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be {'an integer' if kind is int else 'a number'}, got {text!r}"
+            ) from None
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"{name} must be in [{low}, {high}], got {text!r}")
+        return value
+
+    return parse
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    description, examples = __doc__.split("\n\n", 1)
+    p = OneLineParser(prog="python -m tinygan.live", description=description, epilog=examples,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--mixture", default="two", choices=MIXTURES, help="built-in data (default: two)")
+    p.add_argument("--data", metavar="PATH", help="your own 2-D points (.npy of shape (n, 2), or .csv)")
+    p.add_argument("--seed", type=_in_range(int, 0, 2**31 - 1, "--seed"), default=0, help="random seed (default 0)")
+    p.add_argument("--fps", type=_in_range(float, 0.5, 60, "--fps"), default=10.0,
+                   help="most frames a second while training (default 10); fewer frames, faster training")  # fmt: skip
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this computer only)")
+    p.add_argument("--port", type=_in_range(int, 0, 65535, "--port"), default=5006, help="default 5006; 0: any free")
+    p.add_argument("--out", default="runs/live", help="where 'save' writes the checkpoint and pictures")
+    p.add_argument("--backend", choices=["numpy", "numba"], help="default: numba if installed")
+    p.add_argument("--threads", type=_in_range(int, 1, 256, "--threads"), default=1, help="BLAS threads (default 1)")
+    p.add_argument("--no-browser", action="store_true", help="print the address, do not open a browser")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from . import require_bokeh
+
+    try:
+        require_bokeh()
+    except ImportError as error:
+        fail(str(error))
+    from .. import set_backend
+    from ..evaluation.data import load_points
+    from .app import LiveServer
+    from .trainer import LiveTrainer
+
+    if args.backend:
+        set_backend(args.backend)
+    data = args.mixture
+    if args.data is not None:
+        try:
+            data = load_points(args.data)  # the same checks, the same errors, as demos/mixture.py --data
+        except (ValueError, TypeError) as error:
+            fail(str(error))
+
+    def make_trainer() -> LiveTrainer:
+        return LiveTrainer(data, seed=args.seed, fps=args.fps, out=args.out, threads=args.threads)
+
+    try:
+        server = LiveServer(host=args.host, port=args.port, make_trainer=make_trainer)
+        server.run(open_browser=not args.no_browser)
+    except OSError as error:  # the port is taken, or the host is not an address of this computer
+        fail(f"cannot serve on {args.host}:{args.port}: {error.strerror or error}")
+    return 0
