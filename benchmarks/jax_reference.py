@@ -1,10 +1,12 @@
 """tinygan's GAN in JAX + optax: the whole training step, sampling included, under one ``jax.jit``.
 
-The same networks, losses, Adam and step as ``tinygan.gan.model.GAN.train_step`` (pack 1, d_steps 1):
+The same networks, losses, Adam and step as ``tinygan.gan.model.GAN.train_step``, any depth,
+packing m, d_steps and weight average:
 
     key -> real ~ mixture, z_d, z_g ~ N(0, I)                                  jax.random, in the jit
-    D step:  logits = D([real; G(z_d)])  (2B, 1);  loss_D = BCE(real half, 1) + BCE(fake half, 0)
-    G step:  logits = D'(G(z_g)) with the updated D';  loss_G = BCE(logits, 1) or mean log(1 - D)
+    d_steps x  logits = D([real; G(z_d)] as packs of m)  (2B, 1);  loss_D = BCE(real half, 1) + BCE(fake half, 0)
+    G step:    logits = D'(G(z_g) as packs) with the updated D';  loss_G = BCE(logits, 1) or mean log(1 - D)
+    average:   G_ema <- G_ema + (1 - ema) (G - G_ema)                           when config.ema > 0
 
 Parameters are lists of (W (in, out), b (out,)) as in tinygan, so y = x @ W + b and weights copy
 across without transposes. Adam is optax's ``scale_by_adam`` times -lr, where lr comes from
@@ -76,14 +78,12 @@ class JaxGAN:
     ) -> None:
         """``state``: a tinygan ``GAN.state_dict()`` to start from; ``data``: a GaussianMixture."""
         config.validate()
-        if config.pack != 1 or config.d_steps != 1:
-            raise ValueError("the JAX reference mirrors pack=1 and d_steps=1 only")
         self.config = c = config
         self.dtype = jnp.dtype(c.dtype)
         if jnp.zeros((), self.dtype).dtype != self.dtype:
             raise ValueError("float64 needs JAX's x64 mode: set JAX_ENABLE_X64=1 or use jax.enable_x64(True)")
         hidden = [c.hidden] * c.depth
-        g_sizes, d_sizes = [c.noise_dim, *hidden, c.data_dim], [c.data_dim, *hidden, 1]
+        g_sizes, d_sizes = [c.noise_dim, *hidden, c.data_dim], [c.data_dim * c.pack, *hidden, 1]
         if state is None:
             rng = np.random.default_rng([seed, 0])
             g_host, d_host = torch_like_init(g_sizes, rng), torch_like_init(d_sizes, rng)
@@ -100,6 +100,8 @@ class JaxGAN:
             "opt_D": self.tx.init(d_params),
             "key": jax.random.key(seed),
         }
+        if c.ema > 0:
+            self.state["G_ema"] = jax.tree.map(jnp.copy, g_params)
         self.mixture = None
         if data is not None:  # constants of the mixture, baked into the jitted step
             self.mixture = tuple(
@@ -138,15 +140,15 @@ class JaxGAN:
     # ------------------------------------------------------------------ one training step (traced)
     def _sample(self, key: jax.Array) -> tuple[jax.Array, ...]:
         c = self.config
-        n, dt = c.batch_size, self.dtype
+        n, d, dt = c.batch_size * c.pack, c.d_steps, self.dtype
         key, k_component, k_eps, k_d, k_g = jax.random.split(key, 5)
         cum_weights, means, chol = self.mixture
-        component = jnp.searchsorted(cum_weights, jax.random.uniform(k_component, (n,), dt), side="right")
-        eps = jax.random.normal(k_eps, (n, c.data_dim), dt)  # (n, d)
-        real = means[component] + jnp.einsum("nij,nj->ni", chol[component], eps)  # (n, d)
-        z_d = jax.random.normal(k_d, (n, c.noise_dim), dt)
+        component = jnp.searchsorted(cum_weights, jax.random.uniform(k_component, (d * n,), dt), side="right")
+        eps = jax.random.normal(k_eps, (d * n, c.data_dim), dt)  # (d n, 2)
+        real = means[component] + jnp.einsum("nij,nj->ni", chol[component], eps)  # (d n, 2)
+        z_d = jax.random.normal(k_d, (d, n, c.noise_dim), dt)
         z_g = jax.random.normal(k_g, (n, c.noise_dim), dt)
-        return key, real / c.data_scale, z_d, z_g
+        return key, real.reshape(d, n, -1) / c.data_scale, z_d, z_g
 
     def _adam(self, grads: Params, opt_state: Any, params: Params, lr: jax.Array) -> tuple[Params, Any]:
         """p <- p - lr * m_hat / (sqrt(v_hat) + eps) (optax's scale_by_adam gives the fraction)."""
@@ -154,19 +156,24 @@ class JaxGAN:
         return jax.tree.map(lambda p, u: p - (lr * u).astype(p.dtype), params, direction), opt_state
 
     def _update(self, state: dict[str, Any], lr: jax.Array, real: jax.Array, z_d: jax.Array, z_g: jax.Array):
+        """real, z_d (d_steps, n, 2); z_g (n, noise_dim); n = B m."""
         c = self.config
-        fake = jax.lax.stop_gradient(mlp_apply(state["G"], z_d, self.g_act))  # (B, 2)
-        both = jnp.concatenate([real, fake])  # (2B, 2): one forward of D
+        b = c.batch_size
+        d_params, opt_d = state["D"], state["opt_D"]
+        for k in range(c.d_steps):  # unrolled: d_steps is small
+            fake = jax.lax.stop_gradient(mlp_apply(state["G"], z_d[k], self.g_act))  # (n, 2)
+            both = jnp.concatenate([real[k], fake]).reshape(2 * b, -1)  # (2B, 2m): one forward of D
 
-        def d_loss_fn(d_params: Params) -> jax.Array:
-            logits = mlp_apply(d_params, both, self.d_act)  # (2B, 1)
-            return jnp.sum(bce_with_logits(logits, self.d_targets)) / c.batch_size  # mean + mean
+            def d_loss_fn(params: Params, both: jax.Array = both) -> jax.Array:
+                logits = mlp_apply(params, both, self.d_act)  # (2B, 1)
+                return jnp.sum(bce_with_logits(logits, self.d_targets)) / b  # mean + mean
 
-        d_loss, d_grads = jax.value_and_grad(d_loss_fn)(state["D"])
-        d_params, opt_d = self._adam(d_grads, state["opt_D"], state["D"], lr)
+            d_loss, d_grads = jax.value_and_grad(d_loss_fn)(d_params)
+            d_params, opt_d = self._adam(d_grads, opt_d, d_params, lr)
 
         def g_loss_fn(g_params: Params) -> jax.Array:
-            logits = mlp_apply(d_params, mlp_apply(g_params, z_g, self.g_act), self.d_act)  # (B, 1)
+            fake = mlp_apply(g_params, z_g, self.g_act).reshape(b, -1)  # (B, 2m)
+            logits = mlp_apply(d_params, fake, self.d_act)  # (B, 1)
             if c.loss == "minimax":
                 return -jnp.mean(bce_with_logits(logits, 0.0))  # mean log(1 - D(G(z)))
             return jnp.mean(bce_with_logits(logits, 1.0))
@@ -174,6 +181,8 @@ class JaxGAN:
         g_loss, g_grads = jax.value_and_grad(g_loss_fn)(state["G"])  # D's weight grads are never formed
         g_params, opt_g = self._adam(g_grads, state["opt_G"], state["G"], lr)
         new_state = {"G": g_params, "D": d_params, "opt_G": opt_g, "opt_D": opt_d, "key": state["key"]}
+        if "G_ema" in state:  # G_ema + (1 - ema) (G - G_ema)
+            new_state["G_ema"] = jax.tree.map(lambda e, p: e + (1.0 - c.ema) * (p - e), state["G_ema"], g_params)
         return new_state, {"d_loss": d_loss, "g_loss": g_loss}
 
     def _sampled_update(self, state: dict[str, Any], lr: jax.Array):
@@ -196,7 +205,10 @@ class JaxGAN:
         return losses
 
     def train_step_on(self, real: Any, z_d: Any, z_g: Any) -> dict[str, jax.Array]:
-        """One step on batches given from outside (host arrays (B, 2)), for parity tests."""
+        """One step on batches given from outside, for parity tests: real, z_d (d_steps, n, 2) or (n, 2)
+        when d_steps is 1, z_g (n, noise_dim), host arrays."""
+        c = self.config
+        real, z_d = (np.reshape(a, (c.d_steps, c.batch_size * c.pack, -1)) for a in (real, z_d))
         arrays = (jnp.asarray(a, dtype=self.dtype) for a in (real, z_d, z_g))
         self.state, losses = self._step_on(self.state, self._lr(), *arrays)
         return losses

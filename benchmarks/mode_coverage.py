@@ -39,26 +39,27 @@ import numpy as np
 from tinygan.cli import OneLineParser
 
 MIXTURES = ("ring8", "grid25")
-METHODS: dict[str, dict[str, Any]] = {
-    "gan": {"pack": 1, "label_smoothing": 0.0, "ema": 0.0, "jacobian_truncation": 0.0},
-    "pack2": {"pack": 2, "label_smoothing": 0.0, "ema": 0.0, "jacobian_truncation": 0.0},
-    "pack2_ema": {"pack": 2, "label_smoothing": 0.0, "ema": 0.9995, "jacobian_truncation": 0.0},
-    "pack2_jbt": {"pack": 2, "label_smoothing": 0.0, "ema": 0.9995, "jacobian_truncation": 0.03},
-    "pack3": {"pack": 3, "label_smoothing": 0.0, "ema": 0.0, "jacobian_truncation": 0.0},
-    "pack4": {"pack": 4, "label_smoothing": 0.0, "ema": 0.0, "jacobian_truncation": 0.0},
-    "smooth": {"pack": 1, "label_smoothing": 0.1, "ema": 0.0, "jacobian_truncation": 0.0},
-    "smooth_ema": {"pack": 1, "label_smoothing": 0.1, "ema": 0.9995, "jacobian_truncation": 0.0},
-}
-METHOD_LABELS = {
-    "gan": "GAN (pack 1)",
-    "pack2": "PacGAN2",
-    "pack2_ema": "PacGAN2 + EMA of G",
-    "pack2_jbt": "PacGAN2 + EMA of G + Jacobian truncation 3%",
-    "pack3": "PacGAN3",
-    "pack4": "PacGAN4",
-    "smooth": "GAN + label smoothing 0.1",
-    "smooth_ema": "GAN + label smoothing 0.1 + EMA of G",
-}
+
+
+class Method(NamedTuple):
+    """A way to train: its name in tables and the GANConfig fields it sets on the mixture's recipe."""
+
+    label: str
+    settings: dict[str, Any]
+
+
+NONE = {"pack": 1, "label_smoothing": 0.0, "ema": 0.0, "jacobian_truncation": 0.0}
+METHODS: dict[str, Method] = {
+    "gan": Method("GAN (pack 1)", NONE),
+    "pack2": Method("PacGAN2", NONE | {"pack": 2}),
+    "pack2_ema": Method("PacGAN2 + EMA of G", NONE | {"pack": 2, "ema": 0.9995}),
+    "pack2_jbt": Method("PacGAN2 + EMA of G + Jacobian truncation 3%",
+                        NONE | {"pack": 2, "ema": 0.9995, "jacobian_truncation": 0.03}),
+    "pack3": Method("PacGAN3", NONE | {"pack": 3}),
+    "pack4": Method("PacGAN4", NONE | {"pack": 4}),
+    "smooth": Method("GAN + label smoothing 0.1", NONE | {"label_smoothing": 0.1}),
+    "smooth_ema": Method("GAN + label smoothing 0.1 + EMA of G", NONE | {"label_smoothing": 0.1, "ema": 0.9995}),
+}  # fmt: skip
 N_SAMPLES = 2500  # generated points per run, as in the PacGAN and VEEGAN papers
 GOAL_HQ = 0.97  # issue 7: every seed captures every mode with >= 97% high-quality samples
 TRUE_SAMPLER_SEED = 20_250_107
@@ -88,7 +89,12 @@ class RunSpec(NamedTuple):
 
     @property
     def key(self) -> str:
-        return f"{self.mixture}_{self.method}_s{self.seed}"
+        return run_key(self._asdict())
+
+
+def run_key(run: dict[str, Any]) -> str:
+    """The name of a run (a spec's fields or a record): its files and its place in the results."""
+    return f"{run['mixture']}_{run['method']}_s{run['seed']}"
 
 
 def method_config(mixture: str, method: str, steps: int | None = None, overrides: dict | None = None) -> Any:
@@ -104,10 +110,10 @@ def method_config(mixture: str, method: str, steps: int | None = None, overrides
     if method not in METHODS:
         raise ValueError(f"method must be one of {tuple(METHODS)}, got {method!r}")
     overrides = dict(overrides or {})
-    clash = sorted(set(overrides) & set(METHODS[method]))
+    clash = sorted(set(overrides) & set(METHODS[method].settings))
     if clash:
         raise ValueError(f"{clash} are set by the method; choose them with --methods")
-    config = dataclasses.replace(recipe(mixture), **METHODS[method])
+    config = dataclasses.replace(recipe(mixture), **METHODS[method].settings)
     if steps is not None:
         config = dataclasses.replace(config, steps=steps)
     if overrides:
@@ -188,18 +194,15 @@ def meets_goal(record: dict[str, Any]) -> bool:
 
 
 def _init_worker(backend: str | None) -> None:
-    """Worker processes: one BLAS thread each (two workers on two cores must not fight over them)."""
-    from threadpoolctl import threadpool_limits
+    """Worker processes: one Numba thread each (run_one's train(threads=1) keeps BLAS to one thread too),
+    so that two workers on two cores do not fight over them."""
+    import numba
 
-    global _WORKER_LIMITS
-    _WORKER_LIMITS = threadpool_limits(1, user_api="blas")  # kept alive for the worker's lifetime
+    numba.set_num_threads(1)
     if backend is not None:
         from tinygan import set_backend
 
         set_backend(backend)
-
-
-_WORKER_LIMITS: Any = None
 
 
 def execute(specs: Sequence[RunSpec], jobs: int = 1, on_done: Callable[[dict], None] | None = None) -> list[dict]:
@@ -210,16 +213,13 @@ def execute(specs: Sequence[RunSpec], jobs: int = 1, on_done: Callable[[dict], N
     by_key: dict[str, dict] = {}
 
     def finish(record: dict) -> None:
-        by_key[f"{record['mixture']}_{record['method']}_s{record['seed']}"] = record
+        by_key[run_key(record)] = record
         if on_done is not None:
             on_done(record)
 
     if jobs == 1 or len(specs) <= 1:
-        from tinygan.fast.backend import limit_blas_threads
-
-        with limit_blas_threads(1):
-            for spec in specs:
-                finish(run_one(spec))
+        for spec in specs:
+            finish(run_one(spec))
     else:
         backend = specs[0].backend
         with ProcessPoolExecutor(max_workers=min(jobs, len(specs)), initializer=_init_worker,
@@ -342,7 +342,7 @@ def table_rows(summary: Sequence[dict], true_rows: dict[str, dict], mixtures: Se
     for method in methods:
         n = {by_key[(m, method)]["n"] for m in mixtures if (m, method) in by_key}
         seeds = "/".join(map(str, sorted(n)))
-        row = [METHOD_LABELS[method], f"tinygan, {seeds} seed{'' if seeds == '1' else 's'}"]
+        row = [METHODS[method].label, f"tinygan, {seeds} seed{'' if seeds == '1' else 's'}"]
         for m in mixtures:
             r = by_key.get((m, method))
             if r is None:
@@ -423,7 +423,7 @@ def plot_samples(records: Sequence[dict], path: str | os.PathLike, seed: int) ->
                 means[:, 0], means[:, 1], s=45, marker="o", facecolors="none", edgecolors="tab:red", linewidths=1
             )
             ax.set_title(
-                f"{mixture_name} · {METHOD_LABELS[method]}\n{r['modes_captured']}/{r['modes_total']} modes "
+                f"{mixture_name} · {METHODS[method].label}\n{r['modes_captured']}/{r['modes_total']} modes "
                 f"(strict {r['modes_captured_strict']}), HQ {100 * r['high_quality_fraction']:.1f}%",
                 fontsize=8,
             )
@@ -566,7 +566,7 @@ def _load_finished(runs_dir: str, spec: RunSpec) -> dict | None:
 
 
 def _save_finished(runs_dir: str, record: dict) -> None:
-    key = f"{record['mixture']}_{record['method']}_s{record['seed']}"
+    key = run_key(record)
     np.save(os.path.join(runs_dir, f"{key}.npy"), record["samples"])
     body = _json_safe({k: v for k, v in record.items() if k != "samples"})
     tmp = os.path.join(runs_dir, f"{key}.json.tmp")
@@ -615,7 +615,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
     fresh = {}
     for record in execute(todo, args.jobs, on_done):
-        fresh[f"{record['mixture']}_{record['method']}_s{record['seed']}"] = record
+        fresh[run_key(record)] = record
     records = [reused.get(spec.key) or fresh[spec.key] for spec in specs]
     true_rows = {m: true_sampler(m, args.true_trials) for m in args.mixtures}
     return {

@@ -1,13 +1,15 @@
 """tinygan's GAN written in PyTorch: the oracle for the parity tests and the torch-eager benchmark.
 
-The same networks, losses, optimizers and step as ``tinygan.gan.model.GAN.train_step`` (pack 1, d_steps 1):
+The same networks, losses, optimizers and step as ``tinygan.gan.model.GAN.train_step``, any depth,
+packing m (D judges packs of m samples side by side), d_steps and weight average:
 
-    D step:  fake = G(z_d) (no graph);  logits = D([real; fake])              (2B, 1): ONE forward of D
-             loss_D = BCE(logits[:B], 1 - smoothing) + BCE(logits[B:], 0)       each half a mean
-             backward into D only;  Adam_D.step()
-    G step:  logits = D(G(z_g))                                                 (B, 1), D already updated
-             loss_G = BCE(logits, 1) (nonsaturating)  or  mean log(1 - D) = -BCE(logits, 0) (minimax)
-             backward through D into G's parameters only;  Adam_G.step()
+    d_steps x  fake = G(z_d) (no graph);  logits = D([real; fake] as packs)  (2B, 1): ONE forward of D
+               loss_D = BCE(logits[:B], 1 - smoothing) + BCE(logits[B:], 0)     each half a mean
+               backward into D only;  Adam_D.step()
+    G step:    logits = D(G(z_g) as packs)                                      (B, 1), D already updated
+               loss_G = BCE(logits, 1) (nonsaturating)  or  mean log(1 - D) = -BCE(logits, 0) (minimax)
+               backward through D into G's parameters only;  Adam_G.step()
+    average:   G_ema <- G_ema + (1 - ema) (G - G_ema)                           when config.ema > 0
 
 Both Adams follow tinygan's learning-rate schedule (``tinygan.gan.model.lr_multiplier``) step by step.
 
@@ -90,8 +92,6 @@ class TorchGAN:
         seed: int = 0,
     ) -> None:
         config.validate()
-        if config.pack != 1 or config.d_steps != 1:
-            raise ValueError("the torch reference mirrors pack=1 and d_steps=1 only")
         self.config = c = config
         self.device = torch.device(device)
         self.dtype = TORCH_DTYPES[c.dtype]
@@ -99,8 +99,9 @@ class TorchGAN:
         hidden = [c.hidden] * c.depth
         factory = {"device": self.device, "dtype": self.dtype}
         self.G = make_mlp([c.noise_dim, *hidden, c.data_dim], c.g_activation, c.negative_slope).to(**factory)
-        self.D = make_mlp([c.data_dim, *hidden, 1], c.d_activation, c.negative_slope).to(**factory)
+        self.D = make_mlp([c.data_dim * c.pack, *hidden, 1], c.d_activation, c.negative_slope).to(**factory)
         self.g_params = list(self.G.parameters())
+        self.g_ema = [p.detach().clone() for p in self.g_params] if c.ema > 0 else None
         adam = {"lr": c.lr, "betas": tuple(c.betas), "eps": c.eps, "fused": True if fused else None}
         self.opt_G = torch.optim.Adam(self.g_params, **adam)
         self.opt_D = torch.optim.Adam(self.D.parameters(), **adam)
@@ -119,6 +120,8 @@ class TorchGAN:
         """A TorchGAN with the config and current weights of a tinygan ``GAN`` (fresh Adam state)."""
         model = cls(gan.config, data=kwargs.pop("data", gan.data), **kwargs)
         model.load_tinygan_state(gan.state_dict())
+        if model.g_ema is not None:
+            model.g_ema = [p.detach().clone() for p in model.g_params]
         model.step = int(gan.step)
         return model
 
@@ -148,37 +151,45 @@ class TorchGAN:
                 group["lr"] = lr
 
     def train_step_on(self, real: torch.Tensor, z_d: torch.Tensor, z_g: torch.Tensor) -> dict[str, Any]:
-        """One D update on (real, G(z_d)) then one G update on z_g; all (B, 2). Losses as 0-d tensors."""
-        b = self.config.batch_size
+        """d_steps D updates on (real[k], G(z_d[k])), then one G update on z_g. real and z_d are
+        (d_steps, n, 2), or (n, 2) when d_steps is 1; z_g (n, noise_dim); n = B m. Losses as 0-d tensors."""
+        c = self.config
+        b = c.batch_size
         self._set_lr()
+        real, z_d = (t.reshape(c.d_steps, b * c.pack, -1) for t in (real, z_d))
 
-        with torch.no_grad():
-            fake = self.G(z_d)  # (B, 2); no graph: D's loss does not reach G
-        logits = self.D(torch.cat([real, fake]))  # (2B, 1)
-        d_loss = F.binary_cross_entropy_with_logits(logits, self._d_targets, reduction="sum") / b
-        self.opt_D.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.opt_D.step()
+        for k in range(c.d_steps):
+            with torch.no_grad():
+                fake = self.G(z_d[k])  # (n, 2); no graph: D's loss does not reach G
+            logits = self.D(torch.cat([real[k], fake]).reshape(2 * b, -1))  # (2B, 1), packs of m samples
+            d_loss = F.binary_cross_entropy_with_logits(logits, self._d_targets, reduction="sum") / b
+            self.opt_D.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_D.step()
 
-        logits = self.D(self.G(z_g))  # (B, 1), through the updated D
+        logits = self.D(self.G(z_g).reshape(b, -1))  # (B, 1), through the updated D
         g_loss = F.binary_cross_entropy_with_logits(logits, self._g_targets)
-        if self.config.loss == "minimax":
+        if c.loss == "minimax":
             g_loss = -g_loss  # mean log(1 - sigmoid(logits))
         self.opt_G.zero_grad(set_to_none=True)
         g_loss.backward(inputs=self.g_params)  # through D, but only G's parameters get .grad
         self.opt_G.step()
+        if self.g_ema is not None:
+            with torch.no_grad():
+                torch._foreach_lerp_(self.g_ema, self.g_params, 1.0 - c.ema)  # ema + (1 - decay) (p - ema)
         self.step += 1
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 
     def sample_batches(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """real (B, 2) from the mixture, and noise z_d, z_g (B, noise_dim), all drawn on torch."""
+        """real (d_steps, n, 2) from the mixture, noise z_d (d_steps, n, noise_dim) and z_g (n, noise_dim),
+        all drawn on torch (n = B m)."""
         if self.mixture is None:
             raise RuntimeError("TorchGAN(data=...) is needed to sample real batches")
         c, gen = self.config, self.generator
-        real = self.mixture.sample(c.batch_size, gen) / c.data_scale
-        shape = (c.batch_size, c.noise_dim)
-        z_d = torch.randn(shape, generator=gen, device=self.device, dtype=self.dtype)
-        z_g = torch.randn(shape, generator=gen, device=self.device, dtype=self.dtype)
+        n = c.batch_size * c.pack
+        real = (self.mixture.sample(c.d_steps * n, gen) / c.data_scale).reshape(c.d_steps, n, -1)
+        z_d = torch.randn((c.d_steps, n, c.noise_dim), generator=gen, device=self.device, dtype=self.dtype)
+        z_g = torch.randn((n, c.noise_dim), generator=gen, device=self.device, dtype=self.dtype)
         return real, z_d, z_g
 
     def train_step(self) -> dict[str, Any]:

@@ -62,16 +62,19 @@ def small_config(dtype: str, **overrides) -> GANConfig:
 
 
 def replay_batches(gan: GAN, data, steps: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The (real, z_d, z_g) that gan.train_step will draw in its next ``steps`` steps."""
+    """The (real, z_d, z_g) that gan.train_step will draw in its next ``steps`` steps: real and z_d
+    (d_steps, n, 2) stacked over the D updates, z_g (n, noise_dim); n = batch_size * pack."""
     rng = copy.deepcopy(gan.rng)
     c = gan.config
-    n, dtype = c.batch_size, np.dtype(c.dtype)
+    n, dtype = c.batch_size * c.pack, np.dtype(c.dtype)
     batches = []
     for _ in range(steps):
-        real = np.asarray(data.sample(n, rng) / c.data_scale, dtype=dtype)
-        z_d = rng.standard_normal((n, c.noise_dim), dtype=dtype)
+        real, z_d = [], []
+        for _ in range(c.d_steps):
+            real.append(np.asarray(data.sample(n, rng) / c.data_scale, dtype=dtype))
+            z_d.append(rng.standard_normal((n, c.noise_dim), dtype=dtype))
         z_g = rng.standard_normal((n, c.noise_dim), dtype=dtype)
-        batches.append((real, z_d, z_g))
+        batches.append((np.stack(real), np.stack(z_d), z_g))
     return batches
 
 
@@ -113,6 +116,7 @@ CASES = [
     pytest.param("numba", "float64", {"loss": "minimax", "label_smoothing": 0.1}, False, 1e-9, id="numba-minimax"),
     pytest.param("numpy", "float32", {}, False, 5e-5, id="numpy-float32"),
     pytest.param("numba", "float32", {}, True, 5e-5, id="numba-float32"),
+    pytest.param("numba", "float64", {"depth": 3, "pack": 2, "d_steps": 2, "ema": 0.9}, False, 1e-9, id="recipe-like"),
 ]
 
 
@@ -127,6 +131,9 @@ def test_training_matches_torch(backend, dtype, overrides, fused, tol):
     assert gan.step == reference.step == STEPS
     for name, value in expected.items():
         np.testing.assert_allclose(state[name], value, rtol=tol, atol=tol, err_msg=name)
+    if config.ema > 0:  # the weight average; torch's (out, in) weights transposed into the flat buffer's order
+        averaged = np.concatenate([p.detach().numpy().T.reshape(-1) for p in reference.g_ema])
+        np.testing.assert_allclose(state["G_ema"], averaged, rtol=tol, atol=tol, err_msg="G_ema")
     # Adam's moments see the gradients' scale, which Adam's update itself hides.
     for net, opt in (("G", reference.opt_G), ("D", reference.opt_D)):
         for ours_key, torch_key in (("m", "exp_avg"), ("v", "exp_avg_sq")):
@@ -169,7 +176,7 @@ def test_jax_reference_matches_tinygan():
     jax = pytest.importorskip("jax")
     pytest.importorskip("optax")
     jax_reference = load_benchmark_module("jax_reference")
-    config = small_config("float64")
+    config = small_config("float64", depth=3, pack=2, d_steps=2, ema=0.9)
     data = mixture("two", dtype=np.float64)
     gan = GAN(data, config, seed=5)
     with jax.enable_x64(True):

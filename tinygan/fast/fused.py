@@ -1,22 +1,45 @@
 """The whole GAN training step as one Numba-jitted call (the ``numba`` backend's fast path).
 
-It computes exactly what ``GAN.train_step`` computes layer by layer (tests hold the two equal),
+It is a twin of ``GAN.train_step`` (gan/model.py), read the same way and tested equal to it:
+
+    train_step_fused                           GAN.train_step
+      d_steps x  discriminator_forward_backward   discriminator_forward_backward(real, z)
+                 adam_step(D)                     opt_D.step()
+      generator_forward_backward                  generator_forward_backward(z)
+      adam_step(G)                                opt_G.step()
+
 but without a Python-level call per layer and per elementwise op, which is what a small-batch
 step spends most of its time on. Two shortcuts, both exact:
 
 * in the D step, nothing needs dL/d(input of D), so the first layer's input gradient is skipped;
 * in the G step, D's parameter gradients would be discarded, so they are never computed.
 
-A network is described by its flat parameter buffer (see ``parameters.py``) and its layer widths
-``sizes`` = [n_0, n_1, ..., n_L]; layer l's weight W_l (n_l, n_{l+1}) and bias b_l (n_{l+1},)
-sit one after the other in the buffer. Activations of every layer live in one flat workspace.
-Matmuls go to BLAS through ``np.dot(a, b, out)``.
+Every core takes a share of the batch (data parallelism): the batch's packs are cut into one
+contiguous share per Numba thread, and each thread runs the forward and backward passes on its
+share, BLAS single-threaded, into its own buffers. A sample's way through G and D never meets
+another share's, so the only sums across threads are the losses and the parameter gradients,
+dL/dtheta = sum over shares; ``adam_step`` adds the shares' gradients up as it updates. With
+one thread this is the plain serial step; with several, only the order in which the gradient's
+terms are added changes, so results agree with the readable step to float rounding. The threads
+are Numba's (``numba.set_num_threads`` sets how many); unless NUMBA_THREADING_LAYER says otherwise,
+they come from Numba's ``workqueue`` layer, whose idle threads sleep: OpenMP's spin, and on a
+2-core machine shared with other work that spinning cost 5-20x the CPU time of a step.
+
+A network arrives as a ``Network`` tuple (its flat buffers, shared with the Python objects, so
+nothing is copied): layer i's weight W_i (n_i, n_{i+1}) and bias b_i (n_{i+1},) sit one after
+the other in ``params``, with the widths ``sizes`` = [n_0, n_1, ..., n_L]. Names follow
+kernels.py: a is a pre-activation (h W + b), h = act(a) a layer's output, l a logit; z is only
+ever G's noise. Matmuls go to BLAS through ``np.dot(x, y, out)``. Every array is allocated
+once by ``FusedStep``; a warm step allocates nothing.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+import os
+from typing import Any, NamedTuple
 
+import numba
 import numpy as np
 
 from . import kernels
@@ -24,11 +47,78 @@ from . import kernels
 if kernels.numba is None:  # pragma: no cover
     raise ImportError("tinygan.fused needs numba")
 
-from .kernels import IDENTITY, _act_backward_flat, _adam_flat, _bce_flat, bias_act_forward_numba, njit
+from .kernels import IDENTITY, _act_backward_flat, bias_act_forward_numba, njit
+
+parallel_njit = numba.njit(cache=True, nogil=True, parallel=True)
+if "NUMBA_THREADING_LAYER" not in os.environ:  # effective until the process's first parallel region
+    numba.config.THREADING_LAYER = "workqueue"
+
+
+class Network(NamedTuple):
+    """One MLP as the jitted step sees it."""
+
+    params: np.ndarray  # (P,) [W_0 | b_0 | W_1 | b_1 | ...]: the network's flat.data
+    grads: np.ndarray  # (P,) dL/dparams, same layout (flat.grad; a share's own buffer inside a step)
+    adam_m: np.ndarray  # (P,) Adam's first moment (running mean of the gradient)
+    adam_v: np.ndarray  # (P,) second moment (running mean of its square)
+    sizes: np.ndarray  # (L+1,) int64 widths n_0 ... n_L
+    activation: int  # hidden layers' activation code (kernels.ACTIVATION_CODES); the last layer is linear
+
+
+class Settings(NamedTuple):
+    """The scalars of one step (GANConfig's, and this step's scheduled learning rate)."""
+
+    batch: int  # B: D judges B packs per side
+    pack: int  # m: samples per pack, so each side has n = B m samples
+    negative_slope: float  # LeakyReLU's slope
+    real_target: float  # 1 - label_smoothing
+    minimax: bool  # G's loss: minimax (mean log(1 - D)) or non-saturating (BCE against 1)
+    lr: float  # this step's learning rate, after the schedule
+    beta1: float
+    beta2: float
+    eps: float
+
+
+class Batches(NamedTuple):
+    """The step's random draws, made in Python in GAN.train_step's order."""
+
+    real: np.ndarray  # (d_steps, n, 2) real samples, one batch per D update
+    z_d: np.ndarray  # (d_steps, n, noise_dim) G's noise for the fakes D is trained on
+    z_g: np.ndarray  # (n, noise_dim) G's noise for the G update
+
+
+class ShareBuffers(NamedTuple):
+    """What one thread writes while it runs its share of the batch (b packs, m b samples)."""
+
+    g_outputs: np.ndarray  # G's layer outputs h_1 ... h_L of the latest forward, one after another
+    d_outputs: np.ndarray  # D's, likewise; backward reads them (act' is written through the output)
+    d_input: np.ndarray  # (2mb, 2) [real; fake] sample by sample; D sees it as (2b, 2m) packs
+    targets: np.ndarray  # (2b, 1) BCE targets: [real_target; 0] for D, then G's target
+    logits_grad: np.ndarray  # (2b, 1) dL/dl, the loss gradient at D's logits
+    fake_grad: np.ndarray  # (mb, 2) dL_G/dfake, D's input gradient unpacked sample by sample
+    input_grads: np.ndarray  # backward's dL/dh, two halves used in turn: a layer's input gradient is
+    # written into one half while its output gradient is read from the other
+
+
+class Workspace(NamedTuple):
+    """Every thread's buffers, stacked on a leading axis of length ``threads``."""
+
+    g_outputs: np.ndarray  # (threads, mb_max * (n_1 + ... + n_L) of G)
+    d_outputs: np.ndarray  # (threads, 2b_max * (n_1 + ... + n_L) of D)
+    d_input: np.ndarray  # (threads, 2 mb_max, 2)
+    targets: np.ndarray  # (threads, 2b_max, 1)
+    logits_grad: np.ndarray  # (threads, 2b_max, 1)
+    fake_grad: np.ndarray  # (threads, mb_max, 2)
+    input_grads: np.ndarray  # (threads, 2 * 2 mb_max * widest layer)
+    g_grads: np.ndarray  # (threads, P_G) each share's dL_G/dtheta_G
+    d_grads: np.ndarray  # (threads, P_D) each share's dL_D/dtheta_D
+    losses: np.ndarray  # (threads,) float64 each share's part of the loss
 
 
 @njit
-def _weight(params, sizes, layer, offset):
+def _layer_slices(params, sizes, layer, offset):
+    """Views of layer ``layer``'s weight (n_in, n_out) and bias (n_out,) in a flat buffer at ``offset``,
+    and the offset of the next layer."""
     n_in, n_out = sizes[layer], sizes[layer + 1]
     weight = params[offset : offset + n_in * n_out].reshape(n_in, n_out)
     bias = params[offset + n_in * n_out : offset + n_in * n_out + n_out]
@@ -36,153 +126,321 @@ def _weight(params, sizes, layer, offset):
 
 
 @njit
-def _output(work, sizes, layer, rows):
-    """Layer ``layer``'s output, (rows, n_{layer+1}), inside the workspace."""
+def _layer_output(outputs, sizes, layer, rows):
+    """Layer ``layer``'s output h_{layer+1}, (rows, n_{layer+1}), inside an outputs buffer."""
     start = 0
     for before in range(layer):
         start += rows * sizes[before + 1]
-    return work[start : start + rows * sizes[layer + 1]].reshape(rows, sizes[layer + 1])
+    return outputs[start : start + rows * sizes[layer + 1]].reshape(rows, sizes[layer + 1])
 
 
 @njit
-def mlp_forward(params, sizes, hidden_act, slope, x, work):
-    """h_{l+1} = act(h_l W_l + b_l); the last layer is linear. Returns the output (rows, n_L)."""
+def mlp_forward(net, outputs, x, slope):
+    """h_{i+1} = act(h_i W_i + b_i) from h_0 = x (rows, n_0); the last layer is linear.
+
+    Keeps every h_{i+1} in ``outputs`` and returns the last, (rows, n_L)."""
     rows, offset, h = x.shape[0], 0, x
-    layers = len(sizes) - 1
+    layers = len(net.sizes) - 1
     for layer in range(layers):
-        weight, bias, offset = _weight(params, sizes, layer, offset)
-        out = _output(work, sizes, layer, rows)
-        np.dot(h, weight, out)  # (rows, n_l) @ (n_l, n_{l+1})
-        bias_act_forward_numba(out, bias, hidden_act if layer < layers - 1 else IDENTITY, slope)
-        h = out
+        weight, bias, offset = _layer_slices(net.params, net.sizes, layer, offset)
+        a = _layer_output(outputs, net.sizes, layer, rows)
+        np.dot(h, weight, a)  # (rows, n_i) @ (n_i, n_{i+1})
+        bias_act_forward_numba(a, bias, net.activation if layer < layers - 1 else IDENTITY, slope)  # a -> h
+        h = a
     return h
 
 
 @njit
-def mlp_backward(params, grads, sizes, hidden_act, slope, x, work, grad_out, scratch, param_grads, input_grad):
-    """Backward through mlp_forward's cached outputs; grad_out (rows, n_L) is overwritten.
+def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads, want_input_grad):
+    """Backward through mlp_forward's cached outputs, from g_L = dL/dh_L = ``grad_out`` (overwritten).
 
-    Writes (not adds) dL/dW_l = h_l^T g_l and dL/db_l = sum_rows g_l into ``grads`` when
-    ``param_grads``; returns dL/dx (rows, n_0) when ``input_grad`` (else an empty array).
+    Per layer, from the last: g <- g * act'(a) (hidden layers), then
+    dL/dW_i = h_i^T g and dL/db_i = sum over rows of g, WRITTEN (not added) into ``net.grads`` when
+    ``want_param_grads``; and dL/dh_i = g W_i^T. Returns dL/dx (rows, n_0) when ``want_input_grad``,
+    else an empty array (the first layer's input gradient is then never computed).
     """
-    rows, layers = x.shape[0], len(sizes) - 1
-    offsets = np.zeros(layers, np.int64)
+    rows, layers = x.shape[0], len(net.sizes) - 1
+    offsets = np.zeros(layers, np.int64)  # where each layer starts in the flat buffers
     for layer in range(1, layers):
-        offsets[layer] = offsets[layer - 1] + sizes[layer - 1] * sizes[layer] + sizes[layer]
-    g = grad_out
+        offsets[layer] = offsets[layer - 1] + net.sizes[layer - 1] * net.sizes[layer] + net.sizes[layer]
+    g = grad_out  # dL/dh_{i+1}, (rows, n_{i+1})
     for layer in range(layers - 1, -1, -1):
-        n_in = sizes[layer]
-        weight, _, _ = _weight(params, sizes, layer, offsets[layer])
-        if layer < layers - 1:  # through the activation: g <- g * act'(z), from the output y
-            _act_backward_flat(g.reshape(-1), _output(work, sizes, layer, rows).reshape(-1), hidden_act, slope)
-        h = x if layer == 0 else _output(work, sizes, layer - 1, rows)
-        if param_grads:
-            grad_weight, grad_bias, _ = _weight(grads, sizes, layer, offsets[layer])
-            np.dot(h.T, g, grad_weight)  # (n_in, rows) @ (rows, n_out)
+        n_in = net.sizes[layer]
+        weight, _, _ = _layer_slices(net.params, net.sizes, layer, offsets[layer])
+        if layer < layers - 1:  # through the activation: g <- g * act'(a), written through the output h
+            h_out = _layer_output(outputs, net.sizes, layer, rows)
+            _act_backward_flat(g.reshape(-1), h_out.reshape(-1), net.activation, slope)
+        h_in = x if layer == 0 else _layer_output(outputs, net.sizes, layer - 1, rows)
+        if want_param_grads:
+            grad_weight, grad_bias, _ = _layer_slices(net.grads, net.sizes, layer, offsets[layer])
+            np.dot(h_in.T, g, grad_weight)  # (n_in, rows) @ (rows, n_out)
             grad_bias[:] = 0
             for i in range(rows):
                 grad_bias += g[i]
-        if layer == 0 and not input_grad:
-            return scratch[:0].reshape(0, n_in)
-        g_in = scratch[(layer % 2) * scratch.size // 2 :][: rows * n_in].reshape(rows, n_in)
+        if layer == 0 and not want_input_grad:
+            return input_grads[:0].reshape(0, n_in)
+        half = (layer % 2) * (input_grads.size // 2)
+        g_in = input_grads[half:][: rows * n_in].reshape(rows, n_in)
         np.dot(g, weight.T, g_in)  # (rows, n_out) @ (n_out, n_in)
         g = g_in
     return g
 
 
 @njit
-def train_step_fused(
-    g_params, g_grads, g_m, g_v, g_sizes, g_act,
-    d_params, d_grads, d_m, d_v, d_sizes, d_act,
-    slope, real, z_d, z_g, batch, pack, real_target, minimax,
-    lr, beta1, beta2, eps, d_step0, g_step0, work_g, work_d, scratch, logits_grad, targets, d_in, grad_g_out,
-):  # fmt: skip
-    """d_steps = real.shape[0] D updates then one G update, as GAN.train_step. Returns (d_loss, g_loss).
-
-    Every array is preallocated by FusedStep: nothing is allocated here.
-    """
-    n = batch * pack
-    d_loss = 0.0
-    targets[:batch] = real_target
-    targets[batch:] = 0
-    for k in range(real.shape[0]):
-        # ---- D step: D(real) -> 1, D(G(z)) -> 0
-        fake = mlp_forward(g_params, g_sizes, g_act, slope, z_d[k], work_g)  # (n, 2)
-        d_in[:n] = real[k]
-        d_in[n:] = fake
-        packed = d_in.reshape(2 * batch, -1)  # (2B, 2m)
-        logits = mlp_forward(d_params, d_sizes, d_act, slope, packed, work_d)  # (2B, 1)
-        # each half is a mean over its own batch: the two BCE means add up
-        d_loss = _bce_flat(logits[:batch].reshape(-1), targets[:batch].reshape(-1), logits_grad[:batch].reshape(-1))
-        d_loss += _bce_flat(logits[batch:].reshape(-1), targets[batch:].reshape(-1), logits_grad[batch:].reshape(-1))
-        mlp_backward(d_params, d_grads, d_sizes, d_act, slope, packed, work_d, logits_grad, scratch, True, False)
-        _adam_lr(d_params, d_grads, d_m, d_v, lr, beta1, beta2, eps, d_step0 + k + 1)
-    # ---- G step: the gradient of G's loss flows back through D into G
-    fake = mlp_forward(g_params, g_sizes, g_act, slope, z_g, work_g)  # (n, 2)
-    packed_fake = fake.reshape(batch, -1)  # (B, 2m)
-    logits = mlp_forward(d_params, d_sizes, d_act, slope, packed_fake, work_d)  # (B, 1)
-    grad = logits_grad[:batch]
-    if minimax:  # L = -BCE(z, 0)
-        targets[:batch] = 0
-        g_loss = -_bce_flat(logits.reshape(-1), targets[:batch].reshape(-1), grad.reshape(-1))
-        for i in range(batch):
-            grad[i, 0] = -grad[i, 0]
-    else:  # L = BCE(z, 1)
-        targets[:batch] = 1
-        g_loss = _bce_flat(logits.reshape(-1), targets[:batch].reshape(-1), grad.reshape(-1))
-    grad_fake = mlp_backward(d_params, d_grads, d_sizes, d_act, slope, packed_fake, work_d, grad, scratch, False, True)
-    grad_g_out[:] = grad_fake.reshape(n, -1)
-    mlp_backward(g_params, g_grads, g_sizes, g_act, slope, z_g, work_g, grad_g_out, scratch, True, False)
-    _adam_lr(g_params, g_grads, g_m, g_v, lr, beta1, beta2, eps, g_step0 + 1)
-    return d_loss, g_loss
+def _bce_part(logits, t, grad, count):
+    """BCE on logits l against targets t, summed over this part and divided by ``count``, the size of
+    the whole batch the mean is over; writes d(mean)/dl = (sigmoid(l) - t) / count into grad.
+    (kernels.bce_with_logits_numba's arithmetic, which is this with count = l.size.)"""
+    total = 0.0
+    for i in range(logits.size):
+        li = logits[i]
+        e = math.exp(-abs(li))
+        total += max(li, 0.0) - li * t[i] + math.log1p(e)
+        s = 1.0 / (1.0 + e) if li >= 0 else e / (1.0 + e)
+        grad[i] = (s - t[i]) / count
+    return total / count
 
 
 @njit
-def _adam_lr(p, g, m, v, lr, beta1, beta2, eps, step):
-    """Adam over a flat buffer, its scalars cast to the buffer's dtype (as adam_update_numba)."""
-    s = np.empty(7, p.dtype)  # storing into it casts: float32 buffers get float32 scalars
-    s[0], s[1], s[2], s[3] = beta1, 1.0 - beta1, beta2, 1.0 - beta2
-    s[4], s[5], s[6] = lr / (1.0 - beta1**step), 1.0 - beta2**step, eps
-    _adam_flat(p, g, m, v, s[0], s[1], s[2], s[3], s[4], s[5], s[6])
+def discriminator_forward_backward(G, D, settings, real, z, buffers):
+    """D's loss on real (mb, 2) vs G(z) (mb, 2), one share of b packs: leaves this share's part of
+    dL_D/dparams in D.grads and returns its part of the loss.
+
+    L_D = BCE(D(real), real_target) + BCE(D(fake), 0), each a mean over the whole batch's B packs."""
+    batch, slope = real.shape[0] // settings.pack, settings.negative_slope  # b, this share's packs
+    n = real.shape[0]
+    fake = mlp_forward(G, buffers.g_outputs, z, slope)  # (mb, 2)
+    buffers.d_input[:n] = real
+    buffers.d_input[n:] = fake
+    packed = buffers.d_input.reshape(2 * batch, -1)  # (2b, 2m): packs of m samples side by side
+    logits = mlp_forward(D, buffers.d_outputs, packed, slope)  # (2b, 1)
+    buffers.targets[:batch] = settings.real_target
+    buffers.targets[batch:] = 0
+    flat_logits, t, grad = logits.reshape(-1), buffers.targets.reshape(-1), buffers.logits_grad.reshape(-1)  # (2b,)
+    d_loss = _bce_part(flat_logits[:batch], t[:batch], grad[:batch], settings.batch)
+    d_loss += _bce_part(flat_logits[batch:], t[batch:], grad[batch:], settings.batch)
+    mlp_backward(D, buffers.d_outputs, packed, buffers.logits_grad, slope, buffers.input_grads, True, False)
+    return d_loss
+
+
+@njit
+def generator_forward_backward(G, D, settings, z, buffers):
+    """G's loss on D(G(z)) for one share (z (mb, 2)): leaves its part of dL_G/dparams in G.grads
+    (D's grads are never formed) and returns its part of the loss.
+
+    dL_G/dtheta_G = (dL_G/dfake) (dfake/dtheta_G): dL_G/dfake comes out of D's backward."""
+    batch, slope = z.shape[0] // settings.pack, settings.negative_slope
+    fake = mlp_forward(G, buffers.g_outputs, z, slope)  # (mb, 2)
+    packed_fake = fake.reshape(batch, -1)  # (b, 2m)
+    logits = mlp_forward(D, buffers.d_outputs, packed_fake, slope)  # (b, 1)
+    flat_logits, t = logits.reshape(-1), buffers.targets[:batch].reshape(-1)  # (b,)
+    grad = buffers.logits_grad[:batch]  # (b, 1)
+    if settings.minimax:  # L_G = mean log(1 - sigmoid(l)) = -BCE(l, 0)
+        t[:] = 0
+        g_loss = -_bce_part(flat_logits, t, grad.reshape(-1), settings.batch)
+        for i in range(batch):
+            grad[i, 0] = -grad[i, 0]
+    else:  # non-saturating: L_G = BCE(l, 1)
+        t[:] = 1
+        g_loss = _bce_part(flat_logits, t, grad.reshape(-1), settings.batch)
+    grad_packed = mlp_backward(D, buffers.d_outputs, packed_fake, grad, slope, buffers.input_grads, False, True)
+    buffers.fake_grad[:] = grad_packed.reshape(buffers.fake_grad.shape)  # (mb, 2)
+    mlp_backward(G, buffers.g_outputs, z, buffers.fake_grad, slope, buffers.input_grads, True, False)
+    return g_loss
+
+
+@njit
+def adam_step(net, share_grads, settings, step):
+    """net.grads <- the sum of the shares' gradients (share_grads (threads, P)), then one Adam step
+    (step counts from 1) as kernels.adam_update_numba, the parameters split over the cores:
+
+    m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  p <- p - (lr / (1 - b1^t)) m / (sqrt(v / (1 - b2^t)) + eps)
+    with every scalar cast to the buffers' dtype first (float32 buffers get float32 scalars, as in NumPy).
+    """
+    b1, b2 = settings.beta1, settings.beta2
+    s = np.empty(7, net.params.dtype)  # storing into it casts
+    s[0], s[1], s[2], s[3] = b1, 1.0 - b1, b2, 1.0 - b2
+    s[4], s[5], s[6] = settings.lr / (1.0 - b1**step), 1.0 - b2**step, settings.eps
+    _sum_shares_and_adam(
+        net.params, net.grads, net.adam_m, net.adam_v, share_grads, s[0], s[1], s[2], s[3], s[4], s[5], s[6]
+    )
+
+
+@parallel_njit
+def _sum_shares_and_adam(
+    p, g, m, v, share_grads, beta1, one_minus_beta1, beta2, one_minus_beta2, step_size, bias2, eps
+):
+    """kernels._adam_flat, with g[i] first set to the sum of share_grads[:, i]; a share of i per core."""
+    for i in numba.prange(p.size):
+        total = share_grads[0, i]
+        for share in range(1, share_grads.shape[0]):
+            total += share_grads[share, i]
+        g[i] = total
+        m[i] = beta1 * m[i] + one_minus_beta1 * g[i]
+        v[i] = beta2 * v[i] + one_minus_beta2 * (g[i] * g[i])
+        p[i] -= step_size * m[i] / (math.sqrt(v[i] / bias2) + eps)
+
+
+@njit
+def _share(net, grads):
+    """The network as one share sees it: the same parameters, its own gradient buffer."""
+    return Network(net.params, grads, net.adam_m, net.adam_v, net.sizes, net.activation)
+
+
+@njit
+def _share_buffers(work, share, packs, pack):
+    """Thread ``share``'s buffers, cut to its b = ``packs`` packs of m = ``pack`` samples."""
+    n = packs * pack
+    return ShareBuffers(
+        work.g_outputs[share],
+        work.d_outputs[share],
+        work.d_input[share, : 2 * n],
+        work.targets[share, : 2 * packs],
+        work.logits_grad[share, : 2 * packs],
+        work.fake_grad[share, :n],
+        work.input_grads[share],
+    )
+
+
+@njit
+def _packs_of_share(batch, threads, share):
+    """Share ``share`` of ``threads`` takes packs [lo, hi) of the batch's B (sizes differ by at most one)."""
+    return share * batch // threads, (share + 1) * batch // threads
+
+
+@parallel_njit
+def discriminator_shares(G, D, settings, real, z, work, losses):
+    """discriminator_forward_backward on every share at once, one per thread, into work.d_grads and
+    losses (threads,); real and z (n, 2) are the whole batch."""
+    threads, m = losses.size, settings.pack
+    for share in numba.prange(threads):
+        lo, hi = _packs_of_share(settings.batch, threads, share)
+        buffers = _share_buffers(work, share, hi - lo, m)
+        D_share = _share(D, work.d_grads[share])
+        losses[share] = discriminator_forward_backward(
+            G, D_share, settings, real[m * lo : m * hi], z[m * lo : m * hi], buffers
+        )
+
+
+@parallel_njit
+def generator_shares(G, D, settings, z, work, losses):
+    """generator_forward_backward on every share at once, one per thread, into work.g_grads and losses."""
+    threads, m = losses.size, settings.pack
+    for share in numba.prange(threads):
+        lo, hi = _packs_of_share(settings.batch, threads, share)
+        buffers = _share_buffers(work, share, hi - lo, m)
+        G_share = _share(G, work.g_grads[share])
+        losses[share] = generator_forward_backward(G_share, D, settings, z[m * lo : m * hi], buffers)
+
+
+@njit
+def train_step_fused(G, D, settings, batches, work, d_steps_done, g_steps_done):
+    """``d_steps`` = len(batches.real) D updates, then one G update, as GAN.train_step.
+
+    Each pass runs on every share of the batch at once (one per thread, ``threads`` = len(work.losses));
+    the shares' losses and gradients are then added up. ``d_steps_done`` / ``g_steps_done``: the Adam
+    steps each network took before (for bias correction). Returns (d_loss of the last D update, g_loss)."""
+    d_loss = 0.0
+    for k in range(batches.real.shape[0]):
+        discriminator_shares(G, D, settings, batches.real[k], batches.z_d[k], work, work.losses)
+        d_loss = work.losses.sum()
+        adam_step(D, work.d_grads, settings, d_steps_done + k + 1)
+    generator_shares(G, D, settings, batches.z_g, work, work.losses)
+    g_loss = work.losses.sum()
+    adam_step(G, work.g_grads, settings, g_steps_done + 1)
+    return d_loss, g_loss
 
 
 class FusedStep:
-    """Workspaces sized for one GAN's batch, and the call into ``train_step_fused``."""
+    """Buffers sized for one GAN's batch, split over the Numba threads, and the call into ``train_step_fused``."""
 
     def __init__(self, gan: Any) -> None:
         c = gan.config
-        n, dtype = c.batch_size * c.pack, gan.dtype
         self.g_sizes = np.array([c.noise_dim] + [c.hidden] * c.depth + [c.data_dim], np.int64)
         self.d_sizes = np.array([c.data_dim * c.pack] + [c.hidden] * c.depth + [1], np.int64)
-        self.g_act = kernels.ACTIVATION_CODES[c.g_activation]
-        self.d_act = kernels.ACTIVATION_CODES[c.d_activation]
-        self.work_g = np.empty(n * int(self.g_sizes[1:].sum()), dtype)  # every layer's output
-        self.work_d = np.empty(2 * c.batch_size * int(self.d_sizes[1:].sum()), dtype)
-        self.scratch = np.empty(2 * 2 * n * max(c.hidden, c.data_dim * c.pack, c.noise_dim), dtype)
-        self.logits_grad = np.empty((2 * c.batch_size, 1), dtype)
-        self.targets = np.empty((2 * c.batch_size, 1), dtype)
-        self.d_in = np.empty((2 * n, c.data_dim), dtype)
-        self.grad_g_out = np.empty((n, c.data_dim), dtype)
-        self.real = np.empty((c.d_steps, n, c.data_dim), dtype)
-        self.z_d = np.empty((c.d_steps, n, c.noise_dim), dtype)
-        self.z_g = np.empty((n, c.noise_dim), dtype)
+        self.blas = _blas_libraries()
+        self.work: Workspace | None = None
+        n, dtype = c.batch_size * c.pack, gan.dtype
+        self.batches = Batches(
+            real=np.empty((c.d_steps, n, c.data_dim), dtype),
+            z_d=np.empty((c.d_steps, n, c.noise_dim), dtype),
+            z_g=np.empty((n, c.noise_dim), dtype),
+        )
+
+    def _workspace(self, gan: Any, threads: int) -> Workspace:
+        """Every share's buffers, for ``threads`` shares (the largest has b_max packs)."""
+        c, dtype = gan.config, gan.dtype
+        packs = -(-c.batch_size // threads)  # b_max = ceil(B / threads)
+        n = packs * c.pack
+        widest = max(c.hidden, c.data_dim * c.pack, c.noise_dim)
+        return Workspace(
+            g_outputs=np.empty((threads, n * int(self.g_sizes[1:].sum())), dtype),  # G runs on mb rows
+            d_outputs=np.empty((threads, 2 * packs * int(self.d_sizes[1:].sum())), dtype),  # D on up to 2b
+            d_input=np.empty((threads, 2 * n, c.data_dim), dtype),
+            targets=np.empty((threads, 2 * packs, 1), dtype),
+            logits_grad=np.empty((threads, 2 * packs, 1), dtype),
+            fake_grad=np.empty((threads, n, c.data_dim), dtype),
+            input_grads=np.empty((threads, 2 * 2 * n * widest), dtype),
+            g_grads=np.empty((threads, gan.G.flat.size), dtype),
+            d_grads=np.empty((threads, gan.D.flat.size), dtype),
+            losses=np.empty(threads, np.float64),
+        )
 
     def step(self, gan: Any) -> tuple[float, float]:
         """Draw the batches in GAN.train_step's order (into the buffers), then one jitted call."""
-        c, n = gan.config, gan.config.batch_size * gan.config.pack
+        c, n, b = gan.config, gan.config.batch_size * gan.config.pack, self.batches
         for k in range(c.d_steps):
-            self.real[k] = gan.sample_real(n)
-            gan.rng.standard_normal(out=self.z_d[k], dtype=gan.dtype)
-        gan.rng.standard_normal(out=self.z_g, dtype=gan.dtype)
-        g, d = gan.G.flat, gan.D.flat
-        og, od = gan.opt_G, gan.opt_D
-        losses = train_step_fused(
-            g.data, g.grad, og.m[0], og.v[0], self.g_sizes, self.g_act,
-            d.data, d.grad, od.m[0], od.v[0], self.d_sizes, self.d_act,
-            c.negative_slope, self.real, self.z_d, self.z_g, c.batch_size, c.pack, 1.0 - c.label_smoothing,
-            c.loss == "minimax", og.lr, c.betas[0], c.betas[1], c.eps, od.step_count, og.step_count,
-            self.work_g, self.work_d, self.scratch, self.logits_grad, self.targets, self.d_in, self.grad_g_out,
-        )  # fmt: skip
-        od.step_count += c.d_steps
-        og.step_count += 1
+            b.real[k] = gan.sample_real(n)
+            gan.rng.standard_normal(out=b.z_d[k], dtype=gan.dtype)
+        gan.rng.standard_normal(out=b.z_g, dtype=gan.dtype)
+        threads = max(1, min(numba.get_num_threads(), c.batch_size))  # a share has at least one pack
+        if self.work is None or self.work.losses.size != threads:
+            self.work = self._workspace(gan, threads)
+        G = Network(gan.G.flat.data, gan.G.flat.grad, gan.opt_G.m[0], gan.opt_G.v[0], self.g_sizes,
+                    kernels.ACTIVATION_CODES[c.g_activation])  # fmt: skip
+        D = Network(gan.D.flat.data, gan.D.flat.grad, gan.opt_D.m[0], gan.opt_D.v[0], self.d_sizes,
+                    kernels.ACTIVATION_CODES[c.d_activation])  # fmt: skip
+        settings = Settings(
+            batch=c.batch_size,
+            pack=c.pack,
+            negative_slope=c.negative_slope,
+            real_target=1.0 - c.label_smoothing,
+            minimax=c.loss == "minimax",
+            lr=gan.opt_G.lr,
+            beta1=c.betas[0],
+            beta2=c.betas[1],
+            eps=c.eps,
+        )
+        with _single_threaded(self.blas if threads > 1 else []):  # the threads share the cores already
+            losses = train_step_fused(G, D, settings, b, self.work, gan.opt_D.step_count, gan.opt_G.step_count)
+        gan.opt_D.step_count += c.d_steps
+        gan.opt_G.step_count += 1
         return losses
+
+
+def _blas_libraries() -> list[Any]:
+    """threadpoolctl's handles on the loaded BLAS libraries (Numba's np.dot calls SciPy's, loaded here)."""
+    try:
+        import scipy.linalg.cython_blas  # noqa: F401
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - both are dependencies
+        return []
+    return [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+
+
+class _single_threaded:
+    """Within the block, each BLAS library runs on the calling thread only; restored afterwards.
+
+    (threadpoolctl's ``threadpool_limits`` does the same, but looks every library up again each time.)"""
+
+    def __init__(self, libraries: list[Any]) -> None:
+        self.libraries, self.saved = libraries, []
+
+    def __enter__(self) -> None:
+        self.saved = [lib.get_num_threads() for lib in self.libraries]
+        for lib in self.libraries:
+            lib.set_num_threads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        for lib, threads in zip(self.libraries, self.saved):
+            lib.set_num_threads(threads)

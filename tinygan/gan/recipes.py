@@ -1,7 +1,7 @@
 """Tuned configurations for the three built-in mixtures (``demos/mixture.py --mixture NAME``).
 
 two (the article's case): small MLPs (H = 64), batch 512, Adam 2e-4 with betas (0, 0.9), two D
-updates per G update, a linear learning-rate decay to 0 over the run, and G sampled from an
+updates per G update, 13,000 steps with a linear learning-rate decay to 0, and G sampled from an
 exponential moving average (0.999) of its weights. With a constant rate the generator keeps
 orbiting the target (the game has no pull towards rest); the decay lets it settle, the average
 smooths what is left of the orbit, and the second D update keeps D near its optimum, so G follows
@@ -22,7 +22,7 @@ import dataclasses
 from .config import GANConfig
 
 RECIPES: dict[str, GANConfig] = {
-    "two": GANConfig(d_steps=2, ema=0.999, steps=20_000),
+    "two": GANConfig(d_steps=2, ema=0.999, steps=13_000),
     "ring8": GANConfig(
         hidden=256, depth=3, lr=2e-4, betas=(0.5, 0.999), batch_size=64, pack=2,
         schedule="cosine", decay_start=0.4, final_lr_fraction=0.01, steps=50_000,
