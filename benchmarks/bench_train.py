@@ -181,9 +181,9 @@ def blas_info() -> list[dict[str, Any]]:
 
 def limit_blas(threads: int) -> None:
     """Every BLAS pool of this worker at ``threads`` for its lifetime (tinygan's own helper, applied now)."""
-    from tinygan.fast.backend import limit_blas_threads
+    from tinygan.fast.backend import limit_threads
 
-    limit_blas_threads(threads).__enter__()
+    limit_threads(threads).__enter__()
 
 
 def noop() -> None:

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 import tinygan as tg
-from tinygan.fast.backend import limit_blas_threads
+from tinygan.fast.backend import limit_threads
 from tinygan.live.app import LiveServer
 from tinygan.live.trainer import LiveTrainer, live_config
 
@@ -33,7 +33,7 @@ COUNT_FRAMES = """() => {
 
 def headless_rate(seconds: float) -> float:
     gan = tg.GAN(tg.mixture("two"), live_config())
-    with limit_blas_threads(1):
+    with limit_threads(1):
         for _ in range(20):
             gan.train_step()
         start, steps = time.perf_counter(), 0

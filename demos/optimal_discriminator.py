@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 from tinygan.cli import OneLineParser, number  # noqa: E402
 from tinygan.evaluation import theory  # noqa: E402
 from tinygan.evaluation.data import GaussianMixture  # noqa: E402
-from tinygan.fast.backend import limit_blas_threads  # noqa: E402
+from tinygan.fast.backend import limit_threads  # noqa: E402
 
 
 def gaussians(means: list[float], stds: list[float]) -> GaussianMixture:
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    with limit_blas_threads(1):
+    with limit_threads(1):
         results = {name: run_case(p_data, p_g, args, args.seed) for name, (_, p_data, _, p_g) in CASES.items()}
 
     print(f"-log 4 = {-theory.LOG4:.4f}")

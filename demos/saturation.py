@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 from tinygan import generator_loss, to_numpy  # noqa: E402
 from tinygan.cli import OneLineParser, number  # noqa: E402
 from tinygan.evaluation.data import mixture  # noqa: E402
-from tinygan.fast.backend import limit_blas_threads  # noqa: E402
+from tinygan.fast.backend import limit_threads  # noqa: E402
 from tinygan.gan.model import GAN, GANConfig  # noqa: E402
 
 LOSSES = ("minimax", "nonsaturating")
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     s = np.linspace(0.001, 0.999, 999)
     curves = {"s": s, **logit_gradient_curves(s)}
-    with limit_blas_threads(1):
+    with limit_threads(1):
         early = {kind: early_training(kind, args.steps, args.seed) for kind in LOSSES}
         ahead = discriminator_ahead(args.d_steps, args.seed)
 

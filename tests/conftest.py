@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, settings
 
 import tinygan
 from tinygan.fast import backend
-from tinygan.fast.backend import limit_blas_threads
+from tinygan.fast.backend import limit_threads
 
 settings.register_profile("tinygan", deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "tinygan"))
@@ -31,5 +31,5 @@ def any_cpu_backend(request):
 @pytest.fixture(autouse=True, scope="session")
 def one_blas_thread():
     """Tests use small matrices; one BLAS thread keeps them quick even when other work holds a core."""
-    with limit_blas_threads(1):
+    with limit_threads(1):
         yield

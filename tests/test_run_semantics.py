@@ -55,7 +55,7 @@ def test_steps_set_the_schedule_so_every_run_decays():
     short, _ = build("--steps", "5000")
     assert lr_multiplier(short.config, 4999) < 0.001  # a short run settles too
     default, _ = build()
-    assert default.config.steps == tg.recipe("two").steps == 20000
+    assert default.config.steps == tg.recipe("two").steps == 13000
 
 
 def test_train_refuses_to_run_past_the_schedule():
@@ -334,3 +334,18 @@ def test_learning_rate_cannot_be_set_negative():
         opt.lr = -5
     opt.lr = 0.0  # the end of a linear schedule
     assert opt.lr == 0.0
+
+
+def test_threads_cap_blas_and_numba_then_restore():
+    numba = pytest.importorskip("numba")
+    from threadpoolctl import threadpool_info
+
+    from tinygan.fast.backend import limit_threads
+
+    before = numba.get_num_threads()
+    with limit_threads(1):
+        assert numba.get_num_threads() == 1
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
+    assert numba.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"):
+        limit_threads(0)

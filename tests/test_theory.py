@@ -9,7 +9,7 @@ import pytest
 import tinygan
 from tinygan.evaluation import theory
 from tinygan.evaluation.data import GaussianMixture
-from tinygan.fast.backend import limit_blas_threads
+from tinygan.fast.backend import limit_threads
 
 LOG2, LOG4 = np.log(2.0), np.log(4.0)
 
@@ -142,7 +142,7 @@ def trained():
     """One D per pair, trained on samples only: (D, p_data, p_g)."""
     tinygan.set_backend("numpy")
     kwargs = dict(steps=1500, batch_size=256, lr=5e-3, seed=0)
-    with limit_blas_threads(1):
+    with limit_threads(1):
         return {
             "different": (theory.train_discriminator(P_DATA.sample, P_G.sample, 1, **kwargs), P_DATA, P_G),
             "equal": (theory.train_discriminator(P_DATA.sample, P_DATA.sample, 1, **kwargs), P_DATA, P_DATA),

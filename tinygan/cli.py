@@ -90,7 +90,8 @@ def add_training_flags(p: argparse.ArgumentParser, *, default_out: str) -> None:
                    help="stop (and checkpoint) at this step, to finish later with --resume")  # fmt: skip
     p.add_argument("--log-every", type=number(int, 0, "--log-every"), default=250)
     p.add_argument("--threads", type=number(int, 0, "--threads"), default=1,
-                   help="BLAS threads (default 1: small matrices; spare threads spin on busy cores)")  # fmt: skip
+                   help="CPU threads for training: BLAS, and Numba's shares of each batch on the fused step "
+                        "(default 1)")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

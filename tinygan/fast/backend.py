@@ -122,12 +122,12 @@ def to_numpy(array: Any) -> np.ndarray:
     return np.asarray(array)
 
 
-def limit_blas_threads(threads: int | None) -> contextlib.AbstractContextManager:
-    """Context manager capping the BLAS thread pools (NumPy's and SciPy's, which Numba's np.dot uses).
+def limit_threads(threads: int | None) -> contextlib.AbstractContextManager:
+    """Context manager capping the CPU threads training may use: the BLAS pools (NumPy's, and
+    SciPy's, which Numba's np.dot calls) and Numba's threads (the fused step's shares of a batch).
 
-    tinygan's matmuls are small: on 2 cores a second BLAS thread gains little, and when another
-    process holds a core, the threads spin waiting for each other and a step can take 10-100x
-    longer. ``None`` leaves the pools as they are.
+    tinygan's matmuls are small: when another process holds a core, threads that wait for each
+    other can make a step 10-100x slower. ``None`` leaves every pool as it is.
     """
     if threads is None:
         return contextlib.nullcontext()
@@ -139,4 +139,23 @@ def limit_blas_threads(threads: int | None) -> contextlib.AbstractContextManager
         import scipy.linalg.cython_blas  # noqa: F401
     except ImportError:  # pragma: no cover - scipy is a dependency
         pass
-    return threadpool_limits(threads, user_api="blas")
+    stack = contextlib.ExitStack()
+    stack.enter_context(threadpool_limits(threads, user_api="blas"))
+    stack.enter_context(_numba_threads(threads))
+    return stack
+
+
+@contextlib.contextmanager
+def _numba_threads(threads: int):
+    """Numba's thread count capped at ``threads`` within the block (nothing to do without Numba)."""
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - the numpy backend needs no Numba
+        yield
+        return
+    saved = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(saved)

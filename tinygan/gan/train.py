@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..evaluation.metrics import value_function
-from ..fast.backend import limit_blas_threads, to_numpy
+from ..fast.backend import limit_threads, to_numpy
 from .checkpoint import save_checkpoint
 from .model import GAN
 
@@ -89,7 +89,7 @@ def train(
     ``steps`` defaults to the run's total, ``gan.config.steps`` (the learning-rate schedule spans
     it); a smaller value stops early, to resume later. To train longer, raise ``config.steps``.
 
-    ``threads`` caps the BLAS thread pools while training (see ``backend.limit_blas_threads``).
+    ``threads`` caps the CPU threads while training: BLAS and Numba (see ``backend.limit_threads``).
     ``callback(gan)`` is called every ``callback_every`` steps (e.g. to capture animation frames);
     it must not draw from ``gan.rng``, or the run would change.
     """
@@ -112,7 +112,7 @@ def train(
     real = to_numpy(gan.data.sample(eval_size, eval_rng)).astype(np.float64)
     z = eval_rng.standard_normal((eval_size, gan.config.noise_dim)).astype(gan.dtype)
 
-    with limit_blas_threads(threads):
+    with limit_threads(threads):
         _loop(gan, steps, log_every, checkpoint_path, checkpoint_every, progress, real, z, callback, callback_every)
     return gan.history
 

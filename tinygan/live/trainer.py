@@ -31,7 +31,7 @@ import numpy as np
 
 from ..evaluation.data import MIXTURES, EmpiricalData, GaussianMixture, mixture
 from ..evaluation.metrics import value_function
-from ..fast.backend import limit_blas_threads, to_numpy
+from ..fast.backend import limit_threads, to_numpy
 from ..gan.config import GANConfig
 from ..gan.model import GAN
 from ..gan.recipes import recipe
@@ -235,7 +235,7 @@ class LiveTrainer:
 
     # ------------------------------------------------------------------ the thread
     def _run(self) -> None:
-        with limit_blas_threads(self.threads):
+        with limit_threads(self.threads):
             self._draw_frame()
             while not self._stop.is_set():
                 self._apply_requests(wait=0.0 if self.playing else 0.1)
