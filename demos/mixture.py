@@ -11,6 +11,7 @@ packing 2 makes a grid step 1.19x slower, and a ring step 0.64x as long as packi
 
 Writes into --out: samples.npy, metrics.json, contours.png, discriminator.png, losses.png, samples.png,
 and truncation.png when samples are drawn with Jacobian truncation (the grid's recipe, or --truncation).
+--data may hold points of any dimension d; for d != 2 the 2-D pictures (and --animate) are skipped.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def _number(kind, minimum, name, strict=True):
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = OneLineParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mixture", default="two", choices=["two", "ring8", "grid25"], help="built-in data (default: two)")
-    p.add_argument("--data", metavar="PATH", help="your own 2-D points (.npy of shape (n, 2), or .csv)")
+    p.add_argument("--data", metavar="PATH", help="your own points (.npy of shape (n, d), or .csv)")
     p.add_argument("--steps", type=_number(int, 0, "--steps"), help="total training steps (default: the recipe's)")
     p.add_argument("--batch-size", type=_number(int, 0, "--batch-size"), help="samples per batch")
     p.add_argument("--lr", type=_number(float, 0.0, "--lr"), help="Adam learning rate")
@@ -120,6 +121,7 @@ def build(args: argparse.Namespace):
         "jacobian_truncation": args.truncation,
     }
     config = dataclasses.replace(recipe(args.mixture), **{k: v for k, v in overrides.items() if v is not None})
+    config.data_dim = data.dim  # a user's points may have any dimension
     return GAN(data, config, seed=args.seed), data
 
 
@@ -167,7 +169,9 @@ def run(args: argparse.Namespace) -> int:
     todo = stop - gan.step
     print(f"tinygan: {data!r}, backend {get_backend().name}, {todo} steps to go (total {steps}), seed {gan.seed}")
     animation, callback_every = None, max(1, (stop - gan.step) // args.frames)
-    if args.animate:
+    if args.animate and data.dim != 2:
+        print(f"skipping --animate: the training animation draws 2-D data, these points are {data.dim}-D")
+    elif args.animate:
         if gan.config.pack != 1:
             raise ValueError("--animate needs --pack 1 (a packed sample's gradient depends on its pack-mates)")
         real_points = np.asarray(data.sample(3000, np.random.default_rng([gan.seed, 5])), dtype=np.float64)
@@ -190,19 +194,24 @@ def run(args: argparse.Namespace) -> int:
                 "config": gan.config.to_dict(), "history": gan.history}  # fmt: skip
     with open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(metrics, f, indent=1)
-    real = np.asarray(data.sample(len(samples), np.random.default_rng([gan.seed, 4])), dtype=np.float64)
-    title = f"tinygan after {gan.step} steps (seed {gan.seed})"
-    plot.contours(real, samples, os.path.join(args.out, "contours.png"), title=title)
-    plot.samples_over_density(real, samples, os.path.join(args.out, "samples.png"))
-    plot.discriminator_heatmap(gan.discriminate, real, samples, os.path.join(args.out, "discriminator.png"))
+    print(summary_table(metrics))
     plot.training_curves(gan.history, os.path.join(args.out, "losses.png"))
-    written = "samples.npy, metrics.json, contours.png, samples.png, discriminator.png, losses.png"
-    if len(left_out):
-        plot.truncation(real, samples, left_out, os.path.join(args.out, "truncation.png"))
-        written += ", truncation.png"
+    written = "samples.npy, metrics.json, losses.png"
+    if data.dim != 2:
+        print(f"skipping the 2-D pictures (contours, samples, discriminator): these points are {data.dim}-D")
+    else:
+        real = np.asarray(data.sample(len(samples), np.random.default_rng([gan.seed, 4])), dtype=np.float64)
+        title = f"tinygan after {gan.step} steps (seed {gan.seed})"
+        plot.contours(real, samples, os.path.join(args.out, "contours.png"), title=title)
+        plot.samples_over_density(real, samples, os.path.join(args.out, "samples.png"))
+        plot.discriminator_heatmap(gan.discriminate, real, samples, os.path.join(args.out, "discriminator.png"))
+        written += ", contours.png, samples.png, discriminator.png"
+        if len(left_out):
+            plot.truncation(real, samples, left_out, os.path.join(args.out, "truncation.png"))
+            written += ", truncation.png"
     if animation is not None:
         animation.save(os.path.join(args.out, "training.gif"))
-    print(summary_table(metrics))
+        written += ", training.gif"
     print(f"wrote {written} to {args.out}")
     return 0
 

@@ -104,26 +104,26 @@ def mixture(name: str, *, dtype: Any = np.float32) -> GaussianMixture:
 
 
 class EmpiricalData:
-    """A user's own points, sampled uniformly with replacement."""
+    """A user's own points (n, d), any dimension d >= 1, sampled uniformly with replacement."""
 
     def __init__(self, points: Any, *, dtype: Any = np.float32) -> None:
         points = np.asarray(points)
         if points.dtype.kind not in "fiu":
             raise TypeError(f"data must be numeric, got dtype {points.dtype}")
-        if points.ndim != 2 or points.shape[1] != 2:
-            raise ValueError(f"data must have shape (n, 2), got {points.shape}")
+        if points.ndim != 2 or points.shape[1] < 1:
+            raise ValueError(f"data must have shape (n, d) with d >= 1, got {points.shape}")
         if points.shape[0] < 2:
             raise ValueError(f"data needs at least 2 points, got {points.shape[0]}")
         if not np.all(np.isfinite(points)):
             bad = int(np.sum(~np.all(np.isfinite(points), axis=1)))
             raise ValueError(f"data contains NaN or inf in {bad} row(s)")
         self.points = points.astype(dtype)
-        self.dim = 2
+        self.dim = points.shape[1]
         self.dtype = np.dtype(dtype)
         self._device: dict[int, Any] = {}
 
     def __repr__(self) -> str:
-        return f"EmpiricalData({len(self.points)} points)"
+        return f"EmpiricalData({len(self.points)} points in {self.dim}-D)"
 
     def sample(self, n: int, rng: Any) -> Any:
         xp = _array_module(rng)
@@ -135,7 +135,7 @@ class EmpiricalData:
 
 
 def load_points(path: str | os.PathLike, *, dtype: Any = np.float32) -> EmpiricalData:
-    """Read a user's 2-D points from .npy (array (n, 2)) or .csv (two columns, optional header)."""
+    """Read a user's points from .npy (array (n, d)) or .csv (d columns, optional header)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"data file {path!r} does not exist")
