@@ -90,7 +90,8 @@ def load_checkpoint(path: str | os.PathLike, data: Any, *, config: GANConfig | N
     except (KeyError, ValueError, TypeError) as error:
         raise CheckpointError(f"checkpoint {os.fspath(path)!r} has a corrupt header ({error})") from None
     config = config or saved
-    for name in ("hidden", "depth", "noise_dim", "data_dim", "g_activation", "d_activation", "pack", "dtype"):
+    architecture = ("hidden", "depth", "noise_dim", "data_dim", "g_activation", "d_activation", "pack", "dtype")
+    for name in (*architecture, "num_classes"):  # every field that shapes the arrays
         if getattr(config, name) != getattr(saved, name):
             raise CheckpointError(
                 f"checkpoint {os.fspath(path)!r} has {name}={getattr(saved, name)!r}, "

@@ -31,10 +31,11 @@ def _healthy(gan: GAN, losses: dict[str, Any]) -> bool:
     return finite_losses and bool(xp.isfinite(gan.G.flat.data).all()) and bool(xp.isfinite(gan.D.flat.data).all())
 
 
-def estimate_value(gan: GAN, real: np.ndarray, z: np.ndarray) -> float:
-    """V(D, G) ~ mean log D(x) + mean log(1 - D(G(z))) on fixed host batches."""
-    fake = to_numpy(gan.G.forward(gan.xp.asarray(z))) * gan.config.data_scale
-    return value_function(gan.logits(real), gan.logits(fake))
+def estimate_value(gan: GAN, real: np.ndarray, z: np.ndarray, labels: np.ndarray | None = None) -> float:
+    """V(D, G) ~ mean log D(x) + mean log(1 - D(G(z))) on fixed host batches (conditional: G(z, y), D(x, y))."""
+    device_labels = None if labels is None else gan.xp.asarray(labels)
+    fake = to_numpy(gan.generate(gan.xp.asarray(z), device_labels)) * gan.config.data_scale
+    return value_function(gan.logits(real, labels), gan.logits(fake, labels))
 
 
 def train(
@@ -65,16 +66,21 @@ def train(
     if steps < gan.step:
         raise ValueError(f"steps={steps} is below the {gan.step} steps already taken")
     eval_rng = np.random.default_rng([gan.seed, 3])  # the same evaluation batch at every log
-    real = to_numpy(gan.data.sample(eval_size, eval_rng)).astype(np.float64)
+    if gan.conditional:  # real points with their labels; the fakes are asked for the same labels
+        real, labels = (to_numpy(a) for a in gan.data.sample_labelled(eval_size, eval_rng))
+    else:
+        real, labels = to_numpy(gan.data.sample(eval_size, eval_rng)), None
+    real = real.astype(np.float64)
     z = eval_rng.standard_normal((eval_size, gan.config.noise_dim)).astype(gan.dtype)
+    evaluation = (real, z, labels)
 
     with limit_blas_threads(threads):
-        _loop(gan, steps, log_every, checkpoint_path, checkpoint_every, progress, real, z, callback, callback_every)
+        _loop(gan, steps, log_every, checkpoint_path, checkpoint_every, progress, evaluation, callback, callback_every)
     return gan.history
 
 
 def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint_every: int, progress: bool,
-          real: np.ndarray, z: np.ndarray, callback: Any, callback_every: int) -> None:  # fmt: skip
+          evaluation: tuple, callback: Any, callback_every: int) -> None:  # fmt: skip
     bar = None
     if progress:
         from tqdm import tqdm
@@ -93,7 +99,7 @@ def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint
                 )
             if log_now:
                 record = {"step": gan.step, "d_loss": float(losses["d_loss"]), "g_loss": float(losses["g_loss"])}
-                record["value"] = estimate_value(gan, real, z)
+                record["value"] = estimate_value(gan, *evaluation)
                 gan.history.append(record)
                 if bar is not None:
                     bar.set_postfix(
