@@ -4,7 +4,9 @@
 * ``samples_over_density``: generated points over the real density;
 * ``discriminator_heatmap``: D(x) on a grid with its D = 0.5 boundary;
 * ``training_curves``: D and G losses, and V(D, G) with the -log 4 line of the optimum;
-* ``truncation``: the samples Jacobian truncation kept and the ones it left out.
+* ``truncation``: the samples Jacobian truncation kept and the ones it left out;
+* images: ``image_grid``, ``real_beside_generated``, ``interpolation_strip`` and
+  ``ImageAnimation`` (a GIF of fixed noise over training), for the digits.
 """
 
 from __future__ import annotations
@@ -165,6 +167,83 @@ class TrainingAnimation:
                       angles="xy", scale_units="xy", scale=1, color="black", width=0.003)  # fmt: skip
             ax.set(xlim=self.window[:2], ylim=self.window[2:], aspect="equal")
             ax.set_title(f"step {step}: D(x) (blue = real), samples, -dL_G/dx")
+
+        animation = FuncAnimation(fig, draw, frames=len(self.frames))
+        animation.save(path, writer=PillowWriter(fps=fps))
+
+
+# ---------------------------------------------------------------------------------- images (digits)
+def _show_images(axes: Any, images: np.ndarray, shape: tuple[int, int]) -> None:
+    """Each image (a row of pixels in [-1, 1]) in its own axis, white ink on black, no ticks."""
+    for ax, image in zip(np.ravel(axes), images):
+        ax.imshow(np.clip(image, -1, 1).reshape(shape), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+    for ax in np.ravel(axes):
+        ax.set_axis_off()
+
+
+def image_grid(
+    images: np.ndarray, path: str | os.PathLike, *, columns: int = 10, shape: tuple[int, int] = (8, 8), title: str = ""
+) -> None:
+    """Images (n, h*w) in rows of ``columns`` (a conditional run: one row per class)."""
+    rows = -(-len(images) // columns)
+    fig = Figure(figsize=(columns * 0.6, rows * 0.6 + (0.4 if title else 0)), layout="constrained")
+    _show_images(fig.subplots(rows, columns, squeeze=False), images, shape)
+    if title:
+        fig.suptitle(title)
+    fig.savefig(path, dpi=110)
+
+
+def real_beside_generated(
+    real: np.ndarray, generated: np.ndarray, path: str | os.PathLike, *, columns: int = 10, shape=(8, 8)
+) -> None:
+    """Two grids side by side: real digits (left) and generated ones (right), same count."""
+    rows = -(-len(real) // columns)
+    fig = Figure(figsize=(2 * columns * 0.55 + 0.4, rows * 0.55 + 0.5), layout="constrained")
+    left, right = fig.subfigures(1, 2, wspace=0.04)
+    for subfigure, images, name in ((left, real, "real (held out)"), (right, generated, "generated")):
+        _show_images(subfigure.subplots(rows, columns, squeeze=False), images, shape)
+        subfigure.suptitle(name)
+    fig.savefig(path, dpi=110)
+
+
+def interpolation_strip(images: np.ndarray, path: str | os.PathLike, *, shape: tuple[int, int] = (8, 8)) -> None:
+    """G along a straight line between two noise vectors: one image per step, left to right."""
+    fig = Figure(figsize=(len(images) * 0.6, 0.9), layout="constrained")
+    _show_images(fig.subplots(1, len(images), squeeze=False), images, shape)
+    fig.suptitle("from one noise vector to another", fontsize=9)
+    fig.savefig(path, dpi=110)
+
+
+class ImageAnimation:
+    """Frames of G's images for one fixed batch of noise over training, saved as a GIF (Pillow)."""
+
+    def __init__(self, sample: Callable[[], np.ndarray], *, columns: int = 10, shape: tuple[int, int] = (8, 8)):
+        self.sample, self.columns, self.shape = sample, columns, shape
+        self.frames: list[tuple[int, np.ndarray]] = []
+
+    def capture(self, gan) -> None:
+        """Record G's images of the fixed noise (``sample`` must not draw from gan.rng)."""
+        self.frames.append((gan.step, self.sample()))
+
+    def save(self, path: str | os.PathLike, fps: int = 6) -> None:
+        from matplotlib.animation import FuncAnimation, PillowWriter
+
+        count = len(self.frames[0][1])
+        rows = -(-count // self.columns)
+        fig = Figure(figsize=(self.columns * 0.5, rows * 0.5 + 0.4), layout="constrained")
+        axes = fig.subplots(rows, self.columns, squeeze=False)
+        pictures = [
+            ax.imshow(np.zeros(self.shape), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+            for ax in np.ravel(axes)[:count]
+        ]
+        for ax in np.ravel(axes):
+            ax.set_axis_off()
+
+        def draw(i: int) -> None:
+            step, images = self.frames[i]
+            for picture, image in zip(pictures, images):
+                picture.set_data(np.clip(image, -1, 1).reshape(self.shape))
+            fig.suptitle(f"step {step}")
 
         animation = FuncAnimation(fig, draw, frames=len(self.frames))
         animation.save(path, writer=PillowWriter(fps=fps))

@@ -91,7 +91,7 @@ def load_checkpoint(path: str | os.PathLike, data: Any, *, config: GANConfig | N
         raise CheckpointError(f"checkpoint {os.fspath(path)!r} has a corrupt header ({error})") from None
     config = config or saved
     architecture = ("hidden", "depth", "noise_dim", "data_dim", "g_activation", "d_activation", "pack", "dtype")
-    for name in (*architecture, "num_classes"):  # every field that shapes the arrays
+    for name in (*architecture, "g_output", "num_classes"):  # every field that shapes the arrays
         if getattr(config, name) != getattr(saved, name):
             raise CheckpointError(
                 f"checkpoint {os.fspath(path)!r} has {name}={getattr(saved, name)!r}, "

@@ -16,6 +16,7 @@ from ..nn.module import as_float_dtype
 from .truncation import check_truncation
 
 SCHEDULES = ("constant", "linear", "cosine")
+G_OUTPUTS = ("linear", "tanh")
 
 
 @dataclass
@@ -27,6 +28,7 @@ class GANConfig:
     noise_dim: int = 2
     data_dim: int = 2
     g_activation: str = "relu"
+    g_output: str = "linear"  # or "tanh": G's last layer, for data scaled into [-1, 1] (images)
     d_activation: str = "leaky_relu"
     negative_slope: float = 0.2
     lr: float = 2e-4
@@ -69,6 +71,8 @@ class GANConfig:
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if self.g_output not in G_OUTPUTS:
+            raise ValueError(f"g_output must be one of {G_OUTPUTS}, got {self.g_output!r}")
         if self.loss not in GENERATOR_LOSSES:
             raise ValueError(f"loss must be one of {GENERATOR_LOSSES}, got {self.loss!r}")
         if self.schedule not in SCHEDULES:

@@ -53,14 +53,15 @@ class GAN:
         init_rng = np.random.default_rng([self.seed, 0])  # weights
         self.rng = self._make_rng([self.seed, 1])  # noise and data, on the backend's device
         hidden, classes = [config.hidden] * config.depth, config.num_classes  # classes: 0 if unconditional
-        self.G = mlp([config.noise_dim + classes, *hidden, config.data_dim], config.g_activation,
+        g_output = None if config.g_output == "linear" else config.g_output
+        self.G = mlp([config.noise_dim + classes, *hidden, config.data_dim], config.g_activation, g_output,
                      negative_slope=config.negative_slope, rng=init_rng, dtype=self.dtype)  # fmt: skip
         self.D = mlp([(config.data_dim + classes) * config.pack, *hidden, 1], config.d_activation,
                      negative_slope=config.negative_slope, rng=init_rng, dtype=self.dtype)  # fmt: skip
         self.opt_G = Adam(self.G.parameters(), config.lr, config.betas, config.eps)
         self.opt_D = Adam(self.D.parameters(), config.lr, config.betas, config.eps)
-        self.fused = None  # the numba backend runs the same step as one jitted call (unconditional only)
-        if get_backend().name == "numba" and not self.conditional:
+        self.fused = None  # the numba backend runs the same step as one jitted call (plain G and D only)
+        if get_backend().name == "numba" and not self.conditional and config.g_output == "linear":
             from ..fast.fused import FusedStep
 
             self.fused = FusedStep(self)
