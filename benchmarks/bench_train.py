@@ -546,7 +546,9 @@ def print_targets(rows: list[dict[str, Any]]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    from tinygan.cli import OneLineParser, number  # here, not at the top: workers set their threads first
+
+    parser = OneLineParser(description=__doc__.split("\n\n")[0])
     available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     parser.add_argument(
         "--configs",
@@ -560,9 +562,15 @@ def main(argv: list[str] | None = None) -> int:
         default=list(IMPLS),
         help=f"comma-separated subset of {', '.join(IMPLS)} (GPU ones skip without a GPU)",
     )
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per measurement (median)")
-    parser.add_argument("--seconds", type=float, default=1.0, help="approximate length of one repeat")
-    parser.add_argument("--threads", type=int, default=available, help="threads for every implementation")
+    parser.add_argument(
+        "--repeats", type=number(int, 0, "--repeats"), default=5, help="timed repeats per measurement (median)"
+    )
+    parser.add_argument(
+        "--seconds", type=number(float, 0.0, "--seconds"), default=1.0, help="approximate length of one repeat"
+    )
+    parser.add_argument(
+        "--threads", type=number(int, 0, "--threads"), default=available, help="threads for every implementation"
+    )
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--json", type=Path, help="write records and machine facts to this file")
     parser.add_argument("--no-compile", action="store_true", help="skip the Numba compile-time measurement")

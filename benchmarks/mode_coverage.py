@@ -36,6 +36,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tinygan.cli import OneLineParser
+
 MIXTURES = ("ring8", "grid25")
 METHODS: dict[str, dict[str, Any]] = {
     "gan": {"pack": 1, "label_smoothing": 0.0, "ema": 0.0, "jacobian_truncation": 0.0},
@@ -90,7 +92,7 @@ class RunSpec(NamedTuple):
 
 
 def method_config(mixture: str, method: str, steps: int | None = None, overrides: dict | None = None) -> Any:
-    """The mixture's recipe with the method's pack, label smoothing and EMA; ``steps`` also sets schedule_steps.
+    """The mixture's recipe with the method's pack, label smoothing and EMA; ``steps``: the run's total.
 
     ``overrides`` (any GANConfig fields but those three) is the hook for tiny test configs.
     """
@@ -107,7 +109,7 @@ def method_config(mixture: str, method: str, steps: int | None = None, overrides
         raise ValueError(f"{clash} are set by the method; choose them with --methods")
     config = dataclasses.replace(recipe(mixture), **METHODS[method])
     if steps is not None:
-        config = dataclasses.replace(config, schedule_steps=steps)
+        config = dataclasses.replace(config, steps=steps)
     if overrides:
         config = GANConfig.from_dict(config.to_dict() | overrides)
     config.validate()
@@ -128,7 +130,7 @@ def make_specs(
         for mixture in mixtures:
             for method in methods:
                 config = method_config(mixture, method, steps, overrides)
-                total = steps if steps is not None else config.schedule_steps
+                total = steps if steps is not None else config.steps
                 specs.append(RunSpec(mixture, method, int(seed), int(total), config.to_dict(), backend))
     return specs
 
@@ -430,14 +432,6 @@ def plot_samples(records: Sequence[dict], path: str | os.PathLike, seed: int) ->
 
 
 # ----------------------------------------------------------------------------- the command line
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def _positive_int(name: str) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
@@ -493,7 +487,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     seeds.add_argument("--seeds", type=_positive_int("--seeds"), default=10, help="seeds 0..N-1 (default 10)")
     seeds.add_argument("--seed-list", type=_seed_list, help="explicit seeds, e.g. 0,1,2")
     p.add_argument("--steps", type=_positive_int("--steps"),
-                   help="G steps per run (default: the recipe schedule_steps; the schedule scales to fit)")  # fmt: skip
+                   help="G steps per run (default: the recipe's total; the schedule spans the run)")  # fmt: skip
     p.add_argument("--jobs", type=_positive_int("--jobs"), default=1,
                    help="runs in parallel, one process and one BLAS thread each (default 1)")  # fmt: skip
     p.add_argument("--set", dest="overrides", type=_override, action="append", default=[], metavar="FIELD=VALUE",

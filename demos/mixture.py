@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import sys
 import time
@@ -27,78 +26,28 @@ import time
 import numpy as np
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def _number(kind, minimum, name, strict=True):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{name} must be {'an integer' if kind is int else 'a number'}, got {text!r}"
-            ) from None
-        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
-            relation = ">" if strict else ">="
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number {relation} {minimum}, got {text!r}")
-        return value
-
-    return parse
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from tinygan.cli import OneLineParser, add_training_flags, check_training_flags, number
+
     p = OneLineParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--mixture", default="two", choices=["two", "ring8", "grid25"], help="built-in data (default: two)")
+    p.add_argument("--mixture", choices=["two", "ring8", "grid25"], help="built-in data (default: two)")
     p.add_argument("--data", metavar="PATH", help="your own points (.npy of shape (n, d), or .csv)")
-    p.add_argument("--steps", type=_number(int, 0, "--steps"), help="total training steps (default: the recipe's)")
-    p.add_argument("--batch-size", type=_number(int, 0, "--batch-size"), help="samples per batch")
-    p.add_argument("--lr", type=_number(float, 0.0, "--lr"), help="Adam learning rate")
-    p.add_argument(
-        "--betas",
-        type=_number(float, 0.0, "--betas", strict=False),
-        nargs=2,
-        metavar=("B1", "B2"),
-        help="Adam betas, each in [0, 1)",
-    )
-    p.add_argument("--hidden", type=_number(int, 0, "--hidden"), help="hidden width of G and D")
-    p.add_argument("--seed", type=_number(int, 0, "--seed", strict=False), default=0, help="random seed (default 0)")
-    p.add_argument("--loss", choices=["nonsaturating", "minimax"], help="generator loss (default nonsaturating)")
-    p.add_argument("--pack", type=_number(int, 0, "--pack"), help="PacGAN: D judges this many samples at once")
-    p.add_argument("--truncation", type=_number(float, 0.0, "--truncation", strict=False), metavar="Q",
+    add_training_flags(p, default_out="runs/mixture")
+    p.add_argument("--truncation", type=number(float, 0.0, "--truncation", strict=False, below=1.0), metavar="Q",
                    help="leave out this fraction of noise, where G stretches most (default: the recipe's)")  # fmt: skip
-    p.add_argument("--backend", choices=["numpy", "numba", "cupy"], help="default: numba if installed")
-    p.add_argument("--out", default="runs/mixture", help="output folder (default runs/mixture)")
-    p.add_argument("--checkpoint", metavar="PATH", help="save a checkpoint here every --checkpoint-every steps")
-    p.add_argument("--checkpoint-every", type=_number(int, 0, "--checkpoint-every"), default=1000)
-    p.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint")
-    p.add_argument("--stop-after", type=_number(int, 0, "--stop-after"),
-                   help="stop (and checkpoint) at this step, to finish later with --resume")  # fmt: skip
-    p.add_argument("--samples", type=_number(int, 0, "--samples"), default=5000, help="samples to write")
-    p.add_argument("--log-every", type=_number(int, 0, "--log-every"), default=250)
-    p.add_argument(
-        "--threads",
-        type=_number(int, 0, "--threads"),
-        default=1,
-        help="BLAS threads (default 1: the matrices are small, and spare threads spin on busy cores)",
-    )
+    p.add_argument("--samples", type=number(int, 0, "--samples"), default=5000, help="samples to write")
     p.add_argument("--animate", action="store_true", help="also write training.gif (samples, D, G's gradient)")
-    p.add_argument("--frames", type=_number(int, 1, "--frames"), default=60, help="GIF frames (default 60)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--frames", type=number(int, 1, "--frames"), default=60, help="GIF frames (default 60)")
     args = p.parse_args(argv)
-    if args.truncation is not None and not args.truncation < 1:
-        p.error(f"argument --truncation: must be in [0, 1), got {args.truncation}")
-    if args.betas is not None and not all(b < 1 for b in args.betas):
-        p.error(f"argument --betas: each beta must be in [0, 1), got {args.betas}")
+    check_training_flags(p, args)
+    if args.mixture is not None and args.data is not None:
+        p.error("argument --data: not allowed with --mixture (the data is one or the other)")
     return args
 
 
 def build(args: argparse.Namespace):
     from tinygan import set_backend
+    from tinygan.cli import config_overrides
     from tinygan.evaluation.data import make_data
     from tinygan.gan.checkpoint import load_checkpoint
     from tinygan.gan.model import GAN
@@ -106,23 +55,18 @@ def build(args: argparse.Namespace):
 
     if args.backend:
         set_backend(args.backend)
-    data = make_data(args.mixture, args.data)
+    data = make_data(args.mixture or "two", args.data)
     if args.resume:
         gan = load_checkpoint(args.resume, data)
         if args.truncation is not None:  # sampling only: the run itself is unchanged
             gan.config.jacobian_truncation = args.truncation
         return gan, data
-    overrides = {
-        "batch_size": args.batch_size,
-        "lr": args.lr,
-        "hidden": args.hidden,
-        "loss": args.loss,
-        "pack": args.pack,
-        "jacobian_truncation": args.truncation,
-    }
-    config = dataclasses.replace(recipe(args.mixture), **{k: v for k, v in overrides.items() if v is not None})
+    overrides = config_overrides(args)
+    if args.truncation is not None:
+        overrides["jacobian_truncation"] = args.truncation
+    config = dataclasses.replace(recipe(args.mixture or "two"), **overrides)
     config.data_dim = data.dim  # a user's points may have any dimension
-    return GAN(data, config, seed=args.seed), data
+    return GAN(data, config, seed=args.seed or 0), data
 
 
 def summary_table(m: dict) -> str:
@@ -163,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from tinygan.gan.train import train
 
     gan, data = build(args)
-    steps = args.steps or gan.config.schedule_steps
+    steps = gan.config.steps
     stop = min(steps, args.stop_after) if args.stop_after else steps
     os.makedirs(args.out, exist_ok=True)
     todo = stop - gan.step

@@ -14,7 +14,7 @@ from tinygan.gan.checkpoint import CheckpointError, load_checkpoint, save_checkp
 from tinygan.gan.model import GAN, GANConfig
 from tinygan.gan.train import TrainingDiverged, train
 
-CONFIG = GANConfig(hidden=16, batch_size=32, schedule_steps=60)
+CONFIG = GANConfig(hidden=16, batch_size=32, steps=60)
 
 
 def trained(steps: int, seed: int = 0) -> GAN:

@@ -32,7 +32,7 @@ from tinygan.gan.train import TrainingDiverged, train
 needs_compiler = pytest.mark.skipif(
     not fake_cupy.HAVE_COMPILER, reason="no C++ compiler to run the CuPy kernel bodies on the CPU"
 )
-SMALL = {"hidden": 16, "depth": 2, "batch_size": 64, "schedule_steps": 50}
+SMALL = {"hidden": 16, "depth": 2, "batch_size": 64, "steps": 50}
 CONFIGS = {
     "default": GANConfig(**SMALL),
     "pack-dsteps-minimax-ema": GANConfig(**SMALL, pack=2, d_steps=2, loss="minimax", label_smoothing=0.1, ema=0.9),

@@ -13,7 +13,7 @@ from tinygan.nn.gradcheck import kink_margin, numerical_gradient, relative_error
 
 
 def small_config(**overrides) -> GANConfig:
-    return GANConfig(hidden=16, batch_size=32, schedule_steps=200, **overrides)
+    return GANConfig(hidden=16, batch_size=32, steps=200, **overrides)
 
 
 @given(
@@ -115,7 +115,7 @@ def test_same_seed_is_bit_identical_and_other_seed_differs(backend):
 def test_short_training_run_improves_the_metrics():
     tg.set_backend("numba")
     data = mixture("two")
-    gan = GAN(data, GANConfig(schedule_steps=1500), seed=0)
+    gan = GAN(data, GANConfig(steps=1500), seed=0)
     before = evaluate(gan, data, n=2000)
     for _ in range(1500):
         gan.train_step()
@@ -126,10 +126,10 @@ def test_short_training_run_improves_the_metrics():
 
 
 def test_learning_rate_schedules():
-    linear = GANConfig(schedule_steps=100, schedule="linear", final_lr_fraction=0.1, decay_start=0.5)
+    linear = GANConfig(steps=100, schedule="linear", final_lr_fraction=0.1, decay_start=0.5)
     assert lr_multiplier(linear, 0) == 1.0 and lr_multiplier(linear, 50) == 1.0
     assert lr_multiplier(linear, 75) == pytest.approx(0.55) and lr_multiplier(linear, 100) == pytest.approx(0.1)
-    cosine = GANConfig(schedule_steps=100, schedule="cosine", final_lr_fraction=0.0)
+    cosine = GANConfig(steps=100, schedule="cosine", final_lr_fraction=0.0)
     assert lr_multiplier(cosine, 50) == pytest.approx(0.5) and lr_multiplier(cosine, 100) == pytest.approx(0.0)
     assert lr_multiplier(GANConfig(schedule="constant"), 10**6) == 1.0
 

@@ -57,7 +57,7 @@ def one_torch_thread():
 def small_config(dtype: str, **overrides) -> GANConfig:
     """The case-study architecture, small; a short linear schedule so the lr changes every step."""
     values = dict(hidden=32, depth=2, batch_size=64, g_activation="relu", d_activation="leaky_relu")
-    values |= dict(lr=2e-3, betas=(0.5, 0.999), schedule_steps=40, schedule="linear", dtype=dtype)
+    values |= dict(lr=2e-3, betas=(0.5, 0.999), steps=40, schedule="linear", dtype=dtype)
     return GANConfig(**(values | overrides))
 
 

@@ -66,9 +66,9 @@ def test_method_configs_start_from_the_recipe():
     gan = mode_coverage.method_config("grid25", "gan")
     base = recipe("grid25")
     assert (gan.pack, gan.label_smoothing) == (1, 0)
-    assert (gan.hidden, gan.data_scale, gan.schedule_steps) == (base.hidden, base.data_scale, base.schedule_steps)
+    assert (gan.hidden, gan.data_scale, gan.steps) == (base.hidden, base.data_scale, base.steps)
     smooth = mode_coverage.method_config("ring8", "smooth", steps=500, overrides={"hidden": 16})
-    assert (smooth.pack, smooth.label_smoothing, smooth.hidden, smooth.schedule_steps) == (1, 0.1, 16, 500)
+    assert (smooth.pack, smooth.label_smoothing, smooth.hidden, smooth.steps) == (1, 0.1, 16, 500)
     assert mode_coverage.method_config("ring8", "pack3").pack == 3
     # each method sets its own EMA, whatever the recipe's: the methods stay comparable if a recipe changes
     assert [mode_coverage.method_config(m, "gan").ema for m in ("ring8", "grid25")] == [0.0, 0.0]

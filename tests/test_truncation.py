@@ -92,7 +92,7 @@ def test_keep_smallest_keeps_the_n_smallest_in_draw_order(norms, data):
 
 
 def trained_gan(**overrides) -> GAN:
-    gan = GAN(mixture("grid25"), GANConfig(hidden=16, batch_size=32, schedule_steps=100, **overrides), seed=2)
+    gan = GAN(mixture("grid25"), GANConfig(hidden=16, batch_size=32, steps=100, **overrides), seed=2)
     for _ in range(5):
         gan.train_step()
     return gan

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
+from ..nn.activations import ACTIVATIONS
 from ..nn.losses import GENERATOR_LOSSES
 from ..nn.module import as_float_dtype
 from .truncation import check_truncation
@@ -35,7 +36,7 @@ class GANConfig:
     betas: tuple[float, float] = (0.0, 0.9)
     eps: float = 1e-8
     batch_size: int = 512
-    schedule_steps: int = 10_000  # G steps over which the learning-rate schedule runs its course
+    steps: int = 10_000  # the run's total G steps; the learning-rate schedule spans them
     d_steps: int = 1  # D updates per G update
     loss: str = "nonsaturating"  # or "minimax" (the article's log(1 - D(G(z))))
     schedule: str = "linear"  # lr multiplier: constant, linear to final_lr_fraction, or cosine
@@ -51,32 +52,29 @@ class GANConfig:
     extra: dict = field(default_factory=dict)  # free-form notes kept with checkpoints
 
     def validate(self) -> None:
-        """ValueError naming the first nonsense field."""
-        for name in (
-            "hidden",
-            "depth",
-            "noise_dim",
-            "data_dim",
-            "batch_size",
-            "schedule_steps",
-            "d_steps",
-            "pack",
-        ):
+        """TypeError or ValueError naming the first field that makes no sense."""
+        for name in ("hidden", "depth", "noise_dim", "data_dim", "batch_size", "steps", "d_steps", "pack"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+            if value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        for name in ("lr", "eps", "data_scale", "negative_slope", "decay_start", "final_lr_fraction",
+                     "label_smoothing", "ema", "jacobian_truncation"):  # fmt: skip
+            _check_real(name, getattr(self, name))
         for name in ("lr", "eps", "data_scale"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be a finite number > 0, got {getattr(self, name)!r}")
+        if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
+            raise TypeError(f"betas must be a pair of numbers (beta1, beta2), got {self.betas!r}")
+        for i, beta in enumerate(self.betas):
+            _check_real(f"betas[{i}]", beta)
+        if not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
-        if self.g_output not in G_OUTPUTS:
-            raise ValueError(f"g_output must be one of {G_OUTPUTS}, got {self.g_output!r}")
-        if self.loss not in GENERATOR_LOSSES:
-            raise ValueError(f"loss must be one of {GENERATOR_LOSSES}, got {self.loss!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        for name, allowed in (("loss", GENERATOR_LOSSES), ("schedule", SCHEDULES), ("g_output", G_OUTPUTS),
+                              ("g_activation", tuple(ACTIVATIONS)), ("d_activation", tuple(ACTIVATIONS))):  # fmt: skip
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         for name in ("decay_start", "final_lr_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
@@ -91,6 +89,10 @@ class GANConfig:
             raise ValueError("jacobian_truncation is for unconditional GANs (num_classes = 0)")
         if not 0 <= self.label_smoothing < 0.5:
             raise ValueError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
+        if not 0 <= self.negative_slope < 1:
+            raise ValueError(f"negative_slope must be in [0, 1), got {self.negative_slope!r}")
+        if not isinstance(self.extra, dict):
+            raise TypeError(f"extra must be a dict, got {type(self.extra).__name__}")
         as_float_dtype(self.dtype)
 
     def to_dict(self) -> dict:
@@ -98,14 +100,25 @@ class GANConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> GANConfig:
-        known = {f.name for f in fields(cls)}
+        if not isinstance(values, dict):
+            raise TypeError(f"config must be a GANConfig or a dict of its fields, got {type(values).__name__}")
+        known = {f.name for f in fields(cls)} | {"schedule_steps"}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown config fields {unknown}")
         values = dict(values)
-        if "betas" in values:
+        if "schedule_steps" in values and "steps" not in values:  # the name in checkpoints before v2
+            values["steps"] = values.pop("schedule_steps")
+        if "betas" in values and isinstance(values["betas"], list):
             values["betas"] = tuple(values["betas"])
         return cls(**values)
+
+
+def _check_real(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
 
 
 def lr_multiplier(config: GANConfig, step: int) -> float:
@@ -113,7 +126,7 @@ def lr_multiplier(config: GANConfig, step: int) -> float:
 
     It depends only on the step, never on when a run stops, so a run split into pieces and
     resumed from checkpoints follows exactly the same learning rates as one straight run."""
-    progress = step / config.schedule_steps
+    progress = step / config.steps  # 1 at the run's last step
     if config.schedule == "constant" or progress < config.decay_start:
         return 1.0
     t = min(1.0, (progress - config.decay_start) / max(1e-12, 1.0 - config.decay_start))

@@ -39,15 +39,15 @@ import dataclasses
 from .config import GANConfig
 
 RECIPES: dict[str, GANConfig] = {
-    "two": GANConfig(d_steps=2, ema=0.999, schedule_steps=20_000),
+    "two": GANConfig(d_steps=2, ema=0.999, steps=20_000),
     "ring8": GANConfig(
         hidden=256, depth=3, lr=2e-4, betas=(0.5, 0.999), batch_size=64, pack=2,
-        schedule="cosine", decay_start=0.4, final_lr_fraction=0.01, schedule_steps=50_000,
+        schedule="cosine", decay_start=0.4, final_lr_fraction=0.01, steps=50_000,
         ema=0.9995, jacobian_truncation=0.03,
     ),
     "grid25": GANConfig(
         hidden=256, depth=3, lr=2e-4, betas=(0.5, 0.999), batch_size=64, pack=2,
-        schedule="cosine", decay_start=0.4, final_lr_fraction=0.01, schedule_steps=50_000, data_scale=4.0,
+        schedule="cosine", decay_start=0.4, final_lr_fraction=0.01, steps=50_000, data_scale=4.0,
         ema=0.9995, jacobian_truncation=0.03,
     ),
 }  # fmt: skip

@@ -1,0 +1,70 @@
+"""Rough memory estimates of a training run and of sampling, to refuse up front what cannot fit.
+
+The estimates count the big arrays (parameters with their gradients and Adam moments, the
+activations every layer caches for backward) and round up; they are meant to tell 10 MB from
+10 TB, not to be exact. ``available_bytes`` is what the machine can give now.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .config import GANConfig
+from .truncation import draws_needed
+
+
+def parameter_count(config: GANConfig) -> int:
+    """Weights and biases of G and D together."""
+
+    def mlp(widths: list[int]) -> int:
+        return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+
+    hidden = [config.hidden] * config.depth
+    return mlp([config.noise_dim, *hidden, config.data_dim]) + mlp([config.data_dim * config.pack, *hidden, 1])
+
+
+def training_bytes(config: GANConfig) -> int:
+    """Parameters x 5 (data, gradient, two Adam moments, G's average) + cached activations.
+
+    One step runs G on n = batch * pack rows and D on 2 * batch rows; every hidden layer keeps
+    its pre- and post-activation (B, H) for backward, and backward makes as many again."""
+    itemsize = np.dtype(config.dtype).itemsize
+    rows = config.batch_size * config.pack + 2 * config.batch_size
+    activations = 4 * rows * config.hidden * config.depth
+    return itemsize * (5 * parameter_count(config) + activations)
+
+
+def sampling_bytes(config: GANConfig, n: int, truncation: float | None = None) -> int:
+    """Drawing n samples: the noise, G's cached activations on every draw (and, with Jacobian
+    truncation, its backward passes), and the samples themselves (float64 copies included)."""
+    q = config.jacobian_truncation if truncation is None else truncation
+    draws = draws_needed(int(n), q)
+    itemsize = np.dtype(config.dtype).itemsize
+    per_draw = config.noise_dim + 4 * config.hidden * config.depth + 3 * config.data_dim
+    return itemsize * draws * per_draw + 8 * int(n) * config.data_dim
+
+
+def available_bytes() -> int:
+    """Memory available to a new allocation now (Linux MemAvailable; else the machine's total)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62  # unknown: refuse nothing
+
+
+def describe_bytes(nbytes: float) -> str:
+    """1234567 -> '1.2 MB'."""
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if nbytes < 1000 or unit == "PB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1000
+    return f"{nbytes:.1f} PB"
