@@ -218,6 +218,27 @@ class GAN:
             return to_numpy(kept * scale), to_numpy(left_out * scale)
         return to_numpy(kept * scale)
 
+    def decode(self, z: Any, labels: Any = None) -> np.ndarray:
+        """G(z) (conditional: G(z, y)) for given noise z (n, noise_dim), on the host in data units,
+        with the averaged weights when ``config.ema`` > 0: ``sample`` without the random draw."""
+        z = self.xp.asarray(np.asarray(z, dtype=self.dtype) if isinstance(z, np.ndarray) else z)
+        if z.ndim != 2 or z.shape[1] != self.config.noise_dim:
+            raise ValueError(f"z must have shape (n, {self.config.noise_dim}), got {tuple(z.shape)}")
+        if self.conditional:
+            labels = self.xp.asarray(
+                self.check_labels(self.balanced_labels(len(z)) if labels is None else labels, len(z))
+            )
+        elif labels is not None:
+            raise ValueError("labels are for class-conditional GANs (config.num_classes > 0)")
+        trained = self.G.flat.data.copy() if self.G_ema is not None else None
+        if trained is not None:
+            self.G.flat.data[...] = self.G_ema
+        try:
+            return to_numpy(self.generate(z, labels)) * self.config.data_scale  # (n, d)
+        finally:
+            if trained is not None:
+                self.G.flat.data[...] = trained
+
     def balanced_labels(self, n: int) -> np.ndarray:
         """0, 1, ..., K - 1, 0, 1, ... : n labels, every class as often as n allows, (n,)."""
         return np.arange(n) % self.config.num_classes

@@ -51,6 +51,11 @@ RECIPES: dict[str, GANConfig] = {
         ema=0.9995, jacobian_truncation=0.03,
     ),
 }  # fmt: skip
+RECIPES["digits"] = GANConfig(
+    data_dim=64, noise_dim=16, hidden=256, depth=2, lr=1e-3, betas=(0.0, 0.9), batch_size=64,
+    schedule="constant", steps=6000,
+)  # fmt: skip
+RECIPES["digits-conditional"] = dataclasses.replace(RECIPES["digits"], num_classes=10)
 
 
 def recipe(name: str) -> GANConfig:
