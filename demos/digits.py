@@ -136,7 +136,11 @@ def run(args: argparse.Namespace) -> int:
     grid = gan.decode(fixed_z, fixed_labels)  # (100, 64): ten of each class when conditional
     title = f"{kind}, step {gan.step}" + (": one row per class" if gan.conditional else "")
     plot.image_grid(grid, os.path.join(args.out, "samples.png"), title=title)
-    plot.real_beside_generated(split.held_out_x[:50], grid[::2][:50], os.path.join(args.out, "real_vs_generated.png"))
+    # 50 of each side; conditional: five of each class in order, the real ones picked the same way
+    real = np.concatenate([split.held_out_x[split.held_out_y == k][:5] for k in range(10)])
+    generated = grid[::2] if gan.conditional else grid[:50]
+    plot.real_beside_generated(real if gan.conditional else split.held_out_x[:50], generated,
+                               os.path.join(args.out, "real_vs_generated.png"))  # fmt: skip
     t = np.linspace(0.0, 1.0, 10)[:, None]
     z_ends = np.random.default_rng([gan.seed, 8]).standard_normal((2, gan.config.noise_dim))
     strip_labels = np.full(10, 3) if gan.conditional else None  # conditional: interpolate within one class
