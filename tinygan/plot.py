@@ -218,7 +218,7 @@ def real_beside_generated(
 def interpolation_strip(images: np.ndarray, path: str | os.PathLike, *, shape: tuple[int, int] = (8, 8)) -> None:
     """G along a straight line between two noise vectors: one image per step, left to right."""
     canvas = mosaic(images, len(images), shape)
-    fig = Figure(figsize=(canvas.shape[1] / 12 + 0.3, canvas.shape[0] / 12 + 0.5), layout="constrained")
+    fig = Figure(figsize=(canvas.shape[1] / 10 + 0.3, canvas.shape[0] / 10 + 0.6), layout="constrained")
     _show_mosaic(fig.subplots(), canvas, "G from one noise vector to another")
     fig.savefig(path, dpi=110)
 
