@@ -83,7 +83,7 @@ def mean_se(values: list[float]) -> str:
         return "-"
     mean = float(np.mean(values))
     se = float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
-    digits = 3 if abs(mean) < 10 else 1
+    digits = 3 if abs(mean) < 1 else 2
     return f"{mean:.{digits}f} +- {se:.{digits}f}"
 
 

@@ -30,6 +30,14 @@ seeds, 3 sampled from the average). Truncating 3% took the same 10 runs to 98.7-
 99.5%), all 25 modes (strict count too) in every seed: 10 of 10. Without truncation the best
 grid method, label smoothing 0.1 (unpacked), met the goal in 7 of 10 seeds on each of two
 machines.
+
+digits / digits-conditional (demos/digits.py, docs/digits.md): 8x8 images as 64-D points in [-1, 1].
+G ends in tanh: with a linear output layer (which the fused step needs) the same runs lost
+classes and stayed 8.6x the real Frechet floor (5 seeds), with tanh about 4x on seed 0 and every
+class kept. Adam at lr 1e-3 with betas (0, 0.9) lifted k-NN recall from 0.05 (2e-4, (0.5,
+0.999)) to 0.6-0.7; batch 128 kept the class histogram closest to the data's. The conditional
+recipe keeps batch 64 (measured on seed 0: Frechet 2.7x the floor, recall 0.63). A decaying
+rate and G's weight average, which help the mixtures, lowered recall here.
 """
 
 from __future__ import annotations
@@ -52,10 +60,10 @@ RECIPES: dict[str, GANConfig] = {
     ),
 }  # fmt: skip
 RECIPES["digits"] = GANConfig(
-    data_dim=64, noise_dim=16, hidden=256, depth=2, lr=1e-3, betas=(0.0, 0.9), batch_size=64,
-    schedule="constant", steps=6000,
+    data_dim=64, noise_dim=16, hidden=256, depth=2, g_output="tanh", lr=1e-3, betas=(0.0, 0.9),
+    batch_size=128, schedule="constant", steps=6000,
 )  # fmt: skip
-RECIPES["digits-conditional"] = dataclasses.replace(RECIPES["digits"], num_classes=10)
+RECIPES["digits-conditional"] = dataclasses.replace(RECIPES["digits"], batch_size=64, num_classes=10)
 
 
 def recipe(name: str) -> GANConfig:
