@@ -2,6 +2,7 @@
 
     python benchmarks/digits.py                         # seeds 0-4, unconditional and conditional
     python benchmarks/digits.py --kinds conditional --seeds 0 1
+    python benchmarks/digits.py --kinds unconditional --seeds 0 --set g_output=linear --set lr=5e-4
 
 Each run trains the demo's recipe (demos/digits.py) on the train split, draws as many samples as
 there are held-out digits (conditional: the classes in turn), clips them to the pixel range
@@ -43,9 +44,27 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--kinds", nargs="+", choices=["unconditional", "conditional"],
                    default=["unconditional", "conditional"])  # fmt: skip
     p.add_argument("--steps", type=number(int, 0, "--steps"), help="training steps (default: the recipe's)")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", type=config_setting,
+                   help="change a GANConfig field of both recipes, e.g. --set batch_size=64 (repeatable)")  # fmt: skip
     p.add_argument("--threads", type=number(int, 0, "--threads"), default=1, help="BLAS threads (default 1)")
     p.add_argument("--json", default="bench_digits.json", help="where to write every run (default bench_digits.json)")
     return p.parse_args(argv)
+
+
+def config_setting(text: str) -> tuple[str, object]:
+    """'lr=5e-4' -> ('lr', 0.0005); the value as a Python literal, else as a string."""
+    import argparse
+    import ast
+
+    from tinygan.gan.config import GANConfig
+
+    name, sep, value = text.partition("=")
+    if not sep or name not in {f.name for f in dataclasses.fields(GANConfig)}:
+        raise argparse.ArgumentTypeError(f"--set needs FIELD=VALUE with a GANConfig field, got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
 
 
 def measure(value: str, result: dict) -> float:
@@ -55,7 +74,7 @@ def measure(value: str, result: dict) -> float:
     return float(result["generated"].get(value, float("nan")))
 
 
-def run_one(kind: str, seed: int, steps: int | None, threads: int, split, classifier) -> dict:
+def run_one(kind: str, seed: int, settings: dict, threads: int, split, classifier) -> dict:
     from tinygan.evaluation.digits import digits_data
     from tinygan.evaluation.image_metrics import evaluate_images
     from tinygan.gan.model import GAN
@@ -63,8 +82,7 @@ def run_one(kind: str, seed: int, steps: int | None, threads: int, split, classi
     from tinygan.gan.train import train
 
     config = recipe("digits-conditional" if kind == "conditional" else "digits")
-    if steps is not None:
-        config = dataclasses.replace(config, steps=steps)
+    config = dataclasses.replace(config, **settings)
     gan = GAN(digits_data(split), config, seed=seed)
     start = time.perf_counter()
     train(gan, config.steps, progress=False, threads=threads, log_every=config.steps)
@@ -120,6 +138,14 @@ def table(runs: list[dict], kinds: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, TypeError) as error:  # e.g. a --set value GANConfig refuses
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def run(args) -> int:
     from tqdm import tqdm
 
     from tinygan.evaluation.classifier import train_digit_classifier
@@ -127,13 +153,16 @@ def main(argv: list[str] | None = None) -> int:
 
     split = digits_split()
     classifier = train_digit_classifier(split.train_x, split.train_y)
+    settings = dict(args.set) | ({"steps": args.steps} if args.steps else {})
     runs = []
     jobs = [(kind, seed) for kind in args.kinds for seed in args.seeds]
     for kind, seed in tqdm(jobs, desc="digits runs", unit="run"):
-        runs.append(run_one(kind, seed, args.steps, args.threads, split, classifier))
+        runs.append(run_one(kind, seed, settings, args.threads, split, classifier))
         with open(args.json, "w", encoding="utf-8") as f:  # after every run: a long benchmark keeps its progress
             json.dump(runs, f, indent=1)
     print(table(runs, args.kinds))
+    if settings:
+        print(f"(recipes changed by {settings})")
     print(f"wrote {len(runs)} runs to {args.json}")
     return 0
 
