@@ -28,10 +28,10 @@ SPLIT_SEED = 2024
 class DigitsSplit:
     """Images as rows in [-1, 1], float64, and their labels (int64)."""
 
-    train_x: np.ndarray  # (1260, 64)
-    train_y: np.ndarray  # (1260,)
-    held_out_x: np.ndarray  # (537, 64)
-    held_out_y: np.ndarray  # (537,)
+    train_x: np.ndarray  # (1258, 64)
+    train_y: np.ndarray  # (1258,)
+    held_out_x: np.ndarray  # (539, 64)
+    held_out_y: np.ndarray  # (539,)
 
 
 def load_digits_scaled() -> tuple[np.ndarray, np.ndarray]:

@@ -14,8 +14,8 @@ All functions take host arrays of images as rows, (n, 64) for the digits, in dat
 * Precision and recall (Kynkaanniemi et al. 2019): the real manifold is the union of balls around
   each training image with radius its distance to its k-th nearest training neighbour. Precision
   is the fraction of generated images inside it (are they realistic?); recall is the fraction of
-  held-out-sized real images inside the manifold of the generated ones (are all kinds made?).
-  Computed in pixel space with scikit-learn's NearestNeighbors.
+  training images inside the manifold built the same way around the generated ones (is every kind
+  of digit made?). Computed in pixel space with scikit-learn's NearestNeighbors.
 * Memorisation: median distance from each generated image to its nearest training image, divided
   by the same median for held-out images. Near 1: as novel as new real digits; well below 1: G
   copies its training set.
