@@ -11,6 +11,7 @@ packing 2 makes a grid step 1.19x slower, and a ring step 0.64x as long as packi
 
 Writes into --out: samples.npy, metrics.json, contours.png, discriminator.png, losses.png, samples.png,
 and truncation.png when samples are drawn with Jacobian truncation (the grid's recipe, or --truncation).
+--data may hold points of any dimension d; for d != 2 the 2-D pictures (and --animate) are skipped.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     p = OneLineParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mixture", choices=["two", "ring8", "grid25"], help="built-in data (default: two)")
-    p.add_argument("--data", metavar="PATH", help="your own 2-D points (.npy of shape (n, 2), or .csv)")
+    p.add_argument("--data", metavar="PATH", help="your own points (.npy of shape (n, d), or .csv)")
     add_training_flags(p, default_out="runs/mixture")
     p.add_argument("--truncation", type=number(float, 0.0, "--truncation", strict=False, below=1.0), metavar="Q",
                    help="leave out this fraction of noise, where G stretches most (default: the recipe's)")  # fmt: skip
@@ -66,6 +67,7 @@ def build(args: argparse.Namespace):
     if args.truncation is not None:
         overrides["jacobian_truncation"] = args.truncation
     config = dataclasses.replace(recipe(args.mixture or "two"), **overrides)
+    config.data_dim = data.dim  # a user's points may have any dimension
     config.validate()
     check_memory(config, samples=args.samples)  # before GAN() allocates the networks
     return GAN(data, config, seed=args.seed or 0), data
@@ -174,7 +176,9 @@ def run(args: argparse.Namespace) -> int:
           f"seed {gan.seed}")  # fmt: skip
     print(f"training step: {gan.step_code}")
     animation, callback_every = None, max(1, (stop - gan.step) // args.frames)
-    if args.animate:
+    if args.animate and data.dim != 2:
+        print(f"skipping --animate: the training animation draws 2-D data, these points are {data.dim}-D")
+    elif args.animate:
         real_points = np.asarray(data.sample(3000, np.random.default_rng([gan.seed, 5])), dtype=np.float64)
         animation = plot.TrainingAnimation(real_points, seed=gan.seed)
         animation.capture(gan)
@@ -203,18 +207,23 @@ def run(args: argparse.Namespace) -> int:
     metrics |= {"steps": gan.step, "train_seconds": seconds, "seed": gan.seed, "backend": get_backend().name,
                 "config": gan.config.to_dict(), "history": gan.history}  # fmt: skip
     write_json(os.path.join(args.out, "metrics.json"), metrics)
-    real = np.asarray(data.sample(len(samples), np.random.default_rng([gan.seed, 4])), dtype=np.float64)
-    title = f"tinygan after {gan.step} steps (seed {gan.seed})"
-    plot.contours(real, samples, os.path.join(args.out, "contours.png"), title=title)
-    plot.samples_over_density(real, samples, os.path.join(args.out, "samples.png"))
-    plot.discriminator_heatmap(gan.discriminate, real, samples, os.path.join(args.out, "discriminator.png"))
     plot.training_curves(gan.history, os.path.join(args.out, "losses.png"))
-    written = "samples.npy, metrics.json, contours.png, samples.png, discriminator.png, losses.png"
-    if len(left_out):
-        plot.truncation(real, samples, left_out, os.path.join(args.out, "truncation.png"))
-        written += ", truncation.png"
+    written = "samples.npy, metrics.json, losses.png"
+    if data.dim != 2:
+        print(f"skipping the 2-D pictures (contours, samples, discriminator): these points are {data.dim}-D")
+    else:
+        real = np.asarray(data.sample(len(samples), np.random.default_rng([gan.seed, 4])), dtype=np.float64)
+        title = f"tinygan after {gan.step} steps (seed {gan.seed})"
+        plot.contours(real, samples, os.path.join(args.out, "contours.png"), title=title)
+        plot.samples_over_density(real, samples, os.path.join(args.out, "samples.png"))
+        plot.discriminator_heatmap(gan.discriminate, real, samples, os.path.join(args.out, "discriminator.png"))
+        written += ", contours.png, samples.png, discriminator.png"
+        if len(left_out):
+            plot.truncation(real, samples, left_out, os.path.join(args.out, "truncation.png"))
+            written += ", truncation.png"
     if animation is not None:
         animation.save(os.path.join(args.out, "training.gif"))
+        written += ", training.gif"
     print(summary_table(metrics))
     print(f"wrote {written} to {args.out}")
     return 0

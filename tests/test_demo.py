@@ -87,16 +87,26 @@ def test_bad_arguments_print_one_line_and_exit_nonzero(args, message):
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr, result.stderr
 
 
+def test_data_of_another_dimension_trains_and_skips_the_2d_pictures(tmp_path, capsys):
+    path = tmp_path / "points3d.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(300, 3)))
+    assert run_demo("--data", str(path), "--out", str(tmp_path / "out"), "--samples", "200", "--animate") == 0
+    assert np.load(tmp_path / "out" / "samples.npy").shape == (200, 3)
+    assert (tmp_path / "out" / "losses.png").stat().st_size > 0 and not (tmp_path / "out" / "contours.png").exists()
+    out = capsys.readouterr().out
+    assert "skipping --animate" in out and "skipping the 2-D pictures" in out
+
+
 def test_bad_data_files_get_clear_errors(tmp_path, capsys):
     nan_file = tmp_path / "nan.npy"
     np.save(nan_file, np.array([[0.0, 1.0], [np.nan, 2.0], [3.0, 4.0]]))
-    wrong_shape = tmp_path / "wide.npy"
-    np.save(wrong_shape, np.zeros((10, 3)))
+    wrong_shape = tmp_path / "flat.npy"
+    np.save(wrong_shape, np.zeros(10))
     text = tmp_path / "words.csv"
     text.write_text("x,y\n1,2\nthree,4\n")
     for path, message in (
         (nan_file, "NaN or inf in 1 row"),
-        (wrong_shape, "shape (n, 2)"),
+        (wrong_shape, "shape (n, d)"),
         (text, "non-numeric"),
     ):
         assert run_demo("--data", str(path), "--out", str(tmp_path / "o")) == 2

@@ -42,10 +42,19 @@ def test_user_data_with_nan_or_inf_is_rejected(rows, row, value, column):
         EmpiricalData(points)
 
 
-@given(shape=st.sampled_from([(0, 2), (1, 2), (5,), (5, 3), (5, 1), (2, 2, 2)]))
+@given(shape=st.sampled_from([(0, 2), (1, 2), (5,), (5, 0), (2, 2, 2), (1, 64)]))
 def test_user_data_with_wrong_shape_or_too_few_points(shape):
-    with pytest.raises(ValueError, match=r"shape \(n, 2\)|at least 2 points"):
+    with pytest.raises(ValueError, match=r"shape \(n, d\) with d >= 1|at least 2 points"):
         EmpiricalData(np.zeros(shape))
+
+
+@given(dim=st.integers(1, 70), rows=st.integers(2, 20))
+def test_user_data_of_any_dimension_keeps_its_dimension(dim, rows):
+    points = np.random.default_rng(dim).normal(size=(rows, dim))
+    data = EmpiricalData(points)
+    batch = data.sample(7, np.random.default_rng(0))
+    assert data.dim == dim and batch.shape == (7, dim)
+    assert all(any(np.array_equal(row, p) for p in data.points) for row in batch)  # rows drawn whole
 
 
 @given(

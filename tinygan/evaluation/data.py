@@ -107,14 +107,14 @@ def mixture(name: str, *, dtype: Any = np.float32) -> GaussianMixture:
 
 
 class EmpiricalData:
-    """A user's own points, sampled uniformly with replacement."""
+    """A user's own points (n, d), any dimension d >= 1, sampled uniformly with replacement."""
 
     def __init__(self, points: Any, *, dtype: Any = np.float32) -> None:
         points = np.asarray(points)
         if points.dtype.kind not in "fiu":
             raise TypeError(f"data must be numeric, got dtype {points.dtype}")
-        if points.ndim != 2 or points.shape[1] != 2:
-            raise ValueError(f"data must have shape (n, 2), got {points.shape}")
+        if points.ndim != 2 or points.shape[1] < 1:
+            raise ValueError(f"data must have shape (n, d) with d >= 1, got {points.shape}")
         if points.shape[0] < 2:
             raise ValueError(f"data needs at least 2 points, got {points.shape[0]}")
         if not np.all(np.isfinite(points)):
@@ -126,12 +126,12 @@ class EmpiricalData:
             raise ValueError(f"data has {bad} row(s) beyond {np.dtype(dtype).name}'s range (|x| <= {limit:.3g})")
         self.points = points.astype(dtype)
         self.path: str | None = None  # the file the points came from, if any (see load_points)
-        self.dim = 2
+        self.dim = points.shape[1]
         self.dtype = np.dtype(dtype)
         self._device: dict[int, Any] = {}
 
     def __repr__(self) -> str:
-        return f"EmpiricalData({len(self.points)} points)"
+        return f"EmpiricalData({len(self.points)} points in {self.dim}-D)"
 
     def sample(self, n: int, rng: Any) -> Any:
         xp = _array_module(rng)
@@ -143,7 +143,7 @@ class EmpiricalData:
 
 
 def load_points(path: str | os.PathLike, *, dtype: Any = np.float32) -> EmpiricalData:
-    """Read a user's 2-D points from .npy (array (n, 2)) or .csv (two columns, optional header)."""
+    """Read a user's points from .npy (array (n, d)) or .csv (d columns, optional header)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"data file {path!r} does not exist")

@@ -195,7 +195,8 @@ def load_checkpoint(path: str | os.PathLike, data: Any = None, *, config: GANCon
             f"checkpoint {path!r} was trained on {describe_data(record)}, not on {describe_data(data_record(data))}"
         )
     config = config or saved
-    for name in ("hidden", "depth", "noise_dim", "data_dim", "g_activation", "d_activation", "pack", "dtype"):
+    architecture = ("hidden", "depth", "noise_dim", "data_dim", "g_activation", "d_activation", "pack", "dtype")
+    for name in (*architecture, "g_output", "num_classes"):  # every field that shapes the arrays
         if getattr(config, name) != getattr(saved, name):
             raise CheckpointError(
                 f"checkpoint {path!r} has {name}={getattr(saved, name)!r}, "

@@ -18,6 +18,7 @@ from ..nn.module import as_float_dtype
 from .truncation import check_truncation
 
 SCHEDULES = ("constant", "linear", "cosine")
+G_OUTPUTS = ("linear", "tanh")
 
 
 @dataclass
@@ -29,6 +30,7 @@ class GANConfig:
     noise_dim: int = 2
     data_dim: int = 2
     g_activation: str = "relu"
+    g_output: str = "linear"  # or "tanh": G's last layer, for data scaled into [-1, 1] (images)
     d_activation: str = "leaky_relu"
     negative_slope: float = 0.2
     lr: float = 2e-4
@@ -46,6 +48,7 @@ class GANConfig:
     data_scale: float = 1.0  # networks see data / data_scale; samples are scaled back
     ema: float = 0.0  # if > 0, sample() uses an exponential moving average of G's weights
     jacobian_truncation: float = 0.0  # sample() leaves out this fraction of noise where G stretches most
+    num_classes: int = 0  # > 0: class-conditional; a one-hot label joins G's noise and each of D's inputs
     dtype: str = "float32"
     extra: dict = field(default_factory=dict)  # free-form notes kept with checkpoints
 
@@ -69,7 +72,7 @@ class GANConfig:
             _check_real(f"betas[{i}]", beta)
         if not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
-        for name, allowed in (("loss", GENERATOR_LOSSES), ("schedule", SCHEDULES),
+        for name, allowed in (("loss", GENERATOR_LOSSES), ("schedule", SCHEDULES), ("g_output", G_OUTPUTS),
                               ("g_activation", tuple(ACTIVATIONS)), ("d_activation", tuple(ACTIVATIONS))):  # fmt: skip
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
@@ -79,6 +82,12 @@ class GANConfig:
         if not 0 <= self.ema < 1:
             raise ValueError(f"ema must be in [0, 1), got {self.ema!r}")
         check_truncation(self.jacobian_truncation)
+        if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, (int, np.integer)):
+            raise ValueError(f"num_classes must be an int (0: unconditional), got {self.num_classes!r}")
+        if self.num_classes == 1 or self.num_classes < 0:
+            raise ValueError(f"num_classes must be 0 (unconditional) or at least 2, got {self.num_classes!r}")
+        if self.num_classes and self.jacobian_truncation:
+            raise ValueError("jacobian_truncation is for unconditional GANs (num_classes = 0)")
         if not 0 <= self.label_smoothing < 0.5:
             raise ValueError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing!r}")
         if not 0 <= self.negative_slope < 1:

@@ -6,8 +6,15 @@ Read ``GAN.train_step`` top to bottom: it is the whole algorithm.
     G step:  fake = G(z');  G minimises its loss on D(fake); the gradient flows back *through*
              D (D.backward returns dloss/dfake), then D's parameter gradients are thrown away.
 
-Shapes (B = batch_size, H = hidden, m = pack): real, z and fake are (B*m, 2); D sees packs of
-m samples side by side, (B, 2m), and returns logits (B, 1).
+Shapes (B = batch_size, H = hidden, m = pack, d = data_dim): real, z and fake are (B*m, d); D sees
+packs of m samples side by side, (B, d m), and returns logits (B, 1).
+
+Class-conditional (``config.num_classes`` = K > 0; Mirza & Osindero, 2014): the data yields
+(x, labels), and a one-hot label y (K,) is concatenated to G's noise, G(z, y) = G([z, y]), and to
+each sample D judges, D([x, y]). Fakes are asked for the labels of the real batch in the D step
+(so D cannot tell them apart by label frequencies) and for labels drawn from the data in the G
+step. D's gradient with respect to its input [fake, y] is sliced back to the fake part, the
+only part G made. Widths: G (noise_dim + K) -> d; D (d + K) m -> 1.
 """
 
 from __future__ import annotations
@@ -50,20 +57,26 @@ class GAN:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
         if getattr(data, "dim", config.data_dim) != config.data_dim:
             raise ValueError(f"data has dimension {data.dim} but config.data_dim is {config.data_dim}")
+        if config.num_classes and getattr(data, "num_classes", None) != config.num_classes:
+            raise ValueError(
+                f"config.num_classes is {config.num_classes}: data must be labelled with as many classes "
+                f"(sample_labelled and num_classes, e.g. LabelledData), got {data!r}"
+            )
         self.data, self.seed = data, int(seed)
         self.xp = get_backend().xp
         self.dtype = as_float_dtype(config.dtype)
         init_rng = np.random.default_rng([self.seed, 0])  # weights
         self.rng = self._make_rng([self.seed, 1])  # noise and data, on the backend's device
-        hidden = [config.hidden] * config.depth
-        self.G = mlp([config.noise_dim, *hidden, config.data_dim], config.g_activation,
+        hidden, classes = [config.hidden] * config.depth, config.num_classes  # classes: 0 if unconditional
+        g_output = None if config.g_output == "linear" else config.g_output
+        self.G = mlp([config.noise_dim + classes, *hidden, config.data_dim], config.g_activation, g_output,
                      negative_slope=config.negative_slope, rng=init_rng, dtype=self.dtype)  # fmt: skip
-        self.D = mlp([config.data_dim * config.pack, *hidden, 1], config.d_activation,
+        self.D = mlp([(config.data_dim + classes) * config.pack, *hidden, 1], config.d_activation,
                      negative_slope=config.negative_slope, rng=init_rng, dtype=self.dtype)  # fmt: skip
         self.opt_G = Adam(self.G.parameters(), config.lr, config.betas, config.eps)
         self.opt_D = Adam(self.D.parameters(), config.lr, config.betas, config.eps)
-        self.fused = None  # the numba backend runs the same step as one jitted call
-        if get_backend().name == "numba":
+        self.fused = None  # the numba backend runs the same step as one jitted call (plain G and D only)
+        if get_backend().name == "numba" and not self.conditional and config.g_output == "linear":
             from ..fast.fused import FusedStep
 
             self.fused = FusedStep(self)
@@ -72,6 +85,10 @@ class GAN:
         self.step = 0  # G steps taken so far
         self.history: list[dict[str, float]] = []
 
+    @property
+    def conditional(self) -> bool:
+        return self.config.num_classes > 0
+
     def _make_rng(self, seed: list[int]) -> Any:
         if self.xp is np:
             return np.random.default_rng(seed)
@@ -79,33 +96,75 @@ class GAN:
 
     # ------------------------------------------------------------------ one training step
     def sample_real(self, n: int) -> Any:
-        return self.data.sample(n, self.rng) / self.config.data_scale  # (n, 2), network units
+        return self.data.sample(n, self.rng) / self.config.data_scale  # (n, d), network units
+
+    def sample_real_labelled(self, n: int) -> tuple[Any, Any]:
+        """Real points (n, d) in network units and their labels (n,) (conditional GANs)."""
+        x, labels = self.data.sample_labelled(n, self.rng)
+        return x / self.config.data_scale, labels
 
     def sample_noise(self, n: int) -> Any:
         return self.rng.standard_normal((n, self.config.noise_dim), dtype=self.dtype)  # (n, noise_dim)
 
+    def with_labels(self, x: Any, labels: Any) -> Any:
+        """[x, onehot(labels)] (n, width + K) for a conditional GAN; x itself when labels is None."""
+        if labels is None:
+            return x
+        one_hot = self.xp.eye(self.config.num_classes, dtype=self.dtype)[labels]  # (n, K)
+        return self.xp.concatenate([x, one_hot], axis=1)
+
+    def generate(self, z: Any, labels: Any = None) -> Any:
+        """G(z) (or G(z, y)) on the device, in network units, (n, d)."""
+        return self.G.forward(self.with_labels(z, labels))
+
     def train_step(self) -> dict[str, Any]:
         """One round: ``d_steps`` D updates, then one G update. Returns the losses (device scalars)."""
-        c = self.config
-        n = c.batch_size * c.pack  # samples per side
-        self.opt_D.lr = self.opt_G.lr = c.lr * lr_multiplier(c, self.step)
-        if self.fused is not None:
+        if self.fused is not None:  # the numba backend: the same round in one jitted call
+            self.opt_D.lr = self.opt_G.lr = self.config.lr * lr_multiplier(self.config, self.step)
             return self._train_step_fused()
+        for _ in range(self.config.d_steps):
+            d_loss = self.step_discriminator()
+        g_loss = self.step_generator()
+        return {"d_loss": d_loss, "g_loss": g_loss}
 
-        for _ in range(c.d_steps):
-            d_loss = self.discriminator_forward_backward(self.sample_real(n), self.sample_noise(n))
-            self.opt_D.step()
-        g_loss = self.generator_forward_backward(self.sample_noise(n))
+    def step_discriminator(self) -> Any:
+        """One D update: a fresh real batch against G(z) on fresh noise, D's backward, Adam on D.
+
+        G's weights, the step count and G's weight average are untouched (the live view's "step D").
+        Returns D's loss (a device scalar)."""
+        n = self.config.batch_size * self.config.pack  # samples per side
+        self.opt_D.lr = self.config.lr * lr_multiplier(self.config, self.step)
+        if self.conditional:
+            real, labels = self.sample_real_labelled(n)  # (n, d), (n,)
+        else:
+            real, labels = self.sample_real(n), None  # (n, d)
+        d_loss = self.discriminator_forward_backward(real, self.sample_noise(n), labels)
+        self.opt_D.step()
+        return d_loss
+
+    def step_generator(self) -> Any:
+        """One G update: G(z) on fresh noise, its loss's gradient through D into G, Adam on G.
+
+        D's weights are untouched. It moves G's weight average and counts as a step (``self.step``
+        counts G updates). Returns G's loss (a device scalar)."""
+        n = self.config.batch_size * self.config.pack
+        self.opt_G.lr = self.config.lr * lr_multiplier(self.config, self.step)
+        z = self.sample_noise(n)  # (n, noise_dim)
+        labels = self.data.sample_labels(n, self.rng) if self.conditional else None  # asked-for classes
+        g_loss = self.generator_forward_backward(z, labels)
         self.opt_G.step()
         self._update_ema()
         self.step += 1
-        return {"d_loss": d_loss, "g_loss": g_loss}
+        return g_loss
 
-    def discriminator_forward_backward(self, real: Any, z: Any) -> Any:
-        """D's loss on real (n, 2) vs G(z) (n, 2); leaves dloss/dtheta_D in D's grads. Returns the loss."""
+    def discriminator_forward_backward(self, real: Any, z: Any, labels: Any = None) -> Any:
+        """D's loss on real (n, d) vs G(z) (n, d); leaves dloss/dtheta_D in D's grads. Returns the loss.
+
+        Conditional: real and fake alike carry ``labels`` (n,), so D judges [x, y] (n, d + K)."""
         batch = self.config.batch_size
-        fake = self.G.forward(z)  # (n, 2); G is not trained here, its cache is simply overwritten later
-        both = self.xp.concatenate([real, fake]).reshape(2 * batch, -1)  # (2B, 2m): packs of m samples
+        fake = self.generate(z, labels)  # (n, d); G is not trained here, its cache is simply overwritten later
+        real, fake = self.with_labels(real, labels), self.with_labels(fake, labels)  # (n, d + K) if conditional
+        both = self.xp.concatenate([real, fake]).reshape(2 * batch, -1)  # (2B, d m): packs of m samples
         logits = self.D.forward(both)  # (2B, 1)
         real_target = 1.0 - self.config.label_smoothing
         d_loss, grad_real, grad_fake = discriminator_loss(logits[:batch], logits[batch:], real_target)
@@ -113,17 +172,19 @@ class GAN:
         self.D.backward(self.xp.concatenate([grad_real, grad_fake]))  # fills D's grads
         return d_loss
 
-    def generator_forward_backward(self, z: Any) -> Any:
+    def generator_forward_backward(self, z: Any, labels: Any = None) -> Any:
         """G's loss on D(G(z)); leaves dloss/dtheta_G in G's grads and D's grads at zero. Returns the loss.
 
         dL/dtheta_G = (dL/dfake) (dfake/dtheta_G), and dL/dfake comes out of D.backward: the
         gradient flows through D. D's parameter gradients, filled on the way, are discarded.
+        Conditional: D.backward gives dL/d[fake, y] (n, d + K); G made only the first d columns.
         """
-        n = self.config.batch_size * self.config.pack
-        fake = self.G.forward(z)  # (n, 2)
-        logits = self.D.forward(fake.reshape(self.config.batch_size, -1))  # (B, 1)
+        n, d = self.config.batch_size * self.config.pack, self.config.data_dim
+        fake = self.generate(z, labels)  # (n, d)
+        logits = self.D.forward(self.with_labels(fake, labels).reshape(self.config.batch_size, -1))  # (B, 1)
         g_loss, grad_logits = generator_loss(logits, self.config.loss)
-        grad_fake = self.D.backward(grad_logits).reshape(n, -1)  # dL_G/dfake, (n, 2)
+        grad_input = self.D.backward(grad_logits).reshape(n, -1)  # dL_G/d(D's input), (n, d) or (n, d + K)
+        grad_fake = grad_input[:, :d]  # dL_G/dfake, (n, d): the label columns are not G's to change
         self.D.zero_grad()  # D is not updated by the G step
         self.G.zero_grad()
         self.G.backward(grad_fake)  # fills G's grads
@@ -135,29 +196,6 @@ class GAN:
         if self.fused is not None:
             return "the fused Numba twin of GAN.train_step (tinygan/fast/fused.py; backend numpy runs the readable one)"
         return "GAN.train_step layer by layer (tinygan/gan/model.py, the code docs/backprop.md follows)"
-
-    def step_discriminator(self) -> Any:
-        """One D update alone (GAN Lab's "step D"): the first half of ``train_step``, once.
-
-        Readable path on every backend; G's weights, the step count and the EMA are untouched.
-        Returns D's loss (a device scalar)."""
-        n = self.config.batch_size * self.config.pack
-        self.opt_D.lr = self.config.lr * lr_multiplier(self.config, self.step)
-        d_loss = self.discriminator_forward_backward(self.sample_real(n), self.sample_noise(n))
-        self.opt_D.step()
-        return d_loss
-
-    def step_generator(self) -> Any:
-        """One G update alone (GAN Lab's "step G"): the second half of ``train_step``.
-
-        D's weights are untouched; it counts as a step (``self.step`` counts G updates). Returns G's loss."""
-        n = self.config.batch_size * self.config.pack
-        self.opt_G.lr = self.config.lr * lr_multiplier(self.config, self.step)
-        g_loss = self.generator_forward_backward(self.sample_noise(n))
-        self.opt_G.step()
-        self._update_ema()
-        self.step += 1
-        return g_loss
 
     def _train_step_fused(self) -> dict[str, Any]:
         """The same step, the same batches drawn in the same order, in one Numba call (fused.py)."""
@@ -172,15 +210,23 @@ class GAN:
 
     # ------------------------------------------------------------------ using the model
     def sample(
-        self, n: int, *, rng: Any = None, jacobian_truncation: float | None = None, return_left_out: bool = False
+        self,
+        n: int,
+        *,
+        rng: Any = None,
+        labels: Any = None,
+        jacobian_truncation: float | None = None,
+        return_left_out: bool = False,
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        """n generated points on the host, (n, 2), in data units.
+        """n generated points on the host, (n, d), in data units.
 
         ``rng``: a numpy Generator or an int seed (default: the GAN's own noise RNG).
         With ``config.ema`` > 0 they come from the averaged weights. With a jacobian truncation
         q > 0 (default ``config.jacobian_truncation``), ceil(n / (1 - q)) noise vectors are drawn
         and the fraction q where G stretches most, the bridges between modes, is left out
-        (truncation.py). ``return_left_out=True`` also returns those points, (m - n, 2).
+        (truncation.py). ``return_left_out=True`` also returns those points, (m - n, d).
+        A conditional GAN draws sample i of class ``labels[i]`` (n,); by default the classes in
+        turn, 0, 1, ..., K - 1, 0, 1, ... (see ``balanced_labels``).
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be a positive int, got {n!r}")
@@ -198,8 +244,15 @@ class GAN:
             rng = np.random.default_rng(int(rng))  # an int is a seed
         elif rng is not None and not callable(getattr(rng, "standard_normal", None)):
             raise TypeError(f"rng must be a numpy Generator or an int seed, got {type(rng).__name__}")
+        if self.conditional:
+            if q > 0:
+                raise ValueError("jacobian_truncation is for unconditional GANs (num_classes = 0)")
+            labels = self.xp.asarray(self.check_labels(self.balanced_labels(n) if labels is None else labels, n))
+        elif labels is not None:
+            raise ValueError("labels are for class-conditional GANs (config.num_classes > 0)")
         noise_rng = rng if rng is not None else self.rng
         z = self.xp.asarray(noise_rng.standard_normal((draws, self.config.noise_dim), dtype=self.dtype))
+        z = self.with_labels(z, labels)  # (draws, noise_dim + K) if conditional
         trained = self.G.flat.data.copy() if self.G_ema is not None else None
         if trained is not None:
             self.G.flat.data[...] = self.G_ema  # sample with the averaged weights
@@ -207,7 +260,7 @@ class GAN:
             if q > 0:
                 kept, left_out = split_by_jacobian(self.G, z, int(n))  # (n, 2), (m - n, 2)
             else:
-                kept, left_out = self.G.forward(z), self.xp.zeros((0, self.config.data_dim), self.dtype)
+                kept, left_out = self.G.forward(z), self.xp.zeros((0, self.config.data_dim), self.dtype)  # (n, d)
         finally:
             if trained is not None:
                 self.G.flat.data[...] = trained
@@ -216,20 +269,62 @@ class GAN:
             return to_numpy(kept * scale), to_numpy(left_out * scale)
         return to_numpy(kept * scale)
 
-    def logits(self, x: Any) -> np.ndarray:
-        """D's logit for points x (n, 2) in data units, on the host in float64, shape (n,).
+    def decode(self, z: Any, labels: Any = None) -> np.ndarray:
+        """G(z) (conditional: G(z, y)) for given noise z (n, noise_dim), on the host in data units,
+        with the averaged weights when ``config.ema`` > 0: ``sample`` without the random draw."""
+        z = self.xp.asarray(np.asarray(z, dtype=self.dtype) if isinstance(z, np.ndarray) else z)
+        if z.ndim != 2 or z.shape[1] != self.config.noise_dim:
+            raise ValueError(f"z must have shape (n, {self.config.noise_dim}), got {tuple(z.shape)}")
+        if self.conditional:
+            labels = self.xp.asarray(
+                self.check_labels(self.balanced_labels(len(z)) if labels is None else labels, len(z))
+            )
+        elif labels is not None:
+            raise ValueError("labels are for class-conditional GANs (config.num_classes > 0)")
+        trained = self.G.flat.data.copy() if self.G_ema is not None else None
+        if trained is not None:
+            self.G.flat.data[...] = self.G_ema
+        try:
+            return to_numpy(self.generate(z, labels)) * self.config.data_scale  # (n, d)
+        finally:
+            if trained is not None:
+                self.G.flat.data[...] = trained
 
-        With pack m > 1, D judges a pack of m copies of each point."""
+    def balanced_labels(self, n: int) -> np.ndarray:
+        """0, 1, ..., K - 1, 0, 1, ... : n labels, every class as often as n allows, (n,)."""
+        return np.arange(n) % self.config.num_classes
+
+    def check_labels(self, labels: Any, n: int) -> Any:
+        """Labels (n,) as integers in [0, K) on the host or device; ValueError otherwise."""
+        labels = labels if isinstance(labels, self.xp.ndarray) else np.asarray(labels)
+        if tuple(labels.shape) != (n,) or labels.dtype.kind not in "iu":
+            raise ValueError(f"labels must be {n} integers, got shape {tuple(labels.shape)} of {labels.dtype}")
+        if n and (int(labels.min()) < 0 or int(labels.max()) >= self.config.num_classes):
+            raise ValueError(f"labels must lie in [0, {self.config.num_classes - 1}]")
+        return labels
+
+    def logits(self, x: Any, labels: Any = None) -> np.ndarray:
+        """D's logit for points x (n, d) in data units, on the host in float64, shape (n,).
+
+        With pack m > 1, D judges a pack of m copies of each point. A conditional D needs the
+        ``labels`` (n,) the points claim to be."""
         x = self.xp.asarray(np.asarray(x, dtype=self.dtype) if isinstance(x, np.ndarray) else x)
         if x.ndim != 2 or x.shape[1] != self.config.data_dim:
             raise ValueError(f"x must have shape (n, {self.config.data_dim}), got {tuple(x.shape)}")
+        if self.conditional:
+            if labels is None:
+                raise ValueError("a conditional discriminator needs the labels of the points")
+            labels = self.xp.asarray(self.check_labels(labels, len(x)))
+        elif labels is not None:
+            raise ValueError("labels are for class-conditional GANs (config.num_classes > 0)")
+        x = self.with_labels(x / self.config.data_scale, labels)  # (n, d) or (n, d + K)
         if self.config.pack != 1:
             x = self.xp.tile(x, (1, self.config.pack))
-        return to_numpy(self.D.forward(x / self.config.data_scale)).astype(np.float64)[:, 0]
+        return to_numpy(self.D.forward(x)).astype(np.float64)[:, 0]
 
-    def discriminate(self, x: Any) -> np.ndarray:
+    def discriminate(self, x: Any, labels: Any = None) -> np.ndarray:
         """D(x) = sigmoid(logit), the probability D gives that x is real, shape (n,)."""
-        return sigmoid_numpy(self.logits(x))
+        return sigmoid_numpy(self.logits(x, labels))
 
     def sample_gradients(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Points G(z) and dL_G/dG(z) at each (data units, host), without changing any state that training uses.
@@ -237,8 +332,8 @@ class GAN:
         -dL_G/dG(z) is the direction the G step pushes each sample: the arrows of GAN Lab.
         Needs pack 1 (with packing a sample's gradient depends on its pack-mates).
         """
-        if self.config.pack != 1:
-            raise ValueError("sample_gradients needs pack = 1")
+        if self.config.pack != 1 or self.conditional:
+            raise ValueError("sample_gradients needs pack = 1 and an unconditional GAN")
         fake = self.G.forward(self.xp.asarray(np.asarray(z, dtype=self.dtype)))  # (n, 2)
         _, grad_logits = generator_loss(self.D.forward(fake), self.config.loss)
         grad_fake = self.D.backward(grad_logits * len(z))  # per-sample gradient, not divided by n

@@ -64,10 +64,15 @@ def health_problem(gan: GAN, losses: dict[str, Any], logits: np.ndarray | None =
     return None
 
 
-def estimate_value(gan: GAN, real: np.ndarray, z: np.ndarray) -> tuple[float, np.ndarray]:
-    """V(D, G) ~ mean log D(x) + mean log(1 - D(G(z))) on fixed host batches, and the logits (2n,)."""
-    fake = to_numpy(gan.G.forward(gan.xp.asarray(z))) * gan.config.data_scale
-    logits_real, logits_fake = gan.logits(real), gan.logits(fake)
+def estimate_value(
+    gan: GAN, real: np.ndarray, z: np.ndarray, labels: np.ndarray | None = None
+) -> tuple[float, np.ndarray]:
+    """V(D, G) ~ mean log D(x) + mean log(1 - D(G(z))) on fixed host batches, and the logits (2n,).
+
+    Conditional GANs: the fakes are G(z, y) and D judges (x, y), with the real points' labels y."""
+    device_labels = None if labels is None else gan.xp.asarray(labels)
+    fake = to_numpy(gan.generate(gan.xp.asarray(z), device_labels)) * gan.config.data_scale
+    logits_real, logits_fake = gan.logits(real, labels), gan.logits(fake, labels)
     return value_function(logits_real, logits_fake), np.concatenate([logits_real, logits_fake])
 
 
@@ -109,16 +114,21 @@ def train(
     if steps < gan.step:
         raise ValueError(f"steps={steps} is below the {gan.step} steps already taken")
     eval_rng = np.random.default_rng([gan.seed, 3])  # the same evaluation batch at every log
-    real = to_numpy(gan.data.sample(eval_size, eval_rng)).astype(np.float64)
+    if gan.conditional:  # real points with their labels; the fakes are asked for the same labels
+        real, labels = (to_numpy(a) for a in gan.data.sample_labelled(eval_size, eval_rng))
+    else:
+        real, labels = to_numpy(gan.data.sample(eval_size, eval_rng)), None
+    real = real.astype(np.float64)
     z = eval_rng.standard_normal((eval_size, gan.config.noise_dim)).astype(gan.dtype)
+    evaluation = (real, z, labels)
 
     with limit_threads(threads):
-        _loop(gan, steps, log_every, checkpoint_path, checkpoint_every, progress, real, z, callback, callback_every)
+        _loop(gan, steps, log_every, checkpoint_path, checkpoint_every, progress, evaluation, callback, callback_every)
     return gan.history
 
 
 def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint_every: int, progress: bool,
-          real: np.ndarray, z: np.ndarray, callback: Any, callback_every: int) -> None:  # fmt: skip
+          evaluation: tuple, callback: Any, callback_every: int) -> None:  # fmt: skip
     bar = None
     if progress:
         from tqdm import tqdm
@@ -133,7 +143,7 @@ def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint
             log_now = gan.step % log_every == 0 or last
             save_now = checkpoint_path is not None and (gan.step % checkpoint_every == 0 or last)
             if log_now or save_now or interrupted.is_set():  # never log or save a broken state
-                value, logits = estimate_value(gan, real, z)
+                value, logits = estimate_value(gan, *evaluation)
                 problem = health_problem(gan, losses, logits)
                 if problem is not None:
                     raise TrainingDiverged(_diverged_message(gan, problem, checkpoint_path, saved_step))

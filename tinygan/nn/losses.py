@@ -1,4 +1,4 @@
-"""Binary cross-entropy on logits, and the GAN losses built on it.
+"""Binary cross-entropy on logits, the GAN losses built on it, and softmax cross-entropy (classifiers).
 
 Every loss returns ``(loss, grad)``: the mean loss (a scalar on the backend's device) and
 dloss/dlogits, an array shaped like the logits, ready to hand to ``model.backward``.
@@ -74,3 +74,47 @@ def generator_loss(logits_fake: Any, kind: str = "nonsaturating") -> tuple[Any, 
         loss, grad = bce_with_logits(logits_fake, 0.0)
         return -loss, -grad
     raise ValueError(f"generator loss must be one of {GENERATOR_LOSSES}, got {kind!r}")
+
+
+def softmax_cross_entropy(logits: Any, labels: Any) -> tuple[Any, Any]:
+    """Mean cross-entropy of class ``logits`` (N, K) against integer ``labels`` (N,) in [0, K).
+
+    With p = softmax(l), p_k = e^{l_k} / sum_j e^{l_j}, sample i's loss is -log p_{i,y_i}:
+
+        loss_i = -l_{i,y_i} + log sum_j e^{l_ij}
+               = -l_{i,y_i} + m_i + log sum_j e^{l_ij - m_i},   m_i = max_j l_ij
+
+    The second form is the stable log-sum-exp: every exponent is <= 0, so nothing overflows,
+    and the largest term is e^0 = 1, so the sum is >= 1 and its log is finite.
+
+    Gradient. d/dl_ik log sum_j e^{l_ij} = e^{l_ik} / sum_j e^{l_ij} = p_ik, and
+    d/dl_ik l_{i,y_i} = 1[k = y_i]. So d loss_i / d l_ik = p_ik - 1[k = y_i]. (The same through
+    the softmax Jacobian dp_j/dl_k = p_j (1[j = k] - p_k), off-diagonal terms included:
+    d(-log p_y)/dl_k = -(1/p_y) p_y (1[y = k] - p_k) = p_k - 1[k = y].) The mean over N rows
+    divides by N:
+
+        d loss / d l = (softmax(l) - onehot(y)) / N        (N, K)
+
+    Returns (loss, grad) like ``bce_with_logits``: a scalar on the backend's device and an
+    array shaped like the logits.
+    """
+    xp = get_backend().xp
+    if not isinstance(logits, xp.ndarray) or logits.dtype.kind != "f" or logits.ndim != 2:
+        raise TypeError(f"logits must be a 2-D float {xp.__name__}.ndarray (N, K), got {type(logits).__name__}")
+    n, k = logits.shape
+    if n == 0 or k < 2:
+        raise ValueError(f"logits must have at least one row and two classes, got shape {tuple(logits.shape)}")
+    labels = xp.asarray(labels)
+    if labels.shape != (n,) or labels.dtype.kind not in "iu":
+        raise ValueError(f"labels must be {n} integers (one per row of logits), got shape {tuple(labels.shape)}")
+    if int(labels.min()) < 0 or int(labels.max()) >= k:
+        raise ValueError(f"labels must lie in [0, {k - 1}], got {int(labels.min())}..{int(labels.max())}")
+    rows = xp.arange(n)
+    shifted = logits - logits.max(axis=1, keepdims=True)  # (N, K), every entry <= 0
+    exp = xp.exp(shifted)  # (N, K)
+    total = exp.sum(axis=1)  # (N,), >= 1
+    loss = (xp.log(total) - shifted[rows, labels]).mean()
+    grad = exp / total[:, None]  # softmax, (N, K)
+    grad[rows, labels] -= 1.0
+    grad /= n
+    return loss, grad

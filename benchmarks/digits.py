@@ -1,0 +1,171 @@
+"""The digits GAN over several seeds: every image measure, mean +- standard error, against the goals.
+
+    python benchmarks/digits.py                         # seeds 0-4, unconditional and conditional
+    python benchmarks/digits.py --kinds conditional --seeds 0 1
+    python benchmarks/digits.py --kinds unconditional --seeds 0 --set g_output=linear --set lr=5e-4
+
+Each run trains the demo's recipe (demos/digits.py) on the train split, draws as many samples as
+there are held-out digits (conditional: the classes in turn), clips them to the pixel range
+[-1, 1] and measures them with tinygan.evaluation.image_metrics, against one classifier trained
+once. Writes every run's numbers to --json and prints the table of docs/digits.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+import time
+
+import numpy as np
+
+# measure -> (label, goal test, goal text); the goal tests take one run's result
+GOALS = {
+    "classes_covered": ("classes covered (of 10)", lambda r: r["generated"]["classes_covered"] == 10, "10"),
+    "reverse_kl": ("reverse KL of classes", lambda r: r["generated"]["reverse_kl"] <= 0.02, "<= 0.02"),
+    "frechet_ratio": ("Frechet distance / floor", lambda r: r["frechet_ratio"] <= 3.0, "<= 3"),
+    "precision": ("precision", lambda r: r["generated"]["precision"] >= 0.7, ">= 0.7"),
+    "recall": ("recall", lambda r: r["generated"]["recall"] >= 0.6, ">= 0.6"),
+    "memorisation_ratio": ("NN distance / held-out's", lambda r: r["memorisation_ratio"] >= 0.8, ">= 0.8"),
+    "conditional_accuracy": (
+        "conditional accuracy",
+        lambda r: r["generated"].get("conditional_accuracy", 0.0) >= 0.95,
+        ">= 0.95",
+    ),
+}
+
+
+def parse_args(argv: list[str] | None):
+    from tinygan.cli import OneLineParser, number
+
+    p = OneLineParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seeds", type=number(int, 0, "--seeds", strict=False), nargs="+", default=[0, 1, 2, 3, 4])
+    p.add_argument("--kinds", nargs="+", choices=["unconditional", "conditional"],
+                   default=["unconditional", "conditional"])  # fmt: skip
+    p.add_argument("--steps", type=number(int, 0, "--steps"), help="training steps (default: the recipe's)")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", type=config_setting,
+                   help="change a GANConfig field of both recipes, e.g. --set batch_size=64 (repeatable)")  # fmt: skip
+    p.add_argument("--threads", type=number(int, 0, "--threads"), default=1, help="BLAS threads (default 1)")
+    p.add_argument("--json", default="bench_digits.json", help="where to write every run (default bench_digits.json)")
+    return p.parse_args(argv)
+
+
+def config_setting(text: str) -> tuple[str, object]:
+    """'lr=5e-4' -> ('lr', 0.0005); the value as a Python literal, else as a string."""
+    import argparse
+    import ast
+
+    from tinygan.gan.config import GANConfig
+
+    name, sep, value = text.partition("=")
+    if not sep or name not in {f.name for f in dataclasses.fields(GANConfig)}:
+        raise argparse.ArgumentTypeError(f"--set needs FIELD=VALUE with a GANConfig field, got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
+def measure(value: str, result: dict) -> float:
+    """One number of one run, by the GOALS key."""
+    if value in ("frechet_ratio", "memorisation_ratio"):
+        return result[value]
+    return float(result["generated"].get(value, float("nan")))
+
+
+def run_one(kind: str, seed: int, settings: dict, threads: int, split, classifier) -> dict:
+    from tinygan.evaluation.digits import digits_data
+    from tinygan.evaluation.image_metrics import evaluate_images
+    from tinygan.gan.model import GAN
+    from tinygan.gan.recipes import recipe
+    from tinygan.gan.train import train
+
+    config = recipe("digits-conditional" if kind == "conditional" else "digits")
+    config = dataclasses.replace(config, **settings)
+    gan = GAN(digits_data(split), config, seed=seed)
+    start = time.perf_counter()
+    train(gan, config.steps, progress=False, threads=threads, log_every=config.steps)
+    seconds = time.perf_counter() - start
+    n = len(split.held_out_x)
+    labels = gan.balanced_labels(n) if gan.conditional else None
+    samples = np.clip(gan.sample(n, rng=np.random.default_rng([seed, 2]), labels=labels), -1.0, 1.0)
+    result = evaluate_images(samples, classifier, split, requested=labels)
+    return result | {"kind": kind, "seed": seed, "steps": gan.step, "train_seconds": seconds,
+                     "fused": gan.fused is not None, "config": config.to_dict()}  # fmt: skip
+
+
+def mean_se(values: list[float]) -> str:
+    values = [v for v in values if not math.isnan(v)]
+    if not values:
+        return "-"
+    mean = float(np.mean(values))
+    se = float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+    digits = 3 if abs(mean) < 1 else 2
+    return f"{mean:.{digits}f} +- {se:.{digits}f}"
+
+
+def held_out_value(key: str, run: dict) -> float | int:
+    """What held-out real digits score on a measure (the ratios are 1 by definition)."""
+    if key in ("frechet_ratio", "memorisation_ratio"):
+        return 1.0
+    if key == "conditional_accuracy":  # the classifier's accuracy on real digits
+        return run["held_out"]["accuracy"]
+    return run["held_out"][key]
+
+
+def table(runs: list[dict], kinds: list[str]) -> str:
+    """Markdown: one row per measure; per kind mean +- s.e. and the seeds meeting the goal; held-out real."""
+    header = "| measure | goal | " + " | ".join(f"{k} (mean +- s.e.) | met" for k in kinds) + " | held-out real |"
+    lines = [header, "|" + " --- |" * (3 + 2 * len(kinds))]
+    held_out = runs[0]
+    for key, (label, goal, goal_text) in GOALS.items():
+        cells = []
+        for kind in kinds:
+            own = [r for r in runs if r["kind"] == kind]
+            if key == "conditional_accuracy" and kind != "conditional":
+                cells += ["-", "-"]
+                continue
+            cells += [mean_se([measure(key, r) for r in own]), f"{sum(goal(r) for r in own)}/{len(own)}"]
+        real = held_out_value(key, held_out)
+        real_text = f"{real:.3f}" if isinstance(real, float) else str(real)
+        lines.append(f"| {label} | {goal_text} | " + " | ".join(cells) + f" | {real_text} |")
+    for kind in kinds:
+        own = [r["train_seconds"] for r in runs if r["kind"] == kind]
+        lines.append(f"| train time (s), {kind} | <= 60 whole run | " + mean_se(own) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except (ValueError, TypeError) as error:  # e.g. a --set value GANConfig refuses
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from tinygan.evaluation.classifier import train_digit_classifier
+    from tinygan.evaluation.digits import digits_split
+
+    split = digits_split()
+    classifier = train_digit_classifier(split.train_x, split.train_y)
+    settings = dict(args.set) | ({"steps": args.steps} if args.steps else {})
+    runs = []
+    jobs = [(kind, seed) for kind in args.kinds for seed in args.seeds]
+    for kind, seed in tqdm(jobs, desc="digits runs", unit="run"):
+        runs.append(run_one(kind, seed, settings, args.threads, split, classifier))
+        with open(args.json, "w", encoding="utf-8") as f:  # after every run: a long benchmark keeps its progress
+            json.dump(runs, f, indent=1)
+    print(table(runs, args.kinds))
+    if settings:
+        print(f"(recipes changed by {settings})")
+    print(f"wrote {len(runs)} runs to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

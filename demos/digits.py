@@ -1,0 +1,176 @@
+"""Train a GAN on handwritten digits (scikit-learn's 8x8 images, bundled: no download), judged like an image GAN.
+
+    python demos/digits.py                  # unconditional: any digit from noise
+    python demos/digits.py --conditional    # class-conditional: ask for a 3, get a 3
+
+The digits are scaled to [-1, 1] and split once (30% of each class held out, never trained on).
+A classifier made of tinygan's own layers, trained on the train split, judges the samples against
+the held-out digits (docs/digits.md): classes covered, reverse KL of the class histogram,
+Frechet distance of its features, k-NN precision and recall, memorisation, conditional accuracy.
+
+Writes into --out: samples.npy (and labels.npy with --conditional), metrics.json, samples.png
+(one row per class when conditional), training.gif (fixed noise over training), interpolation.png
+(G between two noise vectors), real_vs_generated.png and losses.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+OUT_FILES = ("samples.npy", "labels.npy", "metrics.json", "samples.png", "training.gif", "interpolation.png",
+             "real_vs_generated.png", "losses.png")  # fmt: skip
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from tinygan.cli import OneLineParser, add_training_flags, check_training_flags, number
+
+    p = OneLineParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--conditional", action="store_true", help="class-conditional GAN (one-hot label to G and D)")
+    add_training_flags(p, default_out="runs/digits")
+    p.add_argument("--frames", type=number(int, 1, "--frames"), default=30, help="GIF frames (default 30)")
+    args = p.parse_args(argv)
+    check_training_flags(p, args)
+    return args
+
+
+def build(args: argparse.Namespace):
+    from tinygan import set_backend
+    from tinygan.cli import config_overrides, resume_conflicts
+    from tinygan.evaluation.digits import digits_data, digits_split
+    from tinygan.gan.checkpoint import load_checkpoint, read_checkpoint
+    from tinygan.gan.model import GAN
+    from tinygan.gan.recipes import recipe
+
+    if args.backend:
+        set_backend(args.backend)
+    split = digits_split()
+    data = digits_data(split)
+    if args.resume:
+        read_checkpoint(args.resume)  # a clear error for a missing or broken file
+        gan = load_checkpoint(args.resume, data)
+        resume_conflicts(args, gan.config, gan.seed)
+        if args.conditional != gan.conditional:
+            raise ValueError(
+                f"--conditional does not match the checkpoint {args.resume!r} (conditional={gan.conditional})"
+            )
+        if args.steps is not None:
+            gan.config.steps = args.steps
+        return gan, split
+    config = dataclasses.replace(
+        recipe("digits-conditional" if args.conditional else "digits"), **config_overrides(args)
+    )
+    return GAN(data, config, seed=args.seed or 0), split
+
+
+def summary_table(m: dict) -> str:
+    """Generated vs held-out real digits, one measure a line."""
+    fake, real = m["generated"], m["held_out"]
+    rows = [
+        ("steps / train time", f"{m['steps']} / {m['train_seconds']:.1f} s (whole run {m['total_seconds']:.1f} s)"),
+        ("", "generated   held-out real"),
+        ("classes covered (of 10)", f"{fake['classes_covered']:>9}   {real['classes_covered']:>13}"),
+        ("reverse KL of classes", f"{fake['reverse_kl']:>9.4f}   {real['reverse_kl']:>13.4f}"),
+        ("Frechet distance", f"{fake['frechet_distance']:>9.2f}   {real['frechet_distance']:>13.2f}"),
+        ("precision", f"{fake['precision']:>9.3f}   {real['precision']:>13.3f}"),
+        ("recall", f"{fake['recall']:>9.3f}   {real['recall']:>13.3f}"),
+        (
+            "median distance to train",
+            f"{fake['nearest_train_distance']:>9.3f}   {real['nearest_train_distance']:>13.3f}",
+        ),
+        ("Frechet ratio / memorisation ratio", f"{m['frechet_ratio']:.2f} / {m['memorisation_ratio']:.2f}"),
+    ]
+    if "conditional_accuracy" in fake:
+        rows.append(("conditional accuracy", f"{fake['conditional_accuracy']:.3f} (held-out: {real['accuracy']:.3f})"))
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"  {name:<{width}}  {value}" for name, value in rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tinygan import get_backend, plot
+    from tinygan.evaluation.classifier import train_digit_classifier
+    from tinygan.evaluation.image_metrics import evaluate_images
+    from tinygan.gan.train import train
+
+    begin = time.perf_counter()
+    gan, split = build(args)
+    steps = gan.config.steps
+    stop = min(steps, args.stop_after) if args.stop_after else steps
+    os.makedirs(args.out, exist_ok=True)
+    kind = "class-conditional" if gan.conditional else "unconditional"
+    path = "fused step" if gan.fused is not None else "layer by layer"
+    print(f"tinygan: {kind} GAN on {len(split.train_x)} digits, backend {get_backend().name} ({path}), "
+          f"{stop - gan.step} steps to go, seed {gan.seed}")  # fmt: skip
+
+    # the GIF: the same noise (and labels) at every frame, drawn from an RNG training never touches
+    fixed_z = np.random.default_rng([gan.seed, 6]).standard_normal((100, gan.config.noise_dim))
+    fixed_labels = np.repeat(np.arange(10), 10) if gan.conditional else None  # one row per class
+    animation = plot.ImageAnimation(lambda: gan.decode(fixed_z, fixed_labels))
+    animation.capture(gan)
+    start = time.perf_counter()
+    train(gan, stop, log_every=args.log_every, checkpoint_path=args.checkpoint,
+          checkpoint_every=args.checkpoint_every, progress=not args.no_progress, threads=args.threads,
+          callback=animation.capture, callback_every=max(1, (stop - gan.step) // args.frames))  # fmt: skip
+    seconds = time.perf_counter() - start
+    if stop < steps:
+        print(f"stopped at step {gan.step} of {steps}; continue with --resume {args.checkpoint}")
+        return 0
+
+    n = len(split.held_out_x)  # as many samples as held-out digits: the measures depend on n
+    labels = gan.balanced_labels(n) if gan.conditional else None
+    samples = np.clip(gan.sample(n, rng=np.random.default_rng([gan.seed, 2]), labels=labels), -1.0, 1.0)
+    np.save(os.path.join(args.out, "samples.npy"), samples)
+    if labels is not None:
+        np.save(os.path.join(args.out, "labels.npy"), labels)
+    classifier = train_digit_classifier(split.train_x, split.train_y)
+    metrics = evaluate_images(samples, classifier, split, requested=labels)
+    metrics |= {"steps": gan.step, "train_seconds": seconds, "seed": gan.seed, "backend": get_backend().name,
+                "conditional": gan.conditional, "config": gan.config.to_dict(), "history": gan.history}  # fmt: skip
+
+    grid = gan.decode(fixed_z, fixed_labels)  # (100, 64): ten of each class when conditional
+    title = f"{kind}, step {gan.step}" + (": one row per class" if gan.conditional else "")
+    plot.image_grid(grid, os.path.join(args.out, "samples.png"), title=title)
+    # 50 of each side; conditional: five of each class in order, the real ones picked the same way
+    real = np.concatenate([split.held_out_x[split.held_out_y == k][:5] for k in range(10)])
+    generated = grid[::2] if gan.conditional else grid[:50]
+    plot.real_beside_generated(real if gan.conditional else split.held_out_x[:50], generated,
+                               os.path.join(args.out, "real_vs_generated.png"))  # fmt: skip
+    t = np.linspace(0.0, 1.0, 10)[:, None]
+    z_ends = np.random.default_rng([gan.seed, 8]).standard_normal((2, gan.config.noise_dim))
+    strip_labels = np.full(10, 3) if gan.conditional else None  # conditional: interpolate within one class
+    plot.interpolation_strip(gan.decode((1 - t) * z_ends[0] + t * z_ends[1], strip_labels),
+                             os.path.join(args.out, "interpolation.png"))  # fmt: skip
+    animation.save(os.path.join(args.out, "training.gif"))
+    plot.training_curves(gan.history, os.path.join(args.out, "losses.png"))
+    metrics["total_seconds"] = time.perf_counter() - begin
+    with open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:
+        json.dump(metrics, f, indent=1)
+    print(summary_table(metrics))
+    written = [name for name in OUT_FILES if name != "labels.npy" or labels is not None]
+    print(f"wrote {', '.join(written)} to {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from tinygan.fast.backend import BackendUnavailableError
+    from tinygan.gan.train import TrainingDiverged
+
+    try:
+        return run(args)
+    except TrainingDiverged as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, BackendUnavailableError, OSError, ImportError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

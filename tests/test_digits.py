@@ -1,0 +1,152 @@
+"""Digits: the split, labelled data, the classifier, the image measures, the pictures and the demo."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygan.evaluation import image_metrics as im
+from tinygan.evaluation.classifier import DigitClassifier, train_digit_classifier
+from tinygan.evaluation.digits import LabelledData, digits_split
+from tinygan.plot import mosaic
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "demos" / "digits.py"
+spec = importlib.util.spec_from_file_location("digits_demo", DEMO)
+digits_demo = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(digits_demo)
+
+
+@pytest.fixture(scope="module")
+def split():
+    return digits_split()
+
+
+@pytest.fixture(scope="module")
+def classifier(split):
+    return train_digit_classifier(split.train_x, split.train_y)
+
+
+def test_split_is_fixed_disjoint_stratified_and_scaled(split):
+    again = digits_split()
+    np.testing.assert_array_equal(split.held_out_x, again.held_out_x)
+    assert len(split.train_x) + len(split.held_out_x) == 1797
+    assert split.train_x.min() == -1.0 and split.train_x.max() == 1.0 and split.train_x.shape[1] == 64
+    train_rows = {row.tobytes() for row in split.train_x}
+    assert sum(row.tobytes() in train_rows for row in split.held_out_x) <= 5  # only the dataset's own duplicates
+    shares = np.bincount(split.held_out_y) / (np.bincount(split.held_out_y) + np.bincount(split.train_y))
+    assert np.all(np.abs(shares - 0.3) < 0.01)
+
+
+def test_labelled_data_draws_rows_with_their_labels():
+    points, labels = np.arange(20.0).reshape(10, 2), np.arange(10) % 3
+    data = LabelledData(points, labels, 3)
+    x, y = data.sample_labelled(50, np.random.default_rng(0))
+    rows = (x[:, 0] / 2).astype(int)  # row i holds (2i, 2i + 1)
+    np.testing.assert_array_equal(y, labels[rows])
+    for bad, message in (([0] * 9, "10 integers"), (np.zeros(10), "10 integers"), ([3] * 10, r"\[0, 2\]")):
+        with pytest.raises(ValueError, match=message):
+            LabelledData(points, np.asarray(bad), 3)
+    with pytest.raises(ValueError, match="num_classes must be an int >= 2"):
+        LabelledData(points, labels, 1)
+
+
+def test_classifier_learns_the_digits(split, classifier):
+    assert np.mean(classifier.predict(split.held_out_x) == split.held_out_y) >= 0.95
+    assert classifier.features(split.held_out_x[:5]).shape == (5, 64)
+    with pytest.raises(ValueError, match=r"shape \(n, 64\)"):
+        DigitClassifier().logits(np.zeros((2, 8)))
+
+
+def test_frechet_distance_of_gaussians_matches_the_closed_form():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(20000, 3))
+    b = 2.0 * rng.normal(size=(20000, 3)) + 1.0  # N(1, 4 I): |mu|^2 = 3, Tr(I + 4I - 2 * 2I) = 3
+    assert im.frechet_distance(a, b) == pytest.approx(6.0, rel=0.03)
+    assert abs(im.frechet_distance(a, a)) < 1e-4
+
+
+def test_class_measures():
+    reference = np.full(4, 0.25)
+    histogram = im.class_histogram(np.array([0, 0, 1, 2, 2, 2, 2, 2]), 4)
+    np.testing.assert_allclose(histogram, [0.25, 0.125, 0.625, 0.0])
+    assert im.classes_covered(histogram, reference) == 3  # class 1 has exactly half its share: covered
+    expected = 0.25 * np.log(1.0) + 0.125 * np.log(0.5) + 0.625 * np.log(2.5)
+    assert im.reverse_kl(histogram, reference) == pytest.approx(expected)
+    assert im.reverse_kl(reference, reference) == 0.0
+
+
+def test_precision_recall_against_a_brute_force_count():
+    rng = np.random.default_rng(1)
+    real, fake = rng.normal(size=(80, 4)), rng.normal(size=(60, 4)) * 0.5 + 0.7
+    distances = np.linalg.norm(real[:, None] - real[None], axis=2)  # (80, 80)
+    radii = np.sort(distances, axis=1)[:, 3]  # k = 3, the point itself at column 0
+    inside = (np.linalg.norm(fake[:, None] - real[None], axis=2) <= radii[None]).any(axis=1)
+    precision, recall = im.precision_recall(real, fake)
+    assert precision == pytest.approx(inside.mean())
+    assert 0 < recall < precision  # a narrow generator: realistic, not diverse
+    assert im.precision_recall(real, real) == (1.0, 1.0)
+    assert im.precision_recall(real, real + 100.0) == (0.0, 0.0)
+
+
+def test_copies_of_the_training_set_are_caught_as_memorised(split, classifier):
+    copies = split.train_x[: len(split.held_out_x)]
+    result = im.evaluate_images(copies, classifier, split)
+    assert result["memorisation_ratio"] == 0.0 and result["held_out"]["nearest_train_distance"] > 0
+    assert result["held_out"]["classes_covered"] == 10 and result["held_out"]["recall"] > 0.8
+    noise = np.random.default_rng(0).uniform(-1, 1, size=copies.shape)
+    bad = im.evaluate_images(noise, classifier, split, requested=np.zeros(len(noise), int))
+    assert bad["frechet_ratio"] > 10 and bad["generated"]["precision"] < 0.05
+    assert 0 <= bad["generated"]["conditional_accuracy"] < 0.5
+    with pytest.raises(ValueError, match="64 pixels"):
+        im.evaluate_images(np.zeros((5, 3)), classifier, split)
+
+
+def test_mosaic_places_each_image_in_its_cell():
+    images = np.stack([np.full(4, v) for v in (0.1, 0.2, 0.3)])  # three 2x2 images
+    canvas = mosaic(images, columns=2, shape=(2, 2), gap=1)
+    assert canvas.shape == (5, 5)
+    assert canvas[0, 0] == 0.1 and canvas[0, 3] == 0.2 and canvas[3, 0] == 0.3
+    assert canvas[2, 2] == -1.0 and canvas[4, 4] == -1.0  # gaps and the empty cell are background
+
+
+QUICK = ["--steps", "40", "--no-progress", "--log-every", "20", "--frames", "4"]
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_demo_writes_every_promised_file(tmp_path, conditional):
+    from PIL import Image
+
+    extra = ["--conditional"] if conditional else []
+    assert digits_demo.main([*QUICK, *extra, "--out", str(tmp_path)]) == 0
+    names = [n for n in digits_demo.OUT_FILES if n != "labels.npy" or conditional]
+    for name in names:
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert (tmp_path / "labels.npy").exists() == conditional
+    samples = np.load(tmp_path / "samples.npy")
+    assert samples.shape == (539, 64) and np.all(np.abs(samples) <= 1)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["conditional"] == conditional and metrics["steps"] == 40
+    assert ("conditional_accuracy" in metrics["generated"]) == conditional
+    with Image.open(tmp_path / "training.gif") as gif:
+        assert gif.n_frames == 5  # the start and one frame every 10 steps
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--steps", "0"], "--steps must be a finite number > 0"),
+    (["--lr", "nan"], "--lr must be a finite number > 0"),
+    (["--frames", "x"], "--frames must be an integer"),
+    (["--conditional", "yes"], "unrecognized arguments: yes"),
+    (["--resume", "/no/such/ckpt.npz"], "does not exist"),
+])  # fmt: skip
+def test_bad_arguments_print_one_line(args, message):
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, str(DEMO), *args], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr, result.stderr
