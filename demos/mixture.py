@@ -1,13 +1,11 @@
 """Watch a GAN learn a 2-D Gaussian mixture (the source article's case study, section 4.3).
 
-    python demos/mixture.py                      # 1/2 N((-2,-2), I) + 1/2 N((2,2), I), ~30 s
-    python demos/mixture.py --mixture ring8      # 8 modes on a circle (PacGAN2, truncated sampling), ~3 min*
-    python demos/mixture.py --mixture grid25     # 25 modes on a grid (PacGAN2, truncated sampling), ~4 min*
-    python demos/mixture.py --data points.csv    # your own 2-D points
+    python demos/mixture.py                      # 1/2 N((-2,-2), I) + 1/2 N((2,2), I), the article's case
+    python demos/mixture.py --mixture ring8      # 8 modes on a circle (PacGAN2, truncated sampling)
+    python demos/mixture.py --mixture grid25     # 25 modes on a grid (PacGAN2, truncated sampling)
+    python demos/mixture.py --data points.csv    # your own points
 
-Times are from the 2-core build machine; a CPU with slower matmuls takes longer (README, Mode coverage).
-*Estimated: there the unpacked grid recipe trained in about 3 min and the ring with packing 4 in 5;
-packing 2 makes a grid step 1.19x slower, and a ring step 0.64x as long as packing 4.
+How long each run takes, with the hardware it was measured on: docs/performance.md.
 
 Writes into --out: samples.npy, metrics.json, contours.png, discriminator.png, losses.png, samples.png,
 and truncation.png when samples are drawn with Jacobian truncation (the grid's recipe, or --truncation).

@@ -26,45 +26,8 @@ from .kernels import KernelSet
 
 INSTALL_HINT = 'pip install "tinygan[gpu]"'
 
-# act codes as in kernels.py: 0 identity, 1 relu, 2 leaky_relu, 3 tanh, 4 sigmoid. Both functions
-# propagate NaN (a * 0, not 0), so divergence stays visible to the training loop's health check.
-ACTIVATION_PREAMBLE = r"""
-template <typename F> __device__ F tinygan_act(F a, int act, F slope) {
-    if (act == 1) return a > 0 ? a : a * (F)0;
-    if (act == 2) return a > 0 ? a : a * slope;
-    if (act == 3) return tanh(a);
-    if (act == 4) {
-        F e = exp(-fabs(a));
-        return a >= 0 ? (F)1 / ((F)1 + e) : e / ((F)1 + e);
-    }
-    return a;
-}
-
-template <typename F> __device__ F tinygan_act_grad(F y, int act, F slope) {
-    if (act == 1) return y > 0 ? (F)1 : (F)0;
-    if (act == 2) return y > 0 ? (F)1 : slope;
-    if (act == 3) return (F)1 - y * y;
-    if (act == 4) return y * ((F)1 - y);
-    return (F)1;
-}
-"""
-
 # (in_params, out_params, operation, name, preamble) for each kernel; tests compile these same bodies.
 KERNEL_SOURCES: dict[str, tuple[str, str, str, str, str]] = {
-    "bias_act_forward": (
-        "T b, int32 act, T slope",
-        "T a",
-        "a = tinygan_act(a + b, act, slope);",
-        "tinygan_bias_act_forward",
-        ACTIVATION_PREAMBLE,
-    ),
-    "act_backward": (
-        "T y, int32 act, T slope",
-        "T grad",
-        "grad = grad * tinygan_act_grad(y, act, slope);",
-        "tinygan_act_backward",
-        ACTIVATION_PREAMBLE,
-    ),
     # loss_i = max(l, 0) - l t + log(1 + e^{-|l|});  d loss_i / dl = sigmoid(l) - t, over count for the mean.
     # An infinite logit is a certain answer: loss 0 if right, inf if wrong (not inf - inf = NaN).
     "bce_with_logits": (
@@ -141,21 +104,11 @@ def import_cupy() -> ModuleType:
 
 
 def make_kernel_set(cupy: ModuleType) -> KernelSet:
-    """The five kernels as CuPy ElementwiseKernels, with the NumPy twins' signatures and in-place semantics."""
+    """The three kernels as CuPy ElementwiseKernels, with the NumPy twins' signatures and in-place semantics."""
     k = {
         key: cupy.ElementwiseKernel(i, o, op, name=name, preamble=pre)
         for key, (i, o, op, name, pre) in KERNEL_SOURCES.items()
     }
-
-    def bias_act_forward(a: Any, b: Any, act: int, slope: float) -> Any:
-        """In place: a <- act(a + b). a (B, n), b (n,) broadcast over rows. Returns a."""
-        k["bias_act_forward"](b, int(act), a.dtype.type(slope), a)
-        return a
-
-    def act_backward(grad: Any, y: Any, act: int, slope: float) -> Any:
-        """In place: grad <- grad * act'(a), written through the output y. Returns grad."""
-        k["act_backward"](y, int(act), grad.dtype.type(slope), grad)
-        return grad
 
     def bce_with_logits(logits: Any, t: Any, grad: Any) -> Any:
         """Mean BCE of logits l against targets t (a device scalar); writes d(mean)/dl into grad."""
@@ -176,4 +129,4 @@ def make_kernel_set(cupy: ModuleType) -> KernelSet:
         s = p.dtype.type
         k["sgd_update"](g, s(lr), s(momentum), p, buf)
 
-    return KernelSet("cupy", bias_act_forward, act_backward, bce_with_logits, adam_update, sgd_update)
+    return KernelSet("cupy", bce_with_logits, adam_update, sgd_update)
