@@ -22,6 +22,8 @@ import time
 
 import numpy as np
 
+SCRIPT, DEFAULT_OUT = "demos/mixture.py", "runs/mixture"  # how a user runs this demo, and where it writes
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     from tinygan.cli import OneLineParser, add_training_flags, check_training_flags, number
@@ -29,7 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = OneLineParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mixture", choices=["two", "ring8", "grid25"], help="built-in data (default: two)")
     p.add_argument("--data", metavar="PATH", help="your own points (.npy of shape (n, d), or .csv)")
-    add_training_flags(p, default_out="runs/mixture")
+    add_training_flags(p, default_out=DEFAULT_OUT)
     p.add_argument("--truncation", type=number(float, 0.0, "--truncation", strict=False, below=1.0), metavar="Q",
                    help="leave out this fraction of noise, where G stretches most (default: the recipe's)")  # fmt: skip
     p.add_argument("--samples", type=number(int, 0, "--samples"), default=5000, help="samples to write")
@@ -74,7 +76,7 @@ def build(args: argparse.Namespace):
 def resume(args: argparse.Namespace):
     """The run saved in --resume, with its own data, config, seed and total. A flag that would change
     the run is a conflict; --steps beyond the saved total extends the run, and says so."""
-    from tinygan.cli import check_memory, resume_conflicts
+    from tinygan.cli import check_memory, extend_run, resume_conflicts
     from tinygan.evaluation.data import make_data
     from tinygan.gan.checkpoint import checkpoint_info, data_record, describe_data, load_checkpoint
 
@@ -91,10 +93,7 @@ def resume(args: argparse.Namespace):
             )
     resume_conflicts(args, info["config"], info["seed"])
     gan = load_checkpoint(args.resume, data)
-    if args.steps is not None and args.steps > gan.config.steps:
-        print(f"extending the run from {gan.config.steps} to {args.steps} steps: the learning-rate schedule "
-              f"now spans {args.steps} (from step {gan.step} on)")  # fmt: skip
-        gan.config.steps = args.steps
+    extend_run(gan, args.steps)
     if args.truncation is not None:  # sampling only: the run itself is unchanged
         gan.config.jacobian_truncation = args.truncation
     check_memory(gan.config, samples=args.samples)
@@ -103,27 +102,24 @@ def resume(args: argparse.Namespace):
 
 def check_before_training(args: argparse.Namespace, gan, data, checkpoint: str | None) -> None:
     """Everything that can fail after training, refused before it (one line naming the flag)."""
-    from tinygan.cli import check_output_paths
+    from tinygan.cli import check_run_start
     from tinygan.evaluation.data import EmpiricalData
 
     inputs = {"--data": getattr(data, "path", None), "--resume": args.resume}
-    check_output_paths(inputs, checkpoint, [os.path.join(args.out, name) for name in OUTPUTS])
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise ValueError(f"--out {args.out} is a file, not a folder")
+    check_run_start(args, gan, inputs=inputs, checkpoint=checkpoint, out_files=OUTPUTS)
     if isinstance(data, EmpiricalData) and np.linalg.matrix_rank(np.cov(data.points.T.astype(np.float64))) < 2:
         raise ValueError(
             f"--data {args.data}: the points lie on a line or a single point; the density plots need 2-D spread"
         )
     if args.animate and gan.config.pack != 1:
         raise ValueError("--animate needs --pack 1 (a packed sample's gradient depends on its pack-mates)")
-    if args.stop_after is not None and args.stop_after <= gan.step:
-        raise ValueError(f"--stop-after {args.stop_after}: the run is already at step {gan.step}")
 
 
 def continue_command(args: argparse.Namespace, checkpoint: str) -> str:
     """The command that continues this run: the checkpoint knows everything else."""
-    command = f"python demos/mixture.py --resume {checkpoint}"
-    return command + (f" --out {args.out}" if args.out != "runs/mixture" else "")
+    from tinygan import cli
+
+    return cli.continue_command(SCRIPT, checkpoint, out=args.out, default_out=DEFAULT_OUT)
 
 
 def summary_table(m: dict) -> str:
@@ -160,9 +156,9 @@ def summary_table(m: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from tinygan import get_backend, plot
-    from tinygan.cli import write_json
+    from tinygan.cli import train_interruptibly, write_json
     from tinygan.evaluation.metrics import evaluate
-    from tinygan.gan.train import TrainingInterrupted, train
+    from tinygan.gan.train import train
 
     gan, data = build(args)
     total = gan.config.steps
@@ -181,17 +177,13 @@ def run(args: argparse.Namespace) -> int:
         animation = plot.TrainingAnimation(real_points, seed=gan.seed)
         animation.capture(gan)
     start = time.perf_counter()
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported by the health check, in one line
-            train(gan, stop, log_every=args.log_every, checkpoint_path=checkpoint,
-                  checkpoint_every=args.checkpoint_every, progress=not args.no_progress, threads=args.threads,
-                  callback=animation.capture if animation else None, callback_every=callback_every)  # fmt: skip
-    except TrainingInterrupted as stopped:
-        if stopped.checkpoint is None:
-            print(f"interrupted at step {stopped.step}; nothing saved (no --checkpoint)", file=sys.stderr)
-        else:
-            print(f"interrupted at step {stopped.step}; saved; continue with: "
-                  f"{continue_command(args, stopped.checkpoint)}", file=sys.stderr)  # fmt: skip
+    finished = train_interruptibly(
+        lambda: train(gan, stop, log_every=args.log_every, checkpoint_path=checkpoint,
+                      checkpoint_every=args.checkpoint_every, progress=not args.no_progress, threads=args.threads,
+                      callback=animation.capture if animation else None, callback_every=callback_every),
+        lambda saved: continue_command(args, saved),
+    )  # fmt: skip
+    if not finished:
         return 130
     seconds = time.perf_counter() - start
     if stop < total:
@@ -228,21 +220,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    from tinygan.fast.backend import BackendUnavailableError
-    from tinygan.gan.train import TrainingDiverged
+    from tinygan.cli import exit_status
 
-    try:
-        return run(args)
-    except KeyboardInterrupt:  # a second Ctrl-C, or one outside training
-        print("interrupted", file=sys.stderr)
-        return 130
-    except TrainingDiverged as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except (ValueError, TypeError, BackendUnavailableError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return exit_status(run, parse_args(argv))
 
 
 if __name__ == "__main__":

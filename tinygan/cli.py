@@ -1,9 +1,12 @@
 """What the command-line tools share: a one-line-error parser, number parsers, the training flags,
-and the checks a run passes before it starts (conflicts on resume, output paths, memory).
+the checks a run passes before it starts (conflicts on resume, output paths, memory), and how a
+run ends (a pause with a command to continue it, Ctrl-C, exit statuses).
 
-A demo builds its parser with ``OneLineParser``, adds ``add_training_flags``, then calls
-``check_training_flags`` after parsing. Every refusal is a ``ValueError`` (or an argparse error)
-whose one line names the flag, so ``main`` can print it and exit with status 2.
+A demo (demos/mixture.py, demos/digits.py) builds its parser with ``OneLineParser``, adds
+``add_training_flags``, then calls ``check_training_flags`` after parsing. Every refusal is a
+``ValueError`` (or an argparse error) whose one line names the flag. The demo's ``main`` is
+``exit_status(run, args)``: a refusal prints that line and exits 2, a divergence exits 1, Ctrl-C 130.
+Training goes through ``train_interruptibly``; a paused or interrupted run prints ``continue_command``.
 This module imports no plotting library; the GAN part is imported only inside functions.
 """
 
@@ -13,6 +16,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
@@ -179,21 +183,102 @@ def check_output_paths(inputs: dict[str, str | None], checkpoint: str | None, ou
 
 def check_memory(config: Any, *, samples: int) -> None:
     """Refuse a run whose training or sampling would not fit in this machine's memory, naming the flags."""
-    from .gan.memory import available_bytes, describe_bytes, sampling_bytes, training_bytes
+    check_training_memory(config)
+    from .gan.memory import available_bytes, describe_bytes, sampling_bytes
 
-    have = available_bytes()
-    need = training_bytes(config)
-    if need > have:
-        raise ValueError(
-            f"--hidden {config.hidden} --batch-size {config.batch_size} --pack {config.pack}: training needs about "
-            f"{describe_bytes(need)}, more than the {describe_bytes(have)} of memory available"
-        )
-    need = sampling_bytes(config, samples)
+    have, need = available_bytes(), sampling_bytes(config, samples)
     if need > have:
         raise ValueError(
             f"--samples {samples} with --truncation {config.jacobian_truncation:g}: sampling needs about "
             f"{describe_bytes(need)}, more than the {describe_bytes(have)} of memory available"
         )
+
+
+def check_training_memory(config: Any) -> None:
+    """Refuse a run whose training would not fit in this machine's memory, naming the flags that size it."""
+    from .gan.memory import available_bytes, describe_bytes, training_bytes
+
+    have, need = available_bytes(), training_bytes(config)
+    if need > have:
+        raise ValueError(
+            f"--hidden {config.hidden} --batch-size {config.batch_size} --pack {config.pack}: training needs about "
+            f"{describe_bytes(need)}, more than the {describe_bytes(have)} of memory available"
+        )
+
+
+def extend_run(gan: Any, steps: int | None) -> None:
+    """A resumed run keeps its total; ``--steps`` beyond it lengthens the run (the learning-rate
+    schedule then spans the new total), announced in one line. Shortening is refused earlier,
+    by ``resume_conflicts``."""
+    if steps is not None and steps > gan.config.steps:
+        print(f"extending the run from {gan.config.steps} to {steps} steps: the learning-rate schedule "
+              f"now spans {steps} (from step {gan.step} on)")  # fmt: skip
+        gan.config.steps = steps
+
+
+def check_run_start(args: argparse.Namespace, gan: Any, *, inputs: dict[str, str | None],
+                    checkpoint: str | None, out_files: Iterable[str]) -> None:  # fmt: skip
+    """The checks every demo passes before training, so nothing fails after it (one line naming the flag):
+    no write over an input or a file that is not ours (``check_output_paths``), --out a folder, and
+    --stop-after still ahead of the run."""
+    check_output_paths(inputs, checkpoint, [os.path.join(args.out, name) for name in out_files])
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ValueError(f"--out {args.out} is a file, not a folder")
+    if args.stop_after is not None and args.stop_after <= gan.step:
+        raise ValueError(f"--stop-after {args.stop_after}: the run is already at step {gan.step}")
+
+
+def continue_command(script: str, checkpoint: str, *, out: str, default_out: str) -> str:
+    """The command that continues a paused run: ``python SCRIPT --resume CHECKPOINT`` (and ``--out``
+    when it is not the default). The checkpoint holds the data, config, seed and total, so nothing else
+    is needed; paths are quoted for the shell where they must be."""
+    command = f"python {script} --resume {shlex.quote(checkpoint)}"
+    return command + (f" --out {shlex.quote(out)}" if out != default_out else "")
+
+
+def train_interruptibly(train: Callable[[], Any], continue_with: Callable[[str], str]) -> bool:
+    """Run ``train()``; True when it finished. On Ctrl-C (``TrainingInterrupted``, raised at the end of
+    a step after saving the checkpoint if there is one) print on stderr where the run stands and
+    ``continue_with(checkpoint)``, and return False: the caller exits with status 130.
+
+    Overflow warnings are silenced while training: a blow-up is reported by the health check
+    (``TrainingDiverged``), in one line."""
+    import numpy as np
+
+    from .gan.train import TrainingInterrupted
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            train()
+    except TrainingInterrupted as stopped:
+        if stopped.checkpoint is None:
+            print(f"interrupted at step {stopped.step}; nothing saved (no --checkpoint)", file=sys.stderr)
+        else:
+            print(f"interrupted at step {stopped.step}; saved; continue with: {continue_with(stopped.checkpoint)}",
+                  file=sys.stderr)  # fmt: skip
+        return False
+    return True
+
+
+def exit_status(run: Callable[[argparse.Namespace], int], args: argparse.Namespace,
+                usage_errors: tuple[type[BaseException], ...] = ()) -> int:  # fmt: skip
+    """``run(args)``'s status, or the exit status of what stopped it, after one line on stderr:
+    Ctrl-C outside training 130, a diverged run 1, a refused input (ValueError, TypeError, an
+    unavailable backend, a file error, or one of ``usage_errors``) 2. No traceback."""
+    from .fast.backend import BackendUnavailableError
+    from .gan.train import TrainingDiverged
+
+    try:
+        return run(args)
+    except KeyboardInterrupt:  # a second Ctrl-C, or one outside training
+        print("interrupted", file=sys.stderr)
+        return 130
+    except TrainingDiverged as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, BackendUnavailableError, OSError, *usage_errors) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 def json_safe(value: Any) -> Any:
