@@ -2,6 +2,7 @@
 
     python demos/digits.py                  # unconditional: any digit from noise
     python demos/digits.py --conditional    # class-conditional: ask for a 3, get a 3
+    python demos/digits.py --stop-after 3000 --checkpoint run.npz   # pause; it prints the command to continue
 
 The digits are scaled to [-1, 1] and split once (30% of each class held out, never trained on).
 A classifier made of tinygan's own layers, trained on the train split, judges the samples against
@@ -17,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 import time
 
 import numpy as np
 
+SCRIPT, DEFAULT_OUT = "demos/digits.py", "runs/digits"  # how a user runs this demo, and where it writes
 OUT_FILES = ("samples.npy", "labels.npy", "metrics.json", "samples.png", "training.gif", "interpolation.png",
              "real_vs_generated.png", "losses.png")  # fmt: skip
 
@@ -33,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     p = OneLineParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--conditional", action="store_true", help="class-conditional GAN (one-hot label to G and D)")
-    add_training_flags(p, default_out="runs/digits")
+    add_training_flags(p, default_out=DEFAULT_OUT)
     p.add_argument("--frames", type=number(int, 1, "--frames"), default=30, help="GIF frames (default 30)")
     args = p.parse_args(argv)
     check_training_flags(p, args)
@@ -41,10 +42,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def build(args: argparse.Namespace):
+    """The GAN and the digits' split: a fresh run from the recipe and the flags, or the run in --resume."""
     from tinygan import set_backend
-    from tinygan.cli import config_overrides, resume_conflicts
+    from tinygan.cli import check_training_memory, config_overrides
     from tinygan.evaluation.digits import digits_data, digits_split
-    from tinygan.gan.checkpoint import load_checkpoint, read_checkpoint
     from tinygan.gan.model import GAN
     from tinygan.gan.recipes import recipe
 
@@ -53,20 +54,39 @@ def build(args: argparse.Namespace):
     split = digits_split()
     data = digits_data(split)
     if args.resume:
-        read_checkpoint(args.resume)  # a clear error for a missing or broken file
-        gan = load_checkpoint(args.resume, data)
-        resume_conflicts(args, gan.config, gan.seed)
-        if args.conditional != gan.conditional:
-            raise ValueError(
-                f"--conditional does not match the checkpoint {args.resume!r} (conditional={gan.conditional})"
-            )
-        if args.steps is not None:
-            gan.config.steps = args.steps
-        return gan, split
+        return resume(args, data), split
     config = dataclasses.replace(
         recipe("digits-conditional" if args.conditional else "digits"), **config_overrides(args)
     )
+    config.validate()
+    check_training_memory(config)  # before GAN() allocates the networks
     return GAN(data, config, seed=args.seed or 0), split
+
+
+def resume(args: argparse.Namespace, data):
+    """The run saved in --resume, with its config, seed and total; conditional or not as it was trained.
+    A flag that would change the run is a conflict; --steps beyond the saved total extends the run."""
+    from tinygan.cli import check_training_memory, extend_run, resume_conflicts
+    from tinygan.gan.checkpoint import checkpoint_info, load_checkpoint
+
+    info = checkpoint_info(args.resume)
+    if args.conditional and info["config"].num_classes == 0:
+        raise ValueError(
+            f"--conditional conflicts with the checkpoint {args.resume!r}, which trained an unconditional GAN "
+            "(leave --conditional out to continue the run)"
+        )
+    resume_conflicts(args, info["config"], info["seed"])
+    gan = load_checkpoint(args.resume, data)  # refuses a checkpoint trained on other data
+    extend_run(gan, args.steps)
+    check_training_memory(gan.config)
+    return gan
+
+
+def continue_command(args: argparse.Namespace, checkpoint: str) -> str:
+    """The command that continues this run: the checkpoint knows everything else."""
+    from tinygan import cli
+
+    return cli.continue_command(SCRIPT, checkpoint, out=args.out, default_out=DEFAULT_OUT)
 
 
 def summary_table(m: dict) -> str:
@@ -94,19 +114,22 @@ def summary_table(m: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from tinygan import get_backend, plot
+    from tinygan.cli import check_run_start, train_interruptibly, write_json
     from tinygan.evaluation.classifier import train_digit_classifier
     from tinygan.evaluation.image_metrics import evaluate_images
     from tinygan.gan.train import train
 
     begin = time.perf_counter()
     gan, split = build(args)
-    steps = gan.config.steps
-    stop = min(steps, args.stop_after) if args.stop_after else steps
+    total = gan.config.steps
+    stop = min(total, args.stop_after) if args.stop_after else total
+    checkpoint = args.checkpoint or args.resume  # a resumed run keeps saving into its own file
+    check_run_start(args, gan, inputs={"--resume": args.resume}, checkpoint=checkpoint, out_files=OUT_FILES)
     os.makedirs(args.out, exist_ok=True)
     kind = "class-conditional" if gan.conditional else "unconditional"
     path = "fused step" if gan.fused is not None else "layer by layer"
     print(f"tinygan: {kind} GAN on {len(split.train_x)} digits, backend {get_backend().name} ({path}), "
-          f"{stop - gan.step} steps to go, seed {gan.seed}")  # fmt: skip
+          f"{stop - gan.step} steps to go (total {total}), seed {gan.seed}")  # fmt: skip
 
     # the GIF: the same noise (and labels) at every frame, drawn from an RNG training never touches
     fixed_z = np.random.default_rng([gan.seed, 6]).standard_normal((100, gan.config.noise_dim))
@@ -114,12 +137,17 @@ def run(args: argparse.Namespace) -> int:
     animation = plot.ImageAnimation(lambda: gan.decode(fixed_z, fixed_labels))
     animation.capture(gan)
     start = time.perf_counter()
-    train(gan, stop, log_every=args.log_every, checkpoint_path=args.checkpoint,
-          checkpoint_every=args.checkpoint_every, progress=not args.no_progress, threads=args.threads,
-          callback=animation.capture, callback_every=max(1, (stop - gan.step) // args.frames))  # fmt: skip
+    finished = train_interruptibly(
+        lambda: train(gan, stop, log_every=args.log_every, checkpoint_path=checkpoint,
+                      checkpoint_every=args.checkpoint_every, progress=not args.no_progress, threads=args.threads,
+                      callback=animation.capture, callback_every=max(1, (stop - gan.step) // args.frames)),
+        lambda saved: continue_command(args, saved),
+    )  # fmt: skip
+    if not finished:
+        return 130
     seconds = time.perf_counter() - start
-    if stop < steps:
-        print(f"stopped at step {gan.step} of {steps}; continue with --resume {args.checkpoint}")
+    if stop < total:
+        print(f"stopped at step {gan.step} of {total}; continue with: {continue_command(args, checkpoint)}")
         return 0
 
     n = len(split.held_out_x)  # as many samples as held-out digits: the measures depend on n
@@ -149,8 +177,7 @@ def run(args: argparse.Namespace) -> int:
     animation.save(os.path.join(args.out, "training.gif"))
     plot.training_curves(gan.history, os.path.join(args.out, "losses.png"))
     metrics["total_seconds"] = time.perf_counter() - begin
-    with open(os.path.join(args.out, "metrics.json"), "w", encoding="utf-8") as f:
-        json.dump(metrics, f, indent=1)
+    write_json(os.path.join(args.out, "metrics.json"), metrics)  # NaN (a collapsed run's measure) as null
     print(summary_table(metrics))
     written = [name for name in OUT_FILES if name != "labels.npy" or labels is not None]
     print(f"wrote {', '.join(written)} to {args.out}")
@@ -158,18 +185,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    from tinygan.fast.backend import BackendUnavailableError
-    from tinygan.gan.train import TrainingDiverged
+    from tinygan.cli import exit_status
 
-    try:
-        return run(args)
-    except TrainingDiverged as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except (ValueError, TypeError, BackendUnavailableError, OSError, ImportError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return exit_status(run, parse_args(argv), usage_errors=(ImportError,))  # ImportError: no scikit-learn
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from tinygan.evaluation import image_metrics as im
 from tinygan.evaluation.classifier import DigitClassifier, train_digit_classifier
 from tinygan.evaluation.digits import LabelledData, digits_split
+from tinygan.gan.checkpoint import checkpoint_info
 from tinygan.plot import mosaic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,3 +152,164 @@ def test_bad_arguments_print_one_line(args, message):
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr, result.stderr
+
+
+# ----------------------------------------------------------------------------- run semantics, shared with mixture.py
+TINY = ["--batch-size", "16", "--hidden", "16", "--no-progress", "--log-every", "10", "--frames", "2"]
+
+
+def run_tiny(*args: str) -> int:
+    return digits_demo.main([*TINY, *args])
+
+
+@pytest.fixture(scope="module")
+def paused_runs(tmp_path_factory):
+    """{conditional: checkpoint} of 20-step runs stopped at step 10. A test that resumes one without
+    --checkpoint resumes a copy: the run would save into the file itself."""
+    folder = tmp_path_factory.mktemp("paused")
+    runs = {}
+    for conditional in (False, True):
+        ckpt = folder / f"{'conditional' if conditional else 'plain'}.npz"
+        extra = ["--conditional"] if conditional else []
+        args = ["--steps", "20", "--stop-after", "10", "--checkpoint", str(ckpt), "--out", str(folder / "o"), *extra]
+        assert run_tiny(*args) == 0
+        runs[conditional] = ckpt
+    return runs
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_stop_after_then_the_printed_command_equals_a_straight_run(tmp_path, capsys, conditional):
+    extra = ["--conditional"] if conditional else []
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert run_tiny("--steps", "20", "--seed", "2", "--out", str(straight), *extra) == 0
+    ckpt = tmp_path / "c.npz"
+    capsys.readouterr()
+    args = ["--steps", "20", "--seed", "2", "--stop-after", "10", "--checkpoint", str(ckpt), "--out", str(split)]
+    assert run_tiny(*args, *extra) == 0
+    hint = capsys.readouterr().out.strip().splitlines()[-1]
+    command = hint.split("continue with: ")[1].split()
+    assert command == ["python", "demos/digits.py", "--resume", str(ckpt), "--out", str(split)]
+    assert digits_demo.main([*command[2:], "--no-progress", "--frames", "2"]) == 0  # exactly the printed command
+    np.testing.assert_array_equal(np.load(straight / "samples.npy"), np.load(split / "samples.npy"))
+    metrics = json.loads((split / "metrics.json").read_text())
+    assert metrics["steps"] == 20 and metrics["conditional"] == conditional and metrics["config"]["hidden"] == 16
+
+
+def test_steps_extend_a_resumed_run_in_one_line_and_never_shorten_it(paused_runs, tmp_path, capsys):
+    out, ckpt = tmp_path / "o", tmp_path / "own.npz"
+    ckpt.write_bytes(paused_runs[False].read_bytes())  # the resumed run saves into it
+    assert digits_demo.main(["--resume", str(ckpt), "--steps", "25", "--no-progress",
+                             "--frames", "2", "--out", str(out)]) == 0  # fmt: skip
+    assert "extending the run from 20 to 25 steps" in capsys.readouterr().out
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 25
+    assert (
+        digits_demo.main(["--resume", str(paused_runs[False]), "--steps", "15", "--out", str(out)]) == 2
+    )  # at 10 of 20
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--stop-after 15" in err
+
+
+def test_stop_after_needs_somewhere_to_save(paused_runs, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        run_tiny("--steps", "20", "--stop-after", "5", "--out", str(tmp_path / "o"))
+    assert stopped.value.code == 2 and "--checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    ckpt = tmp_path / "own.npz"  # a resumed run saves into its own file
+    ckpt.write_bytes(paused_runs[False].read_bytes())
+    assert digits_demo.main(["--resume", str(ckpt), "--stop-after", "15", "--no-progress", "--out", str(tmp_path)]) == 0
+    assert f"continue with: python demos/digits.py --resume {ckpt}" in capsys.readouterr().out
+    assert checkpoint_info(ckpt)["step"] == 15
+
+
+@pytest.mark.parametrize("where", ["a file of the user's", "a file written into --out"])
+def test_checkpoint_over_a_file_that_is_not_ours_is_refused_before_training(tmp_path, capsys, where):
+    out = tmp_path / "o"
+    if where == "a file written into --out":
+        out.mkdir()
+        target = out / "samples.npy"
+    else:
+        target = tmp_path / "my_digits.npy"
+    np.save(target, np.arange(5.0))
+    before = target.read_bytes()
+    assert run_tiny("--steps", "20", "--checkpoint", str(target), "--out", str(out)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--checkpoint" in err and target.read_bytes() == before
+    assert not (out / "metrics.json").exists()
+
+
+def test_resume_with_a_conflicting_hidden_names_both_values(paused_runs, tmp_path, capsys):
+    assert digits_demo.main(["--resume", str(paused_runs[False]), "--hidden", "32", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--hidden 32 conflicts" in err and "hidden = 16" in err
+
+
+def test_conditional_comes_from_the_checkpoint(paused_runs, tmp_path, capsys):
+    args = ["--resume", str(paused_runs[False]), "--conditional", "--out", str(tmp_path / "o")]
+    assert digits_demo.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--conditional conflicts" in err and "unconditional" in err
+    assert not (tmp_path / "o").exists()
+    # a conditional run continues as one without repeating the flag
+    assert digits_demo.main(["--resume", str(paused_runs[True]), "--stop-after", "12", "--no-progress",
+                             "--checkpoint", str(tmp_path / "c.npz"), "--out", str(tmp_path / "o")]) == 0  # fmt: skip
+    assert checkpoint_info(tmp_path / "c.npz")["config"].num_classes == 10
+
+
+def test_resume_of_a_mixture_checkpoint_is_refused_in_one_line(tmp_path, capsys):
+    import tinygan as tg
+    from tinygan.gan.checkpoint import save_checkpoint
+
+    save_checkpoint(tg.GAN(tg.mixture("two"), tg.GANConfig(hidden=8)), tmp_path / "m.npz")
+    assert digits_demo.main(["--resume", str(tmp_path / "m.npz"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "mixture 'two'" in err
+
+
+def test_metrics_json_holds_no_nan(tmp_path, monkeypatch):
+    from tinygan.evaluation import image_metrics
+
+    evaluate = image_metrics.evaluate_images
+
+    def with_a_nan(*args, **kwargs):  # e.g. a Frechet distance of a collapsed generator
+        return evaluate(*args, **kwargs) | {"frechet_ratio": float("nan")}
+
+    monkeypatch.setattr(image_metrics, "evaluate_images", with_a_nan)
+    assert run_tiny("--steps", "20", "--out", str(tmp_path)) == 0
+    text = (tmp_path / "metrics.json").read_text()
+    assert "NaN" not in text and json.loads(text)["frechet_ratio"] is None
+
+
+def test_ctrl_c_saves_says_how_to_resume_and_exits_130(tmp_path, capsys, monkeypatch):
+    from tinygan.gan import model as model_module
+
+    step = model_module.GAN.train_step
+
+    def interrupted_at_7(self):
+        losses = step(self)
+        if self.step == 7:
+            os.kill(os.getpid(), signal.SIGINT)
+        return losses
+
+    monkeypatch.setattr(model_module.GAN, "train_step", interrupted_at_7)
+    ckpt = tmp_path / "c.npz"
+    assert run_tiny("--steps", "20", "--checkpoint", str(ckpt), "--out", str(tmp_path / "o")) == 130
+    err = capsys.readouterr().err
+    assert "interrupted at step 7" in err and f"python demos/digits.py --resume {ckpt}" in err
+    assert "Traceback" not in err and checkpoint_info(ckpt)["step"] == 7
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--hidden", "1e3"], "--hidden must be an integer, got '1e3'"),
+    (["--mixture", "ring8"], "unrecognized arguments: --mixture"),
+    (["--truncation", "0.1"], "unrecognized arguments: --truncation"),
+    (["--hidden", "1000000"], "--hidden 1000000 --batch-size 16 --pack 1: training needs about"),
+    (["--batch-size", "1000000000"], "--batch-size 1000000000 --pack 1: training needs about"),
+])  # fmt: skip
+def test_a_bad_number_is_one_line_and_exit_2(tmp_path, capsys, args, message):
+    try:
+        status = run_tiny(*args, "--out", str(tmp_path / "o"))
+    except SystemExit as stopped:  # argparse
+        status = stopped.code
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and len(err.splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "o").exists()
