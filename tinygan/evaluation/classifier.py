@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..fast.backend import get_backend, limit_blas_threads, to_numpy
+from ..fast.backend import get_backend, limit_threads, to_numpy
 from ..nn.layers import mlp
 from ..nn.losses import softmax_cross_entropy
 from ..nn.optim import Adam
@@ -38,7 +38,7 @@ class DigitClassifier:
             raise ValueError(f"y must have shape ({len(x)},), got {y.shape}")
         optimizer = Adam(self.net.parameters(), lr=lr)
         losses = []
-        with limit_blas_threads(1):  # small matrices: extra BLAS threads only contend for the cores
+        with limit_threads(1):  # small matrices: extra BLAS threads only contend for the cores
             for _ in range(epochs):
                 losses.append(self._epoch(x, y, optimizer, batch_size))
         return losses
