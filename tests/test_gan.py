@@ -81,6 +81,7 @@ def test_generator_step_leaves_discriminator_unchanged(backend):
     {},
     {"pack": 2, "d_steps": 2, "loss": "minimax", "label_smoothing": 0.1, "g_activation": "tanh", "depth": 3},
     {"d_activation": "sigmoid", "g_activation": "leaky_relu", "depth": 1, "data_scale": 4.0},
+    {"g_output": "tanh", "pack": 2},
 ])  # fmt: skip
 def test_fused_numba_step_equals_readable_numpy_step(dtype, tolerance, overrides):
     results = {}

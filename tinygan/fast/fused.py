@@ -62,7 +62,8 @@ class Network(NamedTuple):
     adam_m: np.ndarray  # (P,) Adam's first moment (running mean of the gradient)
     adam_v: np.ndarray  # (P,) second moment (running mean of its square)
     sizes: np.ndarray  # (L+1,) int64 widths n_0 ... n_L
-    activation: int  # hidden layers' activation code (kernels.ACTIVATION_CODES); the last layer is linear
+    activation: int  # hidden layers' activation code (kernels.ACTIVATION_CODES)
+    output_activation: int  # the last layer's: IDENTITY (linear), or e.g. TANH for G on images in [-1, 1]
 
 
 class Settings(NamedTuple):
@@ -136,7 +137,7 @@ def _layer_output(outputs, sizes, layer, rows):
 
 @njit
 def mlp_forward(net, outputs, x, slope):
-    """h_{i+1} = act(h_i W_i + b_i) from h_0 = x (rows, n_0); the last layer is linear.
+    """h_{i+1} = act(h_i W_i + b_i) from h_0 = x (rows, n_0); the last layer's act is the output activation.
 
     Keeps every h_{i+1} in ``outputs`` and returns the last, (rows, n_L)."""
     rows, offset, h = x.shape[0], 0, x
@@ -145,7 +146,8 @@ def mlp_forward(net, outputs, x, slope):
         weight, bias, offset = _layer_slices(net.params, net.sizes, layer, offset)
         a = _layer_output(outputs, net.sizes, layer, rows)
         np.dot(h, weight, a)  # (rows, n_i) @ (n_i, n_{i+1})
-        bias_act_forward_numba(a, bias, net.activation if layer < layers - 1 else IDENTITY, slope)  # a -> h
+        act = net.activation if layer < layers - 1 else net.output_activation
+        bias_act_forward_numba(a, bias, act, slope)  # a -> h
         h = a
     return h
 
@@ -154,7 +156,7 @@ def mlp_forward(net, outputs, x, slope):
 def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads, want_input_grad):
     """Backward through mlp_forward's cached outputs, from g_L = dL/dh_L = ``grad_out`` (overwritten).
 
-    Per layer, from the last: g <- g * act'(a) (hidden layers), then
+    Per layer, from the last: g <- g * act'(a) (skipped where act is the identity), then
     dL/dW_i = h_i^T g and dL/db_i = sum over rows of g, WRITTEN (not added) into ``net.grads`` when
     ``want_param_grads``; and dL/dh_i = g W_i^T. Returns dL/dx (rows, n_0) when ``want_input_grad``,
     else an empty array (the first layer's input gradient is then never computed).
@@ -167,9 +169,10 @@ def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads
     for layer in range(layers - 1, -1, -1):
         n_in = net.sizes[layer]
         weight, _, _ = _layer_slices(net.params, net.sizes, layer, offsets[layer])
-        if layer < layers - 1:  # through the activation: g <- g * act'(a), written through the output h
+        act = net.activation if layer < layers - 1 else net.output_activation
+        if act != IDENTITY:  # through the activation: g <- g * act'(a), written through the output h
             h_out = _layer_output(outputs, net.sizes, layer, rows)
-            _act_backward_flat(g.reshape(-1), h_out.reshape(-1), net.activation, slope)
+            _act_backward_flat(g.reshape(-1), h_out.reshape(-1), act, slope)
         h_in = x if layer == 0 else _layer_output(outputs, net.sizes, layer - 1, rows)
         if want_param_grads:
             grad_weight, grad_bias, _ = _layer_slices(net.grads, net.sizes, layer, offsets[layer])
@@ -195,7 +198,10 @@ def _bce_part(logits, t, grad, count):
     for i in range(logits.size):
         li = logits[i]
         e = math.exp(-abs(li))
-        total += max(li, 0.0) - li * t[i] + math.log1p(e)
+        if math.isinf(li):  # a certain answer: 0 if right, inf if wrong (not inf - inf), as the twins
+            total += math.inf if (1.0 - t[i] if li > 0 else t[i]) > 0 else 0.0
+        else:
+            total += max(li, 0.0) - li * t[i] + math.log1p(e)
         s = 1.0 / (1.0 + e) if li >= 0 else e / (1.0 + e)
         grad[i] = (s - t[i]) / count
     return total / count
@@ -284,7 +290,7 @@ def _sum_shares_and_adam(
 @njit
 def _share(net, grads):
     """The network as one share sees it: the same parameters, its own gradient buffer."""
-    return Network(net.params, grads, net.adam_m, net.adam_v, net.sizes, net.activation)
+    return Network(net.params, grads, net.adam_m, net.adam_v, net.sizes, net.activation, net.output_activation)
 
 
 @njit
@@ -396,10 +402,12 @@ class FusedStep:
         threads = max(1, min(numba.get_num_threads(), c.batch_size))  # a share has at least one pack
         if self.work is None or self.work.losses.size != threads:
             self.work = self._workspace(gan, threads)
+        codes = kernels.ACTIVATION_CODES
+        g_output = IDENTITY if c.g_output == "linear" else codes[c.g_output]
         G = Network(gan.G.flat.data, gan.G.flat.grad, gan.opt_G.m[0], gan.opt_G.v[0], self.g_sizes,
-                    kernels.ACTIVATION_CODES[c.g_activation])  # fmt: skip
+                    codes[c.g_activation], g_output)  # fmt: skip
         D = Network(gan.D.flat.data, gan.D.flat.grad, gan.opt_D.m[0], gan.opt_D.v[0], self.d_sizes,
-                    kernels.ACTIVATION_CODES[c.d_activation])  # fmt: skip
+                    codes[c.d_activation], IDENTITY)  # fmt: skip
         settings = Settings(
             batch=c.batch_size,
             pack=c.pack,

@@ -75,8 +75,8 @@ class GAN:
                      negative_slope=config.negative_slope, rng=init_rng, dtype=self.dtype)  # fmt: skip
         self.opt_G = Adam(self.G.parameters(), config.lr, config.betas, config.eps)
         self.opt_D = Adam(self.D.parameters(), config.lr, config.betas, config.eps)
-        self.fused = None  # the numba backend runs the same step as one jitted call (plain G and D only)
-        if get_backend().name == "numba" and not self.conditional and config.g_output == "linear":
+        self.fused = None  # the numba backend runs the same step as one jitted call (unconditional GANs)
+        if get_backend().name == "numba" and not self.conditional:
             from ..fast.fused import FusedStep
 
             self.fused = FusedStep(self)

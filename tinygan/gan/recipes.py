@@ -15,7 +15,7 @@ must leave on the bridges between modes. The grid is fed to the networks divided
 docs/mode_coverage.md gives the measurements and the methods that lost.
 
 digits / digits-conditional (demos/digits.py, docs/digits.md): 8x8 images as 64-D points in [-1, 1].
-G ends in tanh: with a linear output layer (which the fused step needs) the same runs lost
+G ends in tanh: with a linear output layer the same runs lost
 classes and stayed 8.6x the real Frechet floor (5 seeds); with tanh about 4x on seed 0 and every
 class kept. Adam at lr 1e-3 with betas (0, 0.9) lifted k-NN recall from 0.05 (2e-4, (0.5,
 0.999)) to 0.6-0.7; batch 128 kept the class histogram closest to the data's. The conditional
