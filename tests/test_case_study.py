@@ -1,0 +1,33 @@
+"""benchmarks/case_study.py: the article's bar and the stricter faithful goal, criterion by criterion."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "case_study.py"
+spec = importlib.util.spec_from_file_location("case_study", SCRIPT)
+case_study = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(case_study)
+
+GOOD = {"modes_captured_strict": 2, "mode_weight": [0.49, 0.51], "mode_mean": [[-2.0, -2.0], [2.0, 2.0]],
+        "mode_std": [[0.97, 1.02], [0.95, 1.0]], "energy_ratio": 1.4, "finite": True}  # fmt: skip
+
+
+def test_faithful_goal_is_stricter_than_the_articles_bar():
+    assert all(case_study.check(GOOD).values()) and all(case_study.faithful(GOOD).values())
+    # each of these passes the article's bar (5x, +-0.05, [0.8, 1.2]) and fails exactly one faithful criterion
+    for change, failed in [({"energy_ratio": 2.5}, "energy_2x"), ({"mode_weight": [0.46, 0.54]}, "weights_0.03"),
+                           ({"mode_std": [[0.85, 1.0], [1.0, 1.0]]}, "stds_0.9_1.1")]:  # fmt: skip
+        metrics = GOOD | change
+        assert all(case_study.check(metrics).values()), change
+        assert [k for k, ok in case_study.faithful(metrics).items() if not ok] == [failed]
+
+
+def test_true_sampler_passes_the_article_bar_and_reports_fractions():
+    truth = case_study.true_sampler(trials=4, n=1500, seed=1)
+    fractions = truth["pass_fraction"]
+    assert truth["trials"] == 4 and set(fractions) >= {"bar:energy", "energy_2x", "weights_0.03", "stds_0.9_1.1"}
+    assert all(0 <= v <= 1 for v in fractions.values())
+    assert fractions["bar:modes"] == 1 and fractions["bar:means"] == 1 and fractions["stds_0.9_1.1"] == 1
+    assert 0 < truth["energy_ratio_median"] <= truth["energy_ratio_max"] and np.isfinite(truth["energy_ratio_max"])
