@@ -44,6 +44,9 @@ class GANConfig:
     data_scale: float = 1.0  # networks see data / data_scale; samples are scaled back
     ema: float = 0.0  # if > 0, sample() uses an exponential moving average of G's weights
     jacobian_truncation: float = 0.0  # sample() leaves out this fraction of noise where G stretches most
+    fourier_features: int = 0  # if > 0, D also sees sin and cos of its input at this many frequencies
+    fourier_max_scale: float = 64.0  # highest frequency, cycles per network unit (log-uniform from 1)
+    fourier_anneal: float = 0.6  # fraction of schedule_steps over which they open, coarse to fine (0: all at once)
     dtype: str = "float32"
     extra: dict = field(default_factory=dict)  # free-form notes kept with checkpoints
 
@@ -62,6 +65,14 @@ class GANConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
+        value = self.fourier_features
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"fourier_features must be an int >= 0, got {value!r}")
+        value = self.fourier_max_scale
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 1):
+            raise ValueError(f"fourier_max_scale must be a finite number > 1, got {value!r}")
+        if not 0 <= self.fourier_anneal <= 1:
+            raise ValueError(f"fourier_anneal must be in [0, 1], got {self.fourier_anneal!r}")
         for name in ("lr", "eps", "data_scale"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
