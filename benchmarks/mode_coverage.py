@@ -24,7 +24,10 @@ wherever they ran (tests hold a Dask run equal to a local one, bit for bit).
 Methods: gan (pack 1), pack2, pack3, pack4 (PacGAN), smooth (pack 1, real targets 1 - 0.1), and two
 sampled from an exponential moving average of G's weights (decay 0.9995): smooth_ema and pack2_ema.
 pack2_jbt trains exactly pack2_ema's runs and samples them with Jacobian-based truncation: the 3% of
-noise where G stretches most, the bridges between modes, is left out (``tinygan.gan.truncation``). A
+noise where G stretches most, the bridges between modes, is left out (``tinygan.gan.truncation``).
+pack2_rff is pack2_ema with D also seeing 64 random Fourier features of its input, opened from coarse
+to fine over the first 60% of the run (``tinygan.nn.features``), so that D can resolve a mode's
+width; pack2_rff_jbt samples the same runs with truncation. A
 shorter ``--steps`` also shortens the recipe's learning-rate schedule, so every run still decays.
 Writes into --out: results.json (every run and the summary), table.txt, table.md, samples.npz,
 samples.png (one seed per mixture x method) and runs/ (one file per finished run, for --resume).
@@ -55,6 +58,14 @@ METHODS: dict[str, dict[str, Any]] = {
     "pack4": {"pack": 4, "label_smoothing": 0.0, "ema": 0.0, "jacobian_truncation": 0.0},
     "smooth": {"pack": 1, "label_smoothing": 0.1, "ema": 0.0, "jacobian_truncation": 0.0},
     "smooth_ema": {"pack": 1, "label_smoothing": 0.1, "ema": 0.9995, "jacobian_truncation": 0.0},
+    "pack2_rff": {"pack": 2, "label_smoothing": 0.0, "ema": 0.9995, "jacobian_truncation": 0.0, "fourier_features": 64},
+    "pack2_rff_jbt": {
+        "pack": 2,
+        "label_smoothing": 0.0,
+        "ema": 0.9995,
+        "jacobian_truncation": 0.03,
+        "fourier_features": 64,
+    },
 }
 METHOD_LABELS = {
     "gan": "GAN (pack 1)",
@@ -65,6 +76,8 @@ METHOD_LABELS = {
     "pack4": "PacGAN4",
     "smooth": "GAN + label smoothing 0.1",
     "smooth_ema": "GAN + label smoothing 0.1 + EMA of G",
+    "pack2_rff": "PacGAN2 + EMA of G + Fourier features of D's input",
+    "pack2_rff_jbt": "PacGAN2 + EMA of G + Fourier features + Jacobian truncation 3%",
 }
 N_SAMPLES = 2500  # generated points per run, as in the PacGAN and VEEGAN papers
 GOAL_HQ = 0.97  # issue 7: every seed captures every mode with >= 97% high-quality samples

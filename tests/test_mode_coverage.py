@@ -83,8 +83,14 @@ def test_method_configs_start_from_the_recipe():
     assert truncated.jacobian_truncation == 0.03
     # and only the truncation method truncates, whatever the recipe says
     assert {m: mode_coverage.method_config("grid25", m).jacobian_truncation > 0 for m in mode_coverage.METHODS} == {
-        m: m == "pack2_jbt" for m in mode_coverage.METHODS
+        m: m in ("pack2_jbt", "pack2_rff_jbt") for m in mode_coverage.METHODS
     }
+    fourier = mode_coverage.method_config("ring8", "pack2_rff")
+    assert dataclasses.replace(fourier, fourier_features=0) == mode_coverage.method_config("ring8", "pack2_ema")
+    assert fourier.fourier_features == 64 and packed.fourier_features == 0
+    assert (
+        dataclasses.replace(mode_coverage.method_config("ring8", "pack2_rff_jbt"), jacobian_truncation=0.0) == fourier
+    )
     with pytest.raises(ValueError, match="set by the method"):
         mode_coverage.method_config("grid25", "smooth", overrides={"ema": 0.99})
     with pytest.raises(ValueError, match="set by the method"):
