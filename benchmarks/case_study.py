@@ -10,6 +10,11 @@ that the samples be indistinguishable from the data, not only close: energy dist
 its noise floor, each weight 0.50 +- 0.03, each per-axis std in [0.9, 1.1] (column "faithful").
 A "true sampler" row applies both to points drawn from the mixture itself (``--true-trials``):
 how often a perfect generator passes each goal, evaluated exactly as a run is.
+
+    python benchmarks/case_study.py --seeds 0,1 --set schedule_steps=40000   # a variant of the recipe
+
+``--set FIELD=VALUE`` (repeatable) changes the recipe and trains in this process, as the demo
+does (same GAN, same training loop, same ``evaluate``), without writing the demo's pictures.
 """
 
 from __future__ import annotations
@@ -73,6 +78,36 @@ def true_sampler(trials: int, n: int = 5000, seed: int = 2024) -> dict:
             "energy_ratio_max": float(max(ratios)), "energy_ratio_median": float(np.median(ratios))}  # fmt: skip
 
 
+def run_variant(seed: int, overrides: dict) -> dict:
+    """The demo's run for one seed with the recipe changed by ``overrides``, in this process."""
+    import dataclasses
+
+    from tinygan.evaluation.data import make_data
+    from tinygan.evaluation.metrics import evaluate
+    from tinygan.gan.model import GAN
+    from tinygan.gan.recipes import recipe
+    from tinygan.gan.train import train
+
+    data = make_data("two")
+    gan = GAN(data, dataclasses.replace(recipe("two"), **overrides), seed=seed)
+    start = time.perf_counter()
+    train(gan, gan.config.schedule_steps, progress=False, threads=1)
+    wall = time.perf_counter() - start
+    metrics = evaluate(gan, data, n=5000) | {"steps": gan.step, "train_seconds": wall, "seed": seed}
+    return {"seed": seed, "wall_seconds": wall, "metrics": metrics, "checks": check(metrics),
+            "faithful": faithful(metrics)}  # fmt: skip
+
+
+def _override(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"--set takes FIELD=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
+
+
 def run_seed(seed: int, out: Path, extra: list[str]) -> dict:
     folder = out / f"seed{seed}"
     command = [sys.executable, str(ROOT / "demos" / "mixture.py"), "--seed", str(seed), "--out", str(folder)]
@@ -115,10 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print the table as GitHub markdown")
     parser.add_argument("--json", metavar="PATH", help="write all rows as JSON")
     parser.add_argument("--true-trials", type=int, default=0, help="also score the true sampler this many times")
+    parser.add_argument("--set", dest="overrides", type=_override, action="append", default=[],
+                        metavar="FIELD=VALUE", help="change the recipe (trains here, no pictures)")  # fmt: skip
     args, extra = parser.parse_known_args(argv)  # anything else goes to demos/mixture.py
+    if args.overrides and extra:
+        parser.error(f"--set trains in this process; demo arguments {extra} do not apply")
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
-        rows.append(run_seed(seed, Path(args.out), extra))
+        if args.overrides:
+            rows.append(run_variant(seed, dict(args.overrides)))
+        else:
+            rows.append(run_seed(seed, Path(args.out), extra))
         print(f"seed {seed}: {rows[-1]['wall_seconds']:.1f} s, checks {rows[-1]['checks']}", flush=True)
     print(table(rows, args.markdown))
     passed = sum(all(r["faithful"].values()) for r in rows)

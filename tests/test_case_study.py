@@ -31,3 +31,11 @@ def test_true_sampler_passes_the_article_bar_and_reports_fractions():
     assert all(0 <= v <= 1 for v in fractions.values())
     assert fractions["bar:modes"] == 1 and fractions["bar:means"] == 1 and fractions["stds_0.9_1.1"] == 1
     assert 0 < truth["energy_ratio_median"] <= truth["energy_ratio_max"] and np.isfinite(truth["energy_ratio_max"])
+
+
+def test_a_recipe_variant_trains_in_process_and_is_checked_by_both_goals():
+    row = case_study.run_variant(2, {"schedule_steps": 40, "hidden": 8, "batch_size": 32})
+    assert row["metrics"]["steps"] == 40 and row["metrics"]["n"] == 5000
+    assert set(row["faithful"]) == {"modes", "energy_2x", "weights_0.03", "stds_0.9_1.1"} and "energy" in row["checks"]
+    assert case_study._override("schedule_steps=40000") == ("schedule_steps", 40000)
+    assert case_study._override("loss=minimax") == ("loss", "minimax")
