@@ -14,7 +14,10 @@ how often a perfect generator passes each goal, evaluated exactly as a run is.
     python benchmarks/case_study.py --seeds 0,1 --set schedule_steps=40000   # a variant of the recipe
 
 ``--set FIELD=VALUE`` (repeatable) changes the recipe and trains in this process, as the demo
-does (same GAN, same training loop, same ``evaluate``), without writing the demo's pictures.
+does (same GAN, same training loop, same ``evaluate``), without writing the demo's pictures;
+``--in-process`` does the same with the recipe unchanged. Runs trained in this process are also
+scored with the energy ratio averaged over ``--energy-draws`` independent draws of 5000 points
+(column "energy, R draws"): one draw is too noisy a yardstick for a 2x bar (see the true sampler).
 """
 
 from __future__ import annotations
@@ -45,12 +48,15 @@ def check(metrics: dict) -> dict:
     }
 
 
-def faithful(metrics: dict) -> dict:
-    """The stricter goal, criterion by criterion: energy <= 2x floor, weights 0.50 +- 0.03, stds in [0.9, 1.1]."""
+def faithful(metrics: dict, averaged: bool = False) -> dict:
+    """The stricter goal, criterion by criterion: energy <= 2x floor, weights 0.50 +- 0.03, stds in [0.9, 1.1].
+
+    ``averaged``: judge the energy by the ratio averaged over several draws (run_variant's), not evaluate's."""
     weights, stds = np.array(metrics["mode_weight"]), np.array(metrics["mode_std"])
+    energy = metrics["energy_ratio_averaged"] if averaged else metrics["energy_ratio"]
     return {
         "modes": metrics["modes_captured_strict"] == 2,
-        "energy_2x": metrics["energy_ratio"] <= 2.0,
+        "energy_2x": energy <= 2.0,
         "weights_0.03": bool(np.all(np.abs(weights - 0.5) <= 0.03)),
         "stds_0.9_1.1": bool(np.all((stds >= 0.9) & (stds <= 1.1))),
     }
@@ -78,12 +84,14 @@ def true_sampler(trials: int, n: int = 5000, seed: int = 2024) -> dict:
             "energy_ratio_max": float(max(ratios)), "energy_ratio_median": float(np.median(ratios))}  # fmt: skip
 
 
-def run_variant(seed: int, overrides: dict) -> dict:
-    """The demo's run for one seed with the recipe changed by ``overrides``, in this process."""
+def run_variant(seed: int, overrides: dict, energy_draws: int = 0) -> dict:
+    """The demo's run for one seed with the recipe changed by ``overrides``, in this process.
+
+    With ``energy_draws`` R > 0, metrics also hold "energy_ratio_averaged" over R draws."""
     import dataclasses
 
     from tinygan.evaluation.data import make_data
-    from tinygan.evaluation.metrics import evaluate
+    from tinygan.evaluation.metrics import averaged_energy_ratio, evaluate
     from tinygan.gan.model import GAN
     from tinygan.gan.recipes import recipe
     from tinygan.gan.train import train
@@ -94,8 +102,21 @@ def run_variant(seed: int, overrides: dict) -> dict:
     train(gan, gan.config.schedule_steps, progress=False, threads=1)
     wall = time.perf_counter() - start
     metrics = evaluate(gan, data, n=5000) | {"steps": gan.step, "train_seconds": wall, "seed": seed}
-    return {"seed": seed, "wall_seconds": wall, "metrics": metrics, "checks": check(metrics),
-            "faithful": faithful(metrics)}  # fmt: skip
+    if energy_draws:
+        rng = np.random.default_rng([seed, 7])  # fresh draws, apart from evaluate's
+
+        def real() -> np.ndarray:
+            return np.asarray(data.sample(5000, rng), dtype=np.float64)
+
+        fakes = [gan.sample(5000, rng=rng).astype(np.float64) for _ in range(energy_draws)]
+        reals, others = [real() for _ in range(energy_draws)], [real() for _ in range(energy_draws)]
+        metrics["energy_ratio_averaged"] = averaged_energy_ratio(fakes, reals, others)
+        metrics["energy_draws"] = energy_draws
+    row = {"seed": seed, "wall_seconds": wall, "metrics": metrics, "checks": check(metrics),
+           "faithful": faithful(metrics)}  # fmt: skip
+    if energy_draws:
+        row["faithful_averaged"] = faithful(metrics, averaged=True)
+    return row
 
 
 def _override(text: str) -> tuple[str, object]:
@@ -121,6 +142,9 @@ def run_seed(seed: int, out: Path, extra: list[str]) -> dict:
 
 def table(rows: list[dict], markdown: bool) -> str:
     header = ["seed", "wall s", "weights", "mean error", "std range", "energy / floor", "V(D,G)", "pass", "faithful"]
+    averaged = all("faithful_averaged" in r for r in rows)
+    if averaged:
+        header += ["energy, R draws", "faithful, R draws"]
     lines = []
     for r in rows:
         m = r["metrics"]
@@ -131,6 +155,8 @@ def table(rows: list[dict], markdown: bool) -> str:
             f"{error:.3f}", f"{stds.min():.2f}-{stds.max():.2f}", f"{m['energy_ratio']:.2f}x", f"{m['value']:.4f}",
             _verdict(r["checks"]), _verdict(r["faithful"]),
         ])  # fmt: skip
+        if averaged:
+            lines[-1] += [f"{m['energy_ratio_averaged']:.2f}x ({m['energy_draws']})", _verdict(r["faithful_averaged"])]
     if markdown:
         rows_md = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         return "\n".join(rows_md + ["| " + " | ".join(line) + " |" for line in lines])
@@ -150,20 +176,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print the table as GitHub markdown")
     parser.add_argument("--json", metavar="PATH", help="write all rows as JSON")
     parser.add_argument("--true-trials", type=int, default=0, help="also score the true sampler this many times")
+    parser.add_argument("--in-process", action="store_true", help="train here (as --set does), no pictures")
+    parser.add_argument("--energy-draws", type=int, default=10,
+                        help="draws for the averaged energy ratio of runs trained here (0: skip)")  # fmt: skip
     parser.add_argument("--set", dest="overrides", type=_override, action="append", default=[],
                         metavar="FIELD=VALUE", help="change the recipe (trains here, no pictures)")  # fmt: skip
     args, extra = parser.parse_known_args(argv)  # anything else goes to demos/mixture.py
-    if args.overrides and extra:
+    if (args.overrides or args.in_process) and extra:
         parser.error(f"--set trains in this process; demo arguments {extra} do not apply")
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
-        if args.overrides:
-            rows.append(run_variant(seed, dict(args.overrides)))
+        if args.overrides or args.in_process:
+            rows.append(run_variant(seed, dict(args.overrides), args.energy_draws))
         else:
             rows.append(run_seed(seed, Path(args.out), extra))
         print(f"seed {seed}: {rows[-1]['wall_seconds']:.1f} s, checks {rows[-1]['checks']}", flush=True)
     print(table(rows, args.markdown))
     passed = sum(all(r["faithful"].values()) for r in rows)
+    if all("faithful_averaged" in r for r in rows):
+        averaged = sum(all(r["faithful_averaged"].values()) for r in rows)
+        print(f"faithful goal with the energy ratio averaged over draws: {averaged} of {len(rows)} seeds")
     print(
         f"faithful goal (energy <= 2x floor, weights 0.50 +- 0.03, stds in [0.9, 1.1]): {passed} of {len(rows)} seeds"
     )

@@ -34,8 +34,10 @@ def test_true_sampler_passes_the_article_bar_and_reports_fractions():
 
 
 def test_a_recipe_variant_trains_in_process_and_is_checked_by_both_goals():
-    row = case_study.run_variant(2, {"schedule_steps": 40, "hidden": 8, "batch_size": 32})
-    assert row["metrics"]["steps"] == 40 and row["metrics"]["n"] == 5000
+    row = case_study.run_variant(2, {"schedule_steps": 40, "hidden": 8, "batch_size": 32}, energy_draws=2)
+    assert row["metrics"]["steps"] == 40 and row["metrics"]["n"] == 5000 and row["metrics"]["energy_draws"] == 2
+    assert row["metrics"]["energy_ratio_averaged"] > 0 and set(row["faithful_averaged"]) == set(row["faithful"])
+    assert "energy, R draws" in case_study.table([row], markdown=True)
     assert set(row["faithful"]) == {"modes", "energy_2x", "weights_0.03", "stds_0.9_1.1"} and "energy" in row["checks"]
     assert case_study._override("schedule_steps=40000") == ("schedule_steps", 40000)
     assert case_study._override("loss=minimax") == ("loss", "minimax")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tinygan.evaluation.data import GaussianMixture, mixture
-from tinygan.evaluation.metrics import median_width, mode_statistics, reverse_kl
+from tinygan.evaluation.metrics import averaged_energy_ratio, energy_distance, median_width, mode_statistics, reverse_kl
 
 TRUE_WIDTH = math.sqrt((2 - 9 * math.exp(-4.5) / (1 - math.exp(-4.5))) / 2)  # std of N(0, I) cut at 3: 0.974
 
@@ -71,3 +71,14 @@ def test_width_divides_by_each_modes_own_std():
     source = GaussianMixture([[-3.0, 0.0], [3.0, 0.0]], [0.01, 0.25], dtype=np.float64)  # stds 0.1 and 0.5
     stats = mode_statistics(source.sample(40_000, np.random.default_rng(4)), source)
     assert np.allclose(stats["mode_width"], TRUE_WIDTH, atol=0.02)
+
+
+def test_averaged_energy_ratio_is_the_ratio_of_means():
+    rng = np.random.default_rng(5)
+    fakes, reals, others = ([rng.normal(size=(50, 2)) + shift for _ in range(3)] for shift in (0.3, 0.0, 0.0))
+    expected = np.mean([energy_distance(f, r) for f, r in zip(fakes, reals)]) / np.mean(
+        [energy_distance(r, o) for r, o in zip(reals, others)]
+    )
+    assert averaged_energy_ratio(fakes, reals, others) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="draws"):
+        averaged_energy_ratio(fakes, reals, others[:2])
