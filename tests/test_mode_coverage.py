@@ -4,6 +4,7 @@ import dataclasses
 import importlib.util
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -176,8 +177,17 @@ def test_worker_processes_give_the_same_runs_as_one_process():
         np.testing.assert_array_equal(a["samples"], b["samples"])
 
 
+def dask_distributed():
+    """dask.distributed, or skip; CI sets TINYGAN_REQUIRE_DASK=1 so a missing install fails instead."""
+    if os.environ.get("TINYGAN_REQUIRE_DASK") == "1":
+        import distributed
+
+        return distributed
+    return pytest.importorskip("distributed")
+
+
 def test_a_dask_cluster_gives_the_same_records_as_local_runs_bit_for_bit():
-    distributed = pytest.importorskip("distributed")
+    distributed = dask_distributed()
     specs = mode_coverage.make_specs(["ring8"], ["gan", "pack2"], [0, 1], 30, {"hidden": 16, "batch_size": 16}, "numpy")
     local = mode_coverage.execute(specs, jobs=1)
     finished = []
@@ -193,7 +203,7 @@ def test_a_dask_cluster_gives_the_same_records_as_local_runs_bit_for_bit():
 
 
 def test_an_unreachable_scheduler_is_a_one_line_error(tmp_path, capsys, monkeypatch):
-    pytest.importorskip("distributed")
+    dask_distributed()
     monkeypatch.setattr(mode_coverage, "DASK_CONNECT_TIMEOUT", "1s")
     args = [*TINY, "--seeds", "1", "--mixtures", "ring8", "--methods", "gan", "--true-trials", "2", "--no-png"]
     assert mode_coverage.main([*args, "--out", str(tmp_path), "--scheduler", "tcp://127.0.0.1:9"]) == 2
