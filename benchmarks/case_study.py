@@ -43,7 +43,7 @@ def check(metrics: dict) -> dict:
         "weights": bool(np.all(np.abs(weights - 0.5) <= 0.05)),
         "means": bool(np.all(np.linalg.norm(means - TRUE_MEANS, axis=1) <= 0.2)),
         "stds": bool(np.all((stds >= 0.8) & (stds <= 1.2))),
-        "energy": metrics["energy_ratio"] <= 5.0,
+        "energy": bool(metrics["energy_ratio"] <= 5.0),
         "finite": metrics["finite"],
     }
 
@@ -56,7 +56,7 @@ def faithful(metrics: dict, averaged: bool = False) -> dict:
     energy = metrics["energy_ratio_averaged"] if averaged else metrics["energy_ratio"]
     return {
         "modes": metrics["modes_captured_strict"] == 2,
-        "energy_2x": energy <= 2.0,
+        "energy_2x": bool(energy <= 2.0),
         "weights_0.03": bool(np.all(np.abs(weights - 0.5) <= 0.03)),
         "stds_0.9_1.1": bool(np.all((stds >= 0.9) & (stds <= 1.1))),
     }

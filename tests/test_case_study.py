@@ -1,6 +1,7 @@
 """benchmarks/case_study.py: the article's bar and the stricter faithful goal, criterion by criterion."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ def test_a_recipe_variant_trains_in_process_and_is_checked_by_both_goals():
     assert row["metrics"]["steps"] == 40 and row["metrics"]["n"] == 5000 and row["metrics"]["energy_draws"] == 2
     assert row["metrics"]["energy_ratio_averaged"] > 0 and set(row["faithful_averaged"]) == set(row["faithful"])
     assert "energy, R draws" in case_study.table([row], markdown=True)
+    json.dumps({k: row[k] for k in ("checks", "faithful", "faithful_averaged")})  # plain bools, not numpy's
     assert set(row["faithful"]) == {"modes", "energy_2x", "weights_0.03", "stds_0.9_1.1"} and "energy" in row["checks"]
     assert case_study._override("schedule_steps=40000") == ("schedule_steps", 40000)
     assert case_study._override("loss=minimax") == ("loss", "minimax")
