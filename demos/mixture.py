@@ -143,6 +143,8 @@ def summary_table(m: dict) -> str:
         rows += [
             ("modes captured (strict)", captured),
             ("high-quality fraction", f"{m['high_quality_fraction']:.3f}"),
+            ("reverse KL over modes (true sampler ~0)", f"{m['reverse_kl']:.4f}"),
+            ("width of modes / data's (true sampler 0.97)", f"{m['width_ratio']:.2f}"),
         ]
     energy = f"{m['energy_distance']:.5f} / {m['energy_noise_floor']:.5f} = {m['energy_ratio']:.2f}x"
     rows += [

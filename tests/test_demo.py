@@ -31,7 +31,10 @@ def test_writes_every_promised_file(tmp_path):
     assert samples.shape == (5000, 2) and samples.dtype.kind == "f" and np.all(np.isfinite(samples))
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["steps"] == 300 and len(metrics["history"]) == 6
-    assert {"energy_ratio", "mode_weight", "value", "modes_captured"} <= set(metrics)
+    assert {"energy_ratio", "mode_weight", "value", "modes_captured", "reverse_kl", "width_ratio"} <= set(metrics)
+    table = mixture_demo.summary_table(metrics)
+    assert f"{metrics['width_ratio']:.2f}" in table.split("width of modes")[1].splitlines()[0]
+    assert f"{metrics['reverse_kl']:.4f}" in table.split("reverse KL over modes")[1].splitlines()[0]
 
 
 def test_truncation_draws_the_picture_of_what_it_left_out(tmp_path):

@@ -4,6 +4,7 @@ import dataclasses
 import importlib.util
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -22,7 +23,9 @@ TINY = ["--steps", "30", "--set", "hidden=16", "--set", "batch_size=16", "--back
 RECORD_KEYS = {
     "mixture", "method", "seed", "steps", "steps_done", "seconds", "backend", "diverged", "modes_captured",
     "modes_captured_strict", "modes_total", "high_quality_fraction", "mode_weight", "goal_met", "config",
+    "reverse_kl", "width_ratio", "faithful",
 }  # fmt: skip
+TIMES = {"seconds", "first_step_seconds"}  # the only fields that may differ between two runs of one spec
 
 
 def record(mixture="ring8", method="gan", seed=0, modes=8, strict=8, hq=0.98, total=8):
@@ -81,8 +84,14 @@ def test_method_configs_start_from_the_recipe():
     assert truncated.jacobian_truncation == 0.03
     # and only the truncation method truncates, whatever the recipe says
     assert {m: mode_coverage.method_config("grid25", m).jacobian_truncation > 0 for m in mode_coverage.METHODS} == {
-        m: m == "pack2_jbt" for m in mode_coverage.METHODS
+        m: m in ("pack2_jbt", "pack2_rff_jbt") for m in mode_coverage.METHODS
     }
+    fourier = mode_coverage.method_config("ring8", "pack2_rff")
+    assert dataclasses.replace(fourier, fourier_features=0) == mode_coverage.method_config("ring8", "pack2_ema")
+    assert fourier.fourier_features == 64 and packed.fourier_features == 0
+    assert (
+        dataclasses.replace(mode_coverage.method_config("ring8", "pack2_rff_jbt"), jacobian_truncation=0.0) == fourier
+    )
     with pytest.raises(ValueError, match="set by the method"):
         mode_coverage.method_config("grid25", "smooth", overrides={"ema": 0.99})
     with pytest.raises(ValueError, match="set by the method"):
@@ -97,6 +106,23 @@ def test_true_sampler_reaches_every_mode_and_the_published_quality(mixture, tota
     assert row["min_modes"] == total and row["modes"] == total and row["strict"] == total
     assert row["min_hq_pct"] >= 97 and row["seeds_meeting_goal"] == 40
     assert row["hq_pct"] == pytest.approx(100 * (1 - math.exp(-4.5)), abs=0.15)  # P(chi2_2 <= 9) = 98.89%
+    # the faithful columns: full width (0.974 after the 3-std cut) and a reverse KL of sampling noise only,
+    # about (K - 1) / (2 * 2500): far inside the goal, so the goal is fair to a perfect generator
+    assert row["width"] == pytest.approx(0.974, abs=0.01)
+    assert 0.9 < row["width_range"][0] <= row["width_range"][1] < 1.05
+    assert row["reverse_kl"] == pytest.approx((total - 1) / 5000, rel=0.35) and row["max_reverse_kl"] < 0.02
+    assert row["seeds_faithful"] == 40
+
+
+def test_the_faithful_bar_checks_every_criterion():
+    good = {"modes_total": 8, "modes_captured_strict": 8, "high_quality_fraction": 0.98, "reverse_kl": 0.004,
+            "width_ratio": 0.95}  # fmt: skip
+    assert mode_coverage.is_faithful(good)
+    assert not mode_coverage.is_faithful(good, truncated=True)  # truncated sampling must reach 98.5% HQ
+    for field, bad in [("modes_captured_strict", 7), ("high_quality_fraction", 0.96), ("reverse_kl", 0.03),
+                       ("reverse_kl", math.inf), ("width_ratio", 0.45), ("width_ratio", 1.3),
+                       ("width_ratio", math.nan)]:  # fmt: skip
+        assert not mode_coverage.is_faithful(good | {field: bad}), (field, bad)
 
 
 def test_tiny_benchmark_writes_records_json_table_and_picture(tmp_path, capsys):
@@ -122,8 +148,14 @@ def test_tiny_benchmark_writes_records_json_table_and_picture(tmp_path, capsys):
     assert samples["ring8_smooth_s1"].shape == (2500, 2)
     assert (out / "samples.png").stat().st_size > 0 and (out / "table.md").read_text().startswith("| method |")
     printed = capsys.readouterr().out
-    assert "[4/4] ring8" in printed and "| PacGAN4 | PacGAN paper, Table 1 | 7.8 | – | 95.9 | – |" in printed
-    assert "| true sampler |" in printed and "| goal (issue 7) |" in printed
+    assert "[4/4] ring8" in printed and "| PacGAN4 | PacGAN paper, Table 1 | 7.8 | – | 95.9 | – | – |" in printed
+    assert "| best reverse KL | PacGAN paper, Table 1 | – | – | – | 0.07 | – |" in printed
+    assert "| VEEGAN | VEEGAN paper, Table 1 | 8 | – | 52.9 | – | – |" in printed  # no published reverse KL
+    assert "| true sampler |" in printed and "| goal | every seed | 8/8 | 8/8 | ≥ 97 | ≤ 0.02 | 0.8–1.25 |" in printed
+    for column, field in (("width", "width_ratio"), ("reverse_kl", "reverse_kl")):  # JSON: None for NaN and inf
+        expected = np.mean([math.nan if r[field] is None else r[field] for r in gan_runs])
+        got = math.nan if summary["gan"][column] is None else summary["gan"][column]
+        assert got == pytest.approx(expected, nan_ok=True) and (math.isfinite(got) or not math.isfinite(expected))
 
     # --report-only tabulates the finished runs and trains nothing: seed 2 was never run
     report_json = tmp_path / "report.json"
@@ -144,3 +176,37 @@ def test_worker_processes_give_the_same_runs_as_one_process():
     for a, b in zip(serial, parallel):
         assert (a["method"], a["seed"]) == (b["method"], b["seed"])
         np.testing.assert_array_equal(a["samples"], b["samples"])
+
+
+def dask_distributed():
+    """dask.distributed, or skip; CI sets TINYGAN_REQUIRE_DASK=1 so a missing install fails instead."""
+    if os.environ.get("TINYGAN_REQUIRE_DASK") == "1":
+        import distributed
+
+        return distributed
+    return pytest.importorskip("distributed")
+
+
+def test_a_dask_cluster_gives_the_same_records_as_local_runs_bit_for_bit():
+    distributed = dask_distributed()
+    specs = mode_coverage.make_specs(["ring8"], ["gan", "pack2"], [0, 1], 30, {"hidden": 16, "batch_size": 16}, "numpy")
+    local = mode_coverage.execute(specs, jobs=1)
+    finished = []
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as c:
+        remote = mode_coverage.execute(specs, on_done=finished.append, scheduler=c.scheduler_address)
+    assert len(finished) == len(specs)  # on_done saw every run, here, as it came back
+    assert [(r["method"], r["seed"]) for r in remote] == [(s.method, s.seed) for s in specs]  # spec order
+    for a, b in zip(local, remote):
+        assert set(a) == set(b)
+        for key in set(a) - TIMES - {"samples"}:
+            assert a[key] == b[key] or (a[key] != a[key] and b[key] != b[key]), key  # NaN equals NaN here
+        assert a["samples"].dtype == b["samples"].dtype and a["samples"].tobytes() == b["samples"].tobytes()
+
+
+def test_an_unreachable_scheduler_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    dask_distributed()
+    monkeypatch.setattr(mode_coverage, "DASK_CONNECT_TIMEOUT", "1s")
+    args = [*TINY, "--seeds", "1", "--mixtures", "ring8", "--methods", "gan", "--true-trials", "2", "--no-png"]
+    assert mode_coverage.main([*args, "--out", str(tmp_path), "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err

@@ -93,9 +93,9 @@ def add_training_flags(p: argparse.ArgumentParser, *, default_out: str) -> None:
     p.add_argument("--stop-after", type=number(int, 0, "--stop-after"),
                    help="stop (and checkpoint) at this step, to finish later with --resume")  # fmt: skip
     p.add_argument("--log-every", type=number(int, 0, "--log-every"), default=250)
-    p.add_argument("--threads", type=number(int, 0, "--threads"), default=1,
+    p.add_argument("--threads", type=number(int, 0, "--threads"),
                    help="CPU threads for training: BLAS, and Numba's shares of each batch on the fused step "
-                        "(default 1)")  # fmt: skip
+                        "(default: all cores)")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -49,6 +49,9 @@ class GANConfig:
     ema: float = 0.0  # if > 0, sample() uses an exponential moving average of G's weights
     jacobian_truncation: float = 0.0  # sample() leaves out this fraction of noise where G stretches most
     num_classes: int = 0  # > 0: class-conditional; a one-hot label joins G's noise and each of D's inputs
+    fourier_features: int = 0  # if > 0, D also sees sin and cos of its input at this many frequencies
+    fourier_max_scale: float = 64.0  # highest frequency, cycles per network unit (log-uniform from 1)
+    fourier_anneal: float = 0.6  # fraction of the run's steps over which they open, coarse to fine (0: all at once)
     dtype: str = "float32"
     extra: dict = field(default_factory=dict)  # free-form notes kept with checkpoints
 
@@ -63,6 +66,14 @@ class GANConfig:
         for name in ("lr", "eps", "data_scale", "negative_slope", "decay_start", "final_lr_fraction",
                      "label_smoothing", "ema", "jacobian_truncation"):  # fmt: skip
             _check_real(name, getattr(self, name))
+        value = self.fourier_features
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"fourier_features must be an int >= 0, got {value!r}")
+        value = self.fourier_max_scale
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 1):
+            raise ValueError(f"fourier_max_scale must be a finite number > 1, got {value!r}")
+        if not 0 <= self.fourier_anneal <= 1:
+            raise ValueError(f"fourier_anneal must be in [0, 1], got {self.fourier_anneal!r}")
         for name in ("lr", "eps", "data_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be a finite number > 0, got {getattr(self, name)!r}")

@@ -26,7 +26,8 @@ import numpy as np
 from ..evaluation.data import EmpiricalData
 from ..fast.backend import get_backend, to_numpy
 from ..fast.kernels import sigmoid_numpy
-from ..nn.layers import as_float_dtype, mlp
+from ..nn.features import FourierFeatures
+from ..nn.layers import Sequential, as_float_dtype, mlp
 from ..nn.losses import discriminator_loss, generator_loss
 from ..nn.optim import Adam
 from .config import GANConfig, lr_multiplier
@@ -71,12 +72,20 @@ class GAN:
         g_output = None if config.g_output == "linear" else config.g_output
         self.G = mlp([config.noise_dim + classes, *hidden, config.data_dim], config.g_activation, g_output,
                      negative_slope=config.negative_slope, rng=init_rng, dtype=self.dtype)  # fmt: skip
-        self.D = mlp([(config.data_dim + classes) * config.pack, *hidden, 1], config.d_activation,
+        d_input = (config.data_dim + classes) * config.pack  # (B, (d + K) m): a pack of m samples
+        self.features = None  # random Fourier features of D's input, when config.fourier_features > 0
+        if config.fourier_features:
+            self.features = FourierFeatures(d_input, config.fourier_features, config.fourier_max_scale,
+                                            rng=np.random.default_rng([self.seed, 6]), dtype=self.dtype)  # fmt: skip
+            d_input = self.features.out_features
+        self.D = mlp([d_input, *hidden, 1], config.d_activation,
                      negative_slope=config.negative_slope, rng=init_rng, dtype=self.dtype)  # fmt: skip
+        if self.features is not None:
+            self.D = Sequential(self.features, *self.D.layers)
         self.opt_G = Adam(self.G.parameters(), config.lr, config.betas, config.eps)
         self.opt_D = Adam(self.D.parameters(), config.lr, config.betas, config.eps)
-        self.fused = None  # the numba backend runs the same step as one jitted call (unconditional GANs)
-        if get_backend().name == "numba" and not self.conditional:
+        self.fused = None  # the numba backend runs the same step as one jitted call (plain, unconditional MLPs)
+        if get_backend().name == "numba" and not self.conditional and self.features is None:
             from ..fast.fused import FusedStep
 
             self.fused = FusedStep(self)
@@ -84,6 +93,8 @@ class GAN:
         self.G_ema = self.xp.array(self.G.flat.data) if config.ema > 0 else None
         self.step = 0  # G steps taken so far
         self.history: list[dict[str, float]] = []
+        if self.features is not None:
+            self.features.set_window(self.fourier_window(0))
 
     @property
     def conditional(self) -> bool:
@@ -119,6 +130,8 @@ class GAN:
 
     def train_step(self) -> dict[str, Any]:
         """One round: ``d_steps`` D updates, then one G update. Returns the losses (device scalars)."""
+        if self.features is not None:
+            self.features.set_window(self.fourier_window(self.step))
         if self.fused is not None:  # the numba backend: the same round in one jitted call
             self.opt_D.lr = self.opt_G.lr = self.config.lr * lr_multiplier(self.config, self.step)
             return self._train_step_fused()
@@ -156,6 +169,13 @@ class GAN:
         self._update_ema()
         self.step += 1
         return g_loss
+
+    def fourier_window(self, step: int) -> float:
+        """alpha for FourierFeatures at G step ``step``: 0 to 1 + width over fourier_anneal * steps."""
+        c, full = self.config, 1.0 + self.features.width
+        if c.fourier_anneal == 0:
+            return full
+        return full * min(1.0, step / (c.fourier_anneal * c.steps))
 
     def discriminator_forward_backward(self, real: Any, z: Any, labels: Any = None) -> Any:
         """D's loss on real (n, d) vs G(z) (n, d); leaves dloss/dtheta_D in D's grads. Returns the loss.
@@ -366,3 +386,5 @@ class GAN:
                 raise ValueError(f"state has no G_ema of shape {tuple(self.G_ema.shape)} (config.ema > 0)")
             self.G_ema[...] = self.xp.asarray(np.asarray(state["G_ema"], dtype=self.dtype))
         self.step = int(state["step"])
+        if self.features is not None:
+            self.features.set_window(self.fourier_window(self.step))

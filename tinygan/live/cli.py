@@ -57,7 +57,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=_in_range(int, 0, 65535, "--port"), default=5006, help="default 5006; 0: any free")
     p.add_argument("--out", default="runs/live", help="where 'save' writes the checkpoint and pictures")
     p.add_argument("--backend", choices=["numpy", "numba"], help="default: numba if installed")
-    p.add_argument("--threads", type=_in_range(int, 1, 256, "--threads"), default=1, help="BLAS threads (default 1)")
+    p.add_argument(
+        "--threads",
+        type=_in_range(int, 1, 256, "--threads"),
+        default=1,
+        help="CPU threads for training: BLAS and Numba (default 1: the page needs the other core)",
+    )
     p.add_argument("--no-browser", action="store_true", help="print the address, do not open a browser")
     return p.parse_args(argv)
 
