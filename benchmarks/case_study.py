@@ -11,7 +11,7 @@ its noise floor, each weight 0.50 +- 0.03, each per-axis std in [0.9, 1.1] (colu
 A "true sampler" row applies both to points drawn from the mixture itself (``--true-trials``):
 how often a perfect generator passes each goal, evaluated exactly as a run is.
 
-    python benchmarks/case_study.py --seeds 0,1 --set schedule_steps=40000   # a variant of the recipe
+    python benchmarks/case_study.py --seeds 0,1 --set steps=40000            # a variant of the recipe
 
 ``--set FIELD=VALUE`` (repeatable) changes the recipe and trains in this process, as the demo
 does (same GAN, same training loop, same ``evaluate``), without writing the demo's pictures;
@@ -99,7 +99,7 @@ def run_variant(seed: int, overrides: dict, energy_draws: int = 0) -> dict:
     data = make_data("two")
     gan = GAN(data, dataclasses.replace(recipe("two"), **overrides), seed=seed)
     start = time.perf_counter()
-    train(gan, gan.config.schedule_steps, progress=False, threads=1)
+    train(gan, progress=False)
     wall = time.perf_counter() - start
     metrics = evaluate(gan, data, n=5000) | {"steps": gan.step, "train_seconds": wall, "seed": seed}
     if energy_draws:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 import time
@@ -122,6 +123,11 @@ def continue_command(args: argparse.Namespace, checkpoint: str) -> str:
     return cli.continue_command(SCRIPT, checkpoint, out=args.out, default_out=DEFAULT_OUT)
 
 
+def _number(value: float | None, spec: str) -> str:
+    """``value`` formatted, or "-" for a mode without samples (NaN here, null in metrics.json)."""
+    return "-" if value is None or not math.isfinite(value) else format(value, spec)
+
+
 def summary_table(m: dict) -> str:
     """The final metrics as aligned 'name  value' lines."""
     rows = [("steps", m["steps"]), ("time (s)", f"{m['train_seconds']:.1f}")]
@@ -133,12 +139,8 @@ def summary_table(m: dict) -> str:
     if "mode_weight" in m:
         if len(m["mode_weight"]) <= 4:
             for k, (w, mu, sd) in enumerate(zip(m["mode_weight"], m["mode_mean"], m["mode_std"])):
-                rows.append(
-                    (
-                        f"mode {k}: weight / mean / std",
-                        f"{w:.3f} / ({mu[0]:+.2f}, {mu[1]:+.2f}) / ({sd[0]:.2f}, {sd[1]:.2f})",
-                    )
-                )  # noqa: E501
+                mean, spread = ", ".join(_number(v, "+.2f") for v in mu), ", ".join(_number(v, ".2f") for v in sd)
+                rows.append((f"mode {k}: weight / mean / std", f"{w:.3f} / ({mean}) / ({spread})"))
         captured = f"{m['modes_captured']} ({m['modes_captured_strict']}) of {m['modes_total']}"
         rows += [
             ("modes captured (strict)", captured),

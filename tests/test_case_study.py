@@ -35,11 +35,11 @@ def test_true_sampler_passes_the_article_bar_and_reports_fractions():
 
 
 def test_a_recipe_variant_trains_in_process_and_is_checked_by_both_goals():
-    row = case_study.run_variant(2, {"schedule_steps": 40, "hidden": 8, "batch_size": 32}, energy_draws=2)
+    row = case_study.run_variant(2, {"steps": 40, "hidden": 8, "batch_size": 32}, energy_draws=2)
     assert row["metrics"]["steps"] == 40 and row["metrics"]["n"] == 5000 and row["metrics"]["energy_draws"] == 2
     assert row["metrics"]["energy_ratio_averaged"] > 0 and set(row["faithful_averaged"]) == set(row["faithful"])
     assert "energy, R draws" in case_study.table([row], markdown=True)
     json.dumps({k: row[k] for k in ("checks", "faithful", "faithful_averaged")})  # plain bools, not numpy's
     assert set(row["faithful"]) == {"modes", "energy_2x", "weights_0.03", "stds_0.9_1.1"} and "energy" in row["checks"]
-    assert case_study._override("schedule_steps=40000") == ("schedule_steps", 40000)
+    assert case_study._override("steps=40000") == ("steps", 40000)
     assert case_study._override("loss=minimax") == ("loss", "minimax")

@@ -74,7 +74,7 @@ def test_bad_layer_arguments_name_the_argument():
 
 
 def small_fourier_config(**overrides):
-    values = {"hidden": 16, "batch_size": 32, "schedule_steps": 20, "pack": 2, "fourier_features": 8,
+    values = {"hidden": 16, "batch_size": 32, "steps": 20, "pack": 2, "fourier_features": 8,
               "dtype": "float64"}  # fmt: skip
     return GANConfig(**(values | overrides))
 
