@@ -60,7 +60,7 @@ class Method(NamedTuple):
     settings: dict[str, Any]
 
 
-NONE = {"pack": 1, "label_smoothing": 0.0, "ema": 0.0, "jacobian_truncation": 0.0}
+NONE = {"pack": 1, "label_smoothing": 0.0, "ema": 0.0, "jacobian_truncation": 0.0, "fourier_features": 0}
 METHODS: dict[str, Method] = {
     "gan": Method("GAN (pack 1)", NONE),
     "pack2": Method("PacGAN2", NONE | {"pack": 2}),

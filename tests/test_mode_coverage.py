@@ -62,7 +62,13 @@ def test_summary_groups_by_mixture_and_method_and_counts_the_goal():
 
 def test_every_method_has_a_table_label_and_known_fields():
     for method in mode_coverage.METHODS.values():
-        assert method.label and set(method.settings) == {"pack", "label_smoothing", "ema", "jacobian_truncation"}
+        assert method.label and set(method.settings) == {
+            "pack",
+            "label_smoothing",
+            "ema",
+            "jacobian_truncation",
+            "fourier_features",
+        }
 
 
 def test_method_configs_start_from_the_recipe():
