@@ -114,10 +114,9 @@ def summary_table(m: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from tinygan import get_backend, plot
-    from tinygan.cli import check_run_start, train_interruptibly, write_json
+    from tinygan.cli import check_run_start, train_run, write_json
     from tinygan.evaluation.classifier import train_digit_classifier
     from tinygan.evaluation.image_metrics import evaluate_images
-    from tinygan.gan.train import train
 
     begin = time.perf_counter()
     gan, split = build(args)
@@ -137,18 +136,18 @@ def run(args: argparse.Namespace) -> int:
     animation = plot.ImageAnimation(lambda: gan.decode(fixed_z, fixed_labels))
     animation.capture(gan)
     start = time.perf_counter()
-    finished = train_interruptibly(
-        lambda: train(gan, stop, log_every=args.log_every, checkpoint_path=checkpoint,
-                      checkpoint_every=args.checkpoint_every, progress=not args.no_progress, threads=args.threads,
-                      callback=animation.capture, callback_every=max(1, (stop - gan.step) // args.frames)),
+    status = train_run(
+        args,
+        gan,
+        stop,
+        checkpoint,
         lambda saved: continue_command(args, saved),
-    )  # fmt: skip
-    if not finished:
-        return 130
+        callback=animation.capture,
+        callback_every=max(1, (stop - gan.step) // args.frames),
+    )
+    if status is not None:  # paused at --stop-after, or interrupted
+        return status
     seconds = time.perf_counter() - start
-    if stop < total:
-        print(f"stopped at step {gan.step} of {total}; continue with: {continue_command(args, checkpoint)}")
-        return 0
 
     n = len(split.held_out_x)  # as many samples as held-out digits: the measures depend on n
     labels = gan.balanced_labels(n) if gan.conditional else None

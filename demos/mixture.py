@@ -160,9 +160,8 @@ def summary_table(m: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from tinygan import get_backend, plot
-    from tinygan.cli import train_interruptibly, write_json
+    from tinygan.cli import train_run, write_json
     from tinygan.evaluation.metrics import evaluate
-    from tinygan.gan.train import train
 
     gan, data = build(args)
     total = gan.config.steps
@@ -181,18 +180,18 @@ def run(args: argparse.Namespace) -> int:
         animation = plot.TrainingAnimation(real_points, seed=gan.seed)
         animation.capture(gan)
     start = time.perf_counter()
-    finished = train_interruptibly(
-        lambda: train(gan, stop, log_every=args.log_every, checkpoint_path=checkpoint,
-                      checkpoint_every=args.checkpoint_every, progress=not args.no_progress, threads=args.threads,
-                      callback=animation.capture if animation else None, callback_every=callback_every),
+    status = train_run(
+        args,
+        gan,
+        stop,
+        checkpoint,
         lambda saved: continue_command(args, saved),
-    )  # fmt: skip
-    if not finished:
-        return 130
+        callback=animation.capture if animation else None,
+        callback_every=callback_every,
+    )
+    if status is not None:  # paused at --stop-after, or interrupted
+        return status
     seconds = time.perf_counter() - start
-    if stop < total:
-        print(f"stopped at step {gan.step} of {total}; continue with: {continue_command(args, checkpoint)}")
-        return 0
 
     # independent of training; left_out: what Jacobian truncation removed (none without it)
     samples, left_out = gan.sample(args.samples, rng=np.random.default_rng([gan.seed, 2]), return_left_out=True)

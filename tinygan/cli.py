@@ -6,7 +6,7 @@ A demo (demos/mixture.py, demos/digits.py) builds its parser with ``OneLineParse
 ``add_training_flags``, then calls ``check_training_flags`` after parsing. Every refusal is a
 ``ValueError`` (or an argparse error) whose one line names the flag. The demo's ``main`` is
 ``exit_status(run, args)``: a refusal prints that line and exits 2, a divergence exits 1, Ctrl-C 130.
-Training goes through ``train_interruptibly``; a paused or interrupted run prints ``continue_command``.
+Training goes through ``train_run``; a paused or interrupted run prints ``continue_command``.
 This module imports no plotting library; the GAN part is imported only inside functions.
 """
 
@@ -236,28 +236,37 @@ def continue_command(script: str, checkpoint: str, *, out: str, default_out: str
     return command + (f" --out {shlex.quote(out)}" if out != default_out else "")
 
 
-def train_interruptibly(train: Callable[[], Any], continue_with: Callable[[str], str]) -> bool:
-    """Run ``train()``; True when it finished. On Ctrl-C (``TrainingInterrupted``, raised at the end of
-    a step after saving the checkpoint if there is one) print on stderr where the run stands and
-    ``continue_with(checkpoint)``, and return False: the caller exits with status 130.
+def train_run(args: argparse.Namespace, gan: Any, stop: int, checkpoint: str | None,
+              continue_with: Callable[[str], str], *, callback: Callable[[Any], None] | None = None,
+              callback_every: int = 100) -> int | None:  # fmt: skip
+    """Train ``gan`` to step ``stop`` with the demo's flags (logging, checkpoints, threads, progress bar).
 
+    Returns None when the run reached its total: the demo goes on to sample and measure. Otherwise
+    the demo's exit status, after one line with ``continue_with(checkpoint)``, the command that
+    continues the run: 0 when it paused at --stop-after; 130 on Ctrl-C (``TrainingInterrupted``,
+    raised at the end of a step after saving the checkpoint if there is one, printed on stderr).
     Overflow warnings are silenced while training: a blow-up is reported by the health check
     (``TrainingDiverged``), in one line."""
     import numpy as np
 
-    from .gan.train import TrainingInterrupted
+    from .gan.train import TrainingInterrupted, train
 
     try:
         with np.errstate(over="ignore", invalid="ignore"):
-            train()
+            train(gan, stop, log_every=args.log_every, checkpoint_path=checkpoint,
+                  checkpoint_every=args.checkpoint_every, progress=not args.no_progress, threads=args.threads,
+                  callback=callback, callback_every=callback_every)  # fmt: skip
     except TrainingInterrupted as stopped:
         if stopped.checkpoint is None:
             print(f"interrupted at step {stopped.step}; nothing saved (no --checkpoint)", file=sys.stderr)
         else:
             print(f"interrupted at step {stopped.step}; saved; continue with: {continue_with(stopped.checkpoint)}",
                   file=sys.stderr)  # fmt: skip
-        return False
-    return True
+        return 130
+    if gan.step < gan.config.steps:
+        print(f"stopped at step {gan.step} of {gan.config.steps}; continue with: {continue_with(checkpoint)}")
+        return 0
+    return None
 
 
 def exit_status(run: Callable[[argparse.Namespace], int], args: argparse.Namespace,
