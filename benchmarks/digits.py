@@ -46,7 +46,7 @@ def parse_args(argv: list[str] | None):
     p.add_argument("--steps", type=number(int, 0, "--steps"), help="training steps (default: the recipe's)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", type=config_setting,
                    help="change a GANConfig field of both recipes, e.g. --set batch_size=64 (repeatable)")  # fmt: skip
-    p.add_argument("--threads", type=number(int, 0, "--threads"), default=1, help="BLAS threads (default 1)")
+    p.add_argument("--threads", type=number(int, 0, "--threads"), help="CPU threads (default: all)")
     p.add_argument("--json", default="bench_digits.json", help="where to write every run (default bench_digits.json)")
     return p.parse_args(argv)
 
