@@ -31,7 +31,13 @@ WORDS_ABOUT_THE_MAKING = re.compile(
 
 @pytest.mark.parametrize(
     "path",
-    [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "tinygan").rglob("*.py"))],
+    [
+        ROOT / "README.md",
+        *sorted((ROOT / "docs").glob("*.md")),
+        *sorted((ROOT / "tinygan").rglob("*.py")),
+        *sorted((ROOT / "demos").glob("*.py")),
+        *sorted((ROOT / "benchmarks").glob("*.py")),
+    ],
     ids=lambda p: str(p.relative_to(ROOT)),
 )
 def test_documents_speak_of_the_project(path: Path):
