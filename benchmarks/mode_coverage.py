@@ -213,7 +213,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
 
 
 def meets_goal(record: dict[str, Any]) -> bool:
-    """Issue 7's bar for one seed: every mode captured and >= 97% high-quality samples."""
+    """The coverage goal for one seed: every mode captured and >= 97% high-quality samples."""
     return record["modes_captured"] == record["modes_total"] and record["high_quality_fraction"] >= GOAL_HQ
 
 
