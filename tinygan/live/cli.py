@@ -51,8 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mixture", default="two", choices=MIXTURES, help="built-in data (default: two)")
     p.add_argument("--data", metavar="PATH", help="your own 2-D points (.npy of shape (n, 2), or .csv)")
     p.add_argument("--seed", type=_in_range(int, 0, 2**31 - 1, "--seed"), default=0, help="random seed (default 0)")
-    p.add_argument("--fps", type=_in_range(float, 0.5, 60, "--fps"), default=10.0,
-                   help="most frames a second while training (default 10); fewer frames, faster training")  # fmt: skip
+    p.add_argument("--fps", type=_in_range(float, 0.5, 60, "--fps"), default=15.0,
+                   help="most frames a second while training (default 15); fewer frames, faster training")  # fmt: skip
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this computer only)")
     p.add_argument("--port", type=_in_range(int, 0, 65535, "--port"), default=5006, help="default 5006; 0: any free")
     p.add_argument("--out", default="runs/live", help="where 'save' writes the checkpoint and pictures")

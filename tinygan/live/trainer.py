@@ -91,7 +91,7 @@ class LiveTrainer:
         data: str | EmpiricalData = "two",
         *,
         seed: int = 0,
-        fps: float = 10.0,
+        fps: float = 15.0,
         out: str | os.PathLike = "runs/live",
         threads: int | None = 1,
         config: GANConfig | None = None,
