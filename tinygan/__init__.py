@@ -1,7 +1,9 @@
 """tinygan: a generative adversarial network written from scratch in NumPy.
 
-The package is in five parts, imports flowing one way (each imports only from those below it):
+The package is in parts, imports flowing one way (each imports only from those below it):
 
+* ``tinygan.live``: the live view in the browser (Bokeh; ``python -m tinygan.live``);
+* ``tinygan.cli``: what the command-line demos share (flags, checks before a run, exit statuses);
 * ``tinygan.plot``: every picture (the only module that imports matplotlib);
 * ``tinygan.gan``: the GAN, its config and recipes, the training loop, checkpoints, truncation;
 * ``tinygan.evaluation``: data sources (mixtures, user points) and the measures of a run;
