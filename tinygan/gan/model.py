@@ -1,6 +1,7 @@
 """The GAN: a generator G, a discriminator D, one Adam each, and the training step.
 
-Read ``GAN.train_step`` top to bottom: it is the whole algorithm.
+Read ``GAN.train_step`` and the two methods it calls, ``step_discriminator`` and ``step_generator``,
+top to bottom: they are the whole algorithm.
 
     D step:  real x ~ p_data, fake = G(z);  D maximises  E log D(x) + E log(1 - D(fake))
     G step:  fake = G(z');  G minimises its loss on D(fake); the gradient flows back *through*
