@@ -47,7 +47,7 @@ from . import kernels
 if kernels.numba is None:  # pragma: no cover
     raise ImportError("tinygan.fused needs numba")
 
-from .kernels import IDENTITY, _act_backward_flat, bias_act_forward_numba, njit
+from .kernels import IDENTITY, _act_backward_flat, bce_part_numba, bias_act_forward_numba, njit
 
 parallel_njit = numba.njit(cache=True, nogil=True, parallel=True)
 if "NUMBA_THREADING_LAYER" not in os.environ:  # effective until the process's first parallel region
@@ -190,24 +190,6 @@ def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads
 
 
 @njit
-def _bce_part(logits, t, grad, count):
-    """BCE on logits l against targets t, summed over this part and divided by ``count``, the size of
-    the whole batch the mean is over; writes d(mean)/dl = (sigmoid(l) - t) / count into grad.
-    (kernels.bce_with_logits_numba's arithmetic, which is this with count = l.size.)"""
-    total = 0.0
-    for i in range(logits.size):
-        li = logits[i]
-        e = math.exp(-abs(li))
-        if math.isinf(li):  # a certain answer: 0 if right, inf if wrong (not inf - inf), as the twins
-            total += math.inf if (1.0 - t[i] if li > 0 else t[i]) > 0 else 0.0
-        else:
-            total += max(li, 0.0) - li * t[i] + math.log1p(e)
-        s = 1.0 / (1.0 + e) if li >= 0 else e / (1.0 + e)
-        grad[i] = (s - t[i]) / count
-    return total / count
-
-
-@njit
 def discriminator_forward_backward(G, D, settings, real, z, buffers):
     """D's loss on real (mb, 2) vs G(z) (mb, 2), one share of b packs: leaves this share's part of
     dL_D/dparams in D.grads and returns its part of the loss.
@@ -223,8 +205,8 @@ def discriminator_forward_backward(G, D, settings, real, z, buffers):
     buffers.targets[:batch] = settings.real_target
     buffers.targets[batch:] = 0
     flat_logits, t, grad = logits.reshape(-1), buffers.targets.reshape(-1), buffers.logits_grad.reshape(-1)  # (2b,)
-    d_loss = _bce_part(flat_logits[:batch], t[:batch], grad[:batch], settings.batch)
-    d_loss += _bce_part(flat_logits[batch:], t[batch:], grad[batch:], settings.batch)
+    d_loss = bce_part_numba(flat_logits[:batch], t[:batch], grad[:batch], settings.batch)
+    d_loss += bce_part_numba(flat_logits[batch:], t[batch:], grad[batch:], settings.batch)
     mlp_backward(D, buffers.d_outputs, packed, buffers.logits_grad, slope, buffers.input_grads, True, False)
     return d_loss
 
@@ -243,12 +225,12 @@ def generator_forward_backward(G, D, settings, z, buffers):
     grad = buffers.logits_grad[:batch]  # (b, 1)
     if settings.minimax:  # L_G = mean log(1 - sigmoid(l)) = -BCE(l, 0)
         t[:] = 0
-        g_loss = -_bce_part(flat_logits, t, grad.reshape(-1), settings.batch)
+        g_loss = -bce_part_numba(flat_logits, t, grad.reshape(-1), settings.batch)
         for i in range(batch):
             grad[i, 0] = -grad[i, 0]
     else:  # non-saturating: L_G = BCE(l, 1)
         t[:] = 1
-        g_loss = _bce_part(flat_logits, t, grad.reshape(-1), settings.batch)
+        g_loss = bce_part_numba(flat_logits, t, grad.reshape(-1), settings.batch)
     grad_packed = mlp_backward(D, buffers.d_outputs, packed_fake, grad, slope, buffers.input_grads, False, True)
     buffers.fake_grad[:] = grad_packed.reshape(buffers.fake_grad.shape)  # (mb, 2)
     mlp_backward(G, buffers.g_outputs, z, buffers.fake_grad, slope, buffers.input_grads, True, False)

@@ -180,10 +180,12 @@ if numba is not None:
         return grad
 
     @njit
-    def _bce_flat(logits, t, grad):
-        n = logits.size
+    def bce_part_numba(logits, t, grad, count):
+        """BCE on flat logits l against targets t, summed over this part and divided by ``count``, the
+        size of the whole batch the mean is over; writes d(mean)/dl = (sigmoid(l) - t) / count into
+        grad. With count = l.size it is the mean; the fused step passes the batch a share belongs to."""
         total = 0.0
-        for i in range(n):
+        for i in range(logits.size):
             li = logits[i]
             e = math.exp(-abs(li))
             if math.isinf(li):  # a certain answer: 0 if right, inf if wrong (not inf - inf)
@@ -192,11 +194,11 @@ if numba is not None:
             else:
                 total += max(li, 0.0) - li * t[i] + math.log1p(e)
             s = 1.0 / (1.0 + e) if li >= 0 else e / (1.0 + e)
-            grad[i] = (s - t[i]) / n
-        return total / n
+            grad[i] = (s - t[i]) / count
+        return total / count
 
     def bce_with_logits_numba(logits, t, grad):
-        return _bce_flat(logits.reshape(-1), t.reshape(-1), grad.reshape(-1))
+        return bce_part_numba(logits.reshape(-1), t.reshape(-1), grad.reshape(-1), logits.size)
 
     @njit
     def _adam_flat(p, g, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, step_size, bias2, eps):
