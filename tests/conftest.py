@@ -33,3 +33,24 @@ def one_blas_thread():
     """Tests use small matrices; one BLAS thread keeps them quick even when other work holds a core."""
     with limit_threads(1):
         yield
+
+
+@pytest.fixture
+def ctrl_c_at_step(monkeypatch):
+    """``ctrl_c_at_step(k)``: training gets a real SIGINT (Ctrl-C) right after G step k."""
+    import signal
+
+    from tinygan.gan import model
+
+    def arm(k: int) -> None:
+        step = model.GAN.train_step
+
+        def interrupted(self):
+            losses = step(self)
+            if self.step == k:
+                os.kill(os.getpid(), signal.SIGINT)
+            return losses
+
+        monkeypatch.setattr(model.GAN, "train_step", interrupted)
+
+    return arm

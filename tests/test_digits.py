@@ -3,7 +3,6 @@
 import importlib.util
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -279,18 +278,8 @@ def test_metrics_json_holds_no_nan(tmp_path, monkeypatch):
     assert "NaN" not in text and json.loads(text)["frechet_ratio"] is None
 
 
-def test_ctrl_c_saves_says_how_to_resume_and_exits_130(tmp_path, capsys, monkeypatch):
-    from tinygan.gan import model as model_module
-
-    step = model_module.GAN.train_step
-
-    def interrupted_at_7(self):
-        losses = step(self)
-        if self.step == 7:
-            os.kill(os.getpid(), signal.SIGINT)
-        return losses
-
-    monkeypatch.setattr(model_module.GAN, "train_step", interrupted_at_7)
+def test_ctrl_c_saves_says_how_to_resume_and_exits_130(tmp_path, capsys, ctrl_c_at_step):
+    ctrl_c_at_step(7)
     ckpt = tmp_path / "c.npz"
     assert run_tiny("--steps", "20", "--checkpoint", str(ckpt), "--out", str(tmp_path / "o")) == 130
     err = capsys.readouterr().err

@@ -4,7 +4,6 @@ files kept safe, and clear refusals of bad input (CLI and Python API)."""
 import importlib.util
 import json
 import os
-import signal
 import zipfile
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import pytest
 
 import tinygan as tg
 from tinygan.cli import json_safe, write_json
-from tinygan.gan import model as model_module
 from tinygan.gan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tinygan.gan.config import GANConfig, lr_multiplier
 from tinygan.gan.train import TrainingInterrupted, health_problem, train
@@ -254,16 +252,8 @@ def test_huge_seed_checkpoints_and_resumes(tmp_path):
     assert load_checkpoint(ckpt).seed == 2**64 + 1
 
 
-def test_ctrl_c_saves_says_how_to_resume_and_exits_130(tmp_path, capsys, monkeypatch):
-    step = model_module.GAN.train_step
-
-    def interrupted_at_7(self):
-        losses = step(self)
-        if self.step == 7:
-            os.kill(os.getpid(), signal.SIGINT)
-        return losses
-
-    monkeypatch.setattr(model_module.GAN, "train_step", interrupted_at_7)
+def test_ctrl_c_saves_says_how_to_resume_and_exits_130(tmp_path, capsys, ctrl_c_at_step):
+    ctrl_c_at_step(7)
     ckpt = tmp_path / "c.npz"
     assert run("--steps", "20", "--checkpoint", str(ckpt), "--out", str(tmp_path / "o")) == 130
     err = capsys.readouterr().err
