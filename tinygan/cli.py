@@ -42,9 +42,10 @@ class OneLineParser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def number(kind: type, minimum: float, name: str, *, strict: bool = True, below: float | None = None) -> Callable:
+def number(kind: type, minimum: float, name: str, *, strict: bool = True, below: float | None = None,
+           at_most: float | None = None) -> Callable:  # fmt: skip
     """An argparse ``type``: text -> ``kind`` (int or float), finite, > minimum (>= if not strict),
-    and < ``below`` if given; otherwise an error naming ``name``."""
+    < ``below`` and <= ``at_most`` if given; otherwise an error naming ``name``."""
 
     def parse(text: str) -> Any:
         try:
@@ -52,7 +53,11 @@ def number(kind: type, minimum: float, name: str, *, strict: bool = True, below:
         except ValueError:
             what = "an integer" if kind is int else "a number"
             raise argparse.ArgumentTypeError(f"{name} must be {what}, got {text!r}") from None
-        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+        too_low = value < minimum or (strict and value == minimum)
+        if at_most is not None and (not math.isfinite(value) or too_low or value > at_most):
+            bracket = "(" if strict else "["
+            raise argparse.ArgumentTypeError(f"{name} must be in {bracket}{minimum:g}, {at_most:g}], got {text!r}")
+        if not math.isfinite(value) or too_low:
             relation = ">" if strict else ">="
             raise argparse.ArgumentTypeError(f"{name} must be a finite number {relation} {minimum}, got {text!r}")
         if below is not None and not value < below:

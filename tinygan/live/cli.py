@@ -11,37 +11,15 @@ Serves on 127.0.0.1 only, unless --host names another address. Ctrl-C stops it.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 
+from ..cli import OneLineParser, number
 from ..evaluation.data import MIXTURES
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line on stderr and exit status 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        fail(message)
 
 
 def fail(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(2)
-
-
-def _in_range(kind: type, low: float, high: float, name: str):
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{name} must be {'an integer' if kind is int else 'a number'}, got {text!r}"
-            ) from None
-        if not (math.isfinite(value) and low <= value <= high):
-            raise argparse.ArgumentTypeError(f"{name} must be in [{low}, {high}], got {text!r}")
-        return value
-
-    return parse
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -50,16 +28,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--mixture", default="two", choices=MIXTURES, help="built-in data (default: two)")
     p.add_argument("--data", metavar="PATH", help="your own 2-D points (.npy of shape (n, 2), or .csv)")
-    p.add_argument("--seed", type=_in_range(int, 0, 2**31 - 1, "--seed"), default=0, help="random seed (default 0)")
-    p.add_argument("--fps", type=_in_range(float, 0.5, 60, "--fps"), default=15.0,
+    p.add_argument(
+        "--seed",
+        type=number(int, 0, "--seed", strict=False, at_most=2**31 - 1),
+        default=0,
+        help="random seed (default 0)",
+    )
+    p.add_argument("--fps", type=number(float, 0.5, "--fps", strict=False, at_most=60), default=15.0,
                    help="most frames a second while training (default 15); fewer frames, faster training")  # fmt: skip
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1: this computer only)")
-    p.add_argument("--port", type=_in_range(int, 0, 65535, "--port"), default=5006, help="default 5006; 0: any free")
+    p.add_argument(
+        "--port",
+        type=number(int, 0, "--port", strict=False, at_most=65535),
+        default=5006,
+        help="default 5006; 0: any free",
+    )
     p.add_argument("--out", default="runs/live", help="where 'save' writes the checkpoint and pictures")
     p.add_argument("--backend", choices=["numpy", "numba"], help="default: numba if installed")
     p.add_argument(
         "--threads",
-        type=_in_range(int, 1, 256, "--threads"),
+        type=number(int, 1, "--threads", strict=False, at_most=256),
         default=1,
         help="CPU threads for training: BLAS and Numba (default 1: the page needs the other core)",
     )
