@@ -1,5 +1,6 @@
 """Checkpoints: round trip, atomic writes, clear errors, bit-identical resume."""
 
+import dataclasses
 import json
 import os
 import zipfile
@@ -93,6 +94,8 @@ def test_mismatched_architecture_and_corrupt_arrays(tmp_path):
     save_checkpoint(trained(2), path)
     with pytest.raises(CheckpointError, match="hidden=16.*hidden=32"):
         load_checkpoint(path, mixture("two"), config=GANConfig(hidden=32))
+    with pytest.raises(CheckpointError, match="fourier_features=0.*fourier_features=8"):  # D would judge other inputs
+        load_checkpoint(path, mixture("two"), config=dataclasses.replace(CONFIG, fourier_features=8))
     with zipfile.ZipFile(path) as archive:
         entries = {name[:-4]: np.load(archive.open(name)) for name in archive.namelist()}
     config = json.loads(str(entries["__config__"]))

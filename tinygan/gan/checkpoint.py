@@ -196,7 +196,8 @@ def load_checkpoint(path: str | os.PathLike, data: Any = None, *, config: GANCon
         )
     config = config or saved
     architecture = ("hidden", "depth", "noise_dim", "data_dim", "g_activation", "d_activation", "pack", "dtype")
-    for name in (*architecture, "g_output", "num_classes"):  # every field that shapes the arrays
+    fourier = ("fourier_features", "fourier_max_scale")  # D's input features: its width, and its frequencies
+    for name in (*architecture, "g_output", "num_classes", *fourier):  # every field the arrays depend on
         if getattr(config, name) != getattr(saved, name):
             raise CheckpointError(
                 f"checkpoint {path!r} has {name}={getattr(saved, name)!r}, "
