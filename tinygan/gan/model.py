@@ -94,8 +94,7 @@ class GAN:
         self.G_ema = self.xp.array(self.G.flat.data) if config.ema > 0 else None
         self.step = 0  # G steps taken so far
         self.history: list[dict[str, float]] = []
-        if self.features is not None:
-            self.features.set_window(self.fourier_window(0))
+        self._open_fourier_window()
 
     @property
     def conditional(self) -> bool:
@@ -131,8 +130,6 @@ class GAN:
 
     def train_step(self) -> dict[str, Any]:
         """One round: ``d_steps`` D updates, then one G update. Returns the losses (device scalars)."""
-        if self.features is not None:
-            self.features.set_window(self.fourier_window(self.step))
         if self.fused is not None:  # the numba backend: the same round in one jitted call
             self.opt_D.lr = self.opt_G.lr = self.config.lr * lr_multiplier(self.config, self.step)
             return self._train_step_fused()
@@ -148,6 +145,7 @@ class GAN:
         Returns D's loss (a device scalar)."""
         n = self.config.batch_size * self.config.pack  # samples per side
         self.opt_D.lr = self.config.lr * lr_multiplier(self.config, self.step)
+        self._open_fourier_window()
         if self.conditional:
             real, labels = self.sample_real_labelled(n)  # (n, d), (n,)
         else:
@@ -163,6 +161,7 @@ class GAN:
         counts G updates). Returns G's loss (a device scalar)."""
         n = self.config.batch_size * self.config.pack
         self.opt_G.lr = self.config.lr * lr_multiplier(self.config, self.step)
+        self._open_fourier_window()
         z = self.sample_noise(n)  # (n, noise_dim)
         labels = self.data.sample_labels(n, self.rng) if self.conditional else None  # asked-for classes
         g_loss = self.generator_forward_backward(z, labels)
@@ -170,6 +169,11 @@ class GAN:
         self._update_ema()
         self.step += 1
         return g_loss
+
+    def _open_fourier_window(self) -> None:
+        """D's Fourier features (if any) open as scheduled for the current step."""
+        if self.features is not None:
+            self.features.set_window(self.fourier_window(self.step))
 
     def fourier_window(self, step: int) -> float:
         """alpha for FourierFeatures at G step ``step``: 0 to 1 + width over fourier_anneal * steps."""
@@ -387,5 +391,4 @@ class GAN:
                 raise ValueError(f"state has no G_ema of shape {tuple(self.G_ema.shape)} (config.ema > 0)")
             self.G_ema[...] = self.xp.asarray(np.asarray(state["G_ema"], dtype=self.dtype))
         self.step = int(state["step"])
-        if self.features is not None:
-            self.features.set_window(self.fourier_window(self.step))
+        self._open_fourier_window()
