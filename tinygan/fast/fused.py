@@ -49,7 +49,7 @@ if kernels.numba is None:  # pragma: no cover
 
 from .kernels import IDENTITY, _act_backward_flat, bce_part_numba, bias_act_forward_numba, njit
 
-parallel_njit = numba.njit(cache=True, nogil=True, parallel=True)
+parallel_njit = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")  # as kernels.njit
 if "NUMBA_THREADING_LAYER" not in os.environ:  # effective until the process's first parallel region
     numba.config.THREADING_LAYER = "workqueue"
 

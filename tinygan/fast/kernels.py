@@ -133,7 +133,10 @@ except ImportError as error:  # pragma: no cover - exercised only where numba is
     NUMBA_IMPORT_ERROR = str(error)
 
 if numba is not None:
-    njit = numba.njit(cache=True, nogil=True)
+    # error_model="numpy": a float division by zero gives inf/nan as in NumPy instead of raising
+    # ZeroDivisionError. No loop here divides by zero; the point is speed: without the per-division
+    # check LLVM vectorises the loops (AVX), which made Adam over 133k float32 parameters about 6x faster.
+    njit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
     @njit
     def _act(a, act, slope):
