@@ -78,6 +78,8 @@ class Settings(NamedTuple):
     beta1: float
     beta2: float
     eps: float
+    pack_spread: bool  # D's input gains log of each pack's spread (nn/pack_spread.py)
+    spread_eps: float  # its eps
 
 
 class Batches(NamedTuple):
@@ -94,6 +96,7 @@ class ShareBuffers(NamedTuple):
     g_outputs: np.ndarray  # G's layer outputs h_1 ... h_L of the latest forward, one after another
     d_outputs: np.ndarray  # D's, likewise; backward reads them (act' is written through the output)
     d_input: np.ndarray  # (2mb, 2) [real; fake] sample by sample; D sees it as (2b, 2m) packs
+    d_features: np.ndarray  # (2b, 2m + 1) the packs and their log spread, when settings.pack_spread
     targets: np.ndarray  # (2b, 1) BCE targets: [real_target; 0] for D, then G's target
     logits_grad: np.ndarray  # (2b, 1) dL/dl, the loss gradient at D's logits
     fake_grad: np.ndarray  # (mb, 2) dL_G/dfake, D's input gradient unpacked sample by sample
@@ -107,6 +110,7 @@ class Workspace(NamedTuple):
     g_outputs: np.ndarray  # (threads, mb_max * (n_1 + ... + n_L) of G)
     d_outputs: np.ndarray  # (threads, 2b_max * (n_1 + ... + n_L) of D)
     d_input: np.ndarray  # (threads, 2 mb_max, 2)
+    d_features: np.ndarray  # (threads, 2b_max, 2m + 1)
     targets: np.ndarray  # (threads, 2b_max, 1)
     logits_grad: np.ndarray  # (threads, 2b_max, 1)
     fake_grad: np.ndarray  # (threads, mb_max, 2)
@@ -190,6 +194,62 @@ def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads
 
 
 @njit
+def pack_spread_forward(packed, out, pack, eps):
+    """out (rows, m d + 1) = [packed, log(v + eps)], v = (1/m) sum_k ||x_k - xbar||^2 over each row's
+    m points (packed (rows, m d)): nn/pack_spread.py's forward. Returns out."""
+    width = packed.shape[1]
+    dim = width // pack
+    for r in range(packed.shape[0]):
+        spread = 0.0
+        for j in range(dim):
+            mean = 0.0
+            for k in range(pack):
+                mean += packed[r, k * dim + j]
+            mean /= pack
+            for k in range(pack):
+                centred = packed[r, k * dim + j] - mean
+                spread += centred * centred
+        out[r, :width] = packed[r]
+        out[r, width] = math.log(spread / pack + eps)
+    return out
+
+
+@njit
+def pack_spread_backward(packed, grad_features, pack, eps, grad_packed):
+    """grad_packed (rows, m d) = dL/dx from dL/dy = grad_features (rows, m d + 1), as
+    nn/pack_spread.py: g_x,k + g_s (2/m) (x_k - xbar) / (v + eps)."""
+    width = packed.shape[1]
+    dim = width // pack
+    for r in range(packed.shape[0]):
+        spread = 0.0
+        for j in range(dim):
+            mean = 0.0
+            for k in range(pack):
+                mean += packed[r, k * dim + j]
+            mean /= pack
+            for k in range(pack):
+                centred = packed[r, k * dim + j] - mean
+                spread += centred * centred
+        scale = (2.0 / pack) * grad_features[r, width] / (spread / pack + eps)
+        for j in range(dim):
+            mean = 0.0
+            for k in range(pack):
+                mean += packed[r, k * dim + j]
+            mean /= pack
+            for k in range(pack):
+                i = k * dim + j
+                grad_packed[r, i] = grad_features[r, i] + scale * (packed[r, i] - mean)
+
+
+@njit
+def _d_input(settings, packed, buffers):
+    """What D's first layer sees: the packs themselves, or the packs and their log spread."""
+    if not settings.pack_spread:
+        return packed
+    return pack_spread_forward(packed, buffers.d_features[: packed.shape[0]], settings.pack, settings.spread_eps)
+
+
+@njit
 def discriminator_forward_backward(G, D, settings, real, z, buffers):
     """D's loss on real (mb, 2) vs G(z) (mb, 2), one share of b packs: leaves this share's part of
     dL_D/dparams in D.grads and returns its part of the loss.
@@ -200,7 +260,7 @@ def discriminator_forward_backward(G, D, settings, real, z, buffers):
     fake = mlp_forward(G, buffers.g_outputs, z, slope)  # (mb, 2)
     buffers.d_input[:n] = real
     buffers.d_input[n:] = fake
-    packed = buffers.d_input.reshape(2 * batch, -1)  # (2b, 2m): packs of m samples side by side
+    packed = _d_input(settings, buffers.d_input.reshape(2 * batch, -1), buffers)  # (2b, 2m): packs of m samples
     logits = mlp_forward(D, buffers.d_outputs, packed, slope)  # (2b, 1)
     buffers.targets[:batch] = settings.real_target
     buffers.targets[batch:] = 0
@@ -219,7 +279,7 @@ def generator_forward_backward(G, D, settings, z, buffers):
     dL_G/dtheta_G = (dL_G/dfake) (dfake/dtheta_G): dL_G/dfake comes out of D's backward."""
     batch, slope = z.shape[0] // settings.pack, settings.negative_slope
     fake = mlp_forward(G, buffers.g_outputs, z, slope)  # (mb, 2)
-    packed_fake = fake.reshape(batch, -1)  # (b, 2m)
+    packed_fake = _d_input(settings, fake.reshape(batch, -1), buffers)  # (b, 2m)
     logits = mlp_forward(D, buffers.d_outputs, packed_fake, slope)  # (b, 1)
     flat_logits, t = logits.reshape(-1), buffers.targets[:batch].reshape(-1)  # (b,)
     grad = buffers.logits_grad[:batch]  # (b, 1)
@@ -232,7 +292,11 @@ def generator_forward_backward(G, D, settings, z, buffers):
         t[:] = 1
         g_loss = bce_part_numba(flat_logits, t, grad.reshape(-1), settings.batch)
     grad_packed = mlp_backward(D, buffers.d_outputs, packed_fake, grad, slope, buffers.input_grads, False, True)
-    buffers.fake_grad[:] = grad_packed.reshape(buffers.fake_grad.shape)  # (mb, 2)
+    if settings.pack_spread:  # back through the spread feature: (b, 2m + 1) -> (b, 2m)
+        pack_spread_backward(fake.reshape(batch, -1), grad_packed, settings.pack, settings.spread_eps,
+                             buffers.fake_grad.reshape(batch, -1))  # fmt: skip
+    else:
+        buffers.fake_grad[:] = grad_packed.reshape(buffers.fake_grad.shape)  # (mb, 2)
     mlp_backward(G, buffers.g_outputs, z, buffers.fake_grad, slope, buffers.input_grads, True, False)
     return g_loss
 
@@ -283,6 +347,7 @@ def _share_buffers(work, share, packs, pack):
         work.g_outputs[share],
         work.d_outputs[share],
         work.d_input[share, : 2 * n],
+        work.d_features[share, : 2 * packs],
         work.targets[share, : 2 * packs],
         work.logits_grad[share, : 2 * packs],
         work.fake_grad[share, :n],
@@ -345,7 +410,8 @@ class FusedStep:
     def __init__(self, gan: Any) -> None:
         c = gan.config
         self.g_sizes = np.array([c.noise_dim] + [c.hidden] * c.depth + [c.data_dim], np.int64)
-        self.d_sizes = np.array([c.data_dim * c.pack] + [c.hidden] * c.depth + [1], np.int64)
+        d_inputs = c.data_dim * c.pack + (1 if c.pack_spread else 0)  # the packs (and their log spread)
+        self.d_sizes = np.array([d_inputs] + [c.hidden] * c.depth + [1], np.int64)
         self.blas = _blas_libraries()
         self.work: Workspace | None = None
         n, dtype = c.batch_size * c.pack, gan.dtype
@@ -360,11 +426,12 @@ class FusedStep:
         c, dtype = gan.config, gan.dtype
         packs = -(-c.batch_size // threads)  # b_max = ceil(B / threads)
         n = packs * c.pack
-        widest = max(c.hidden, c.data_dim * c.pack, c.noise_dim)
+        widest = max(c.hidden, int(self.d_sizes[0]), c.noise_dim)
         return Workspace(
             g_outputs=np.empty((threads, n * int(self.g_sizes[1:].sum())), dtype),  # G runs on mb rows
             d_outputs=np.empty((threads, 2 * packs * int(self.d_sizes[1:].sum())), dtype),  # D on up to 2b
             d_input=np.empty((threads, 2 * n, c.data_dim), dtype),
+            d_features=np.empty((threads, 2 * packs, c.data_dim * c.pack + 1), dtype),
             targets=np.empty((threads, 2 * packs, 1), dtype),
             logits_grad=np.empty((threads, 2 * packs, 1), dtype),
             fake_grad=np.empty((threads, n, c.data_dim), dtype),
@@ -400,6 +467,8 @@ class FusedStep:
             beta1=c.betas[0],
             beta2=c.betas[1],
             eps=c.eps,
+            pack_spread=c.pack_spread,
+            spread_eps=gan.spread.eps if gan.spread is not None else 1.0,
         )
         with _single_threaded(self.blas if threads > 1 else []):  # the threads share the cores already
             losses = train_step_fused(G, D, settings, b, self.work, gan.opt_D.step_count, gan.opt_G.step_count)

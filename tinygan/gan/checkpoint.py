@@ -196,7 +196,7 @@ def load_checkpoint(path: str | os.PathLike, data: Any = None, *, config: GANCon
         )
     config = config or saved
     architecture = ("hidden", "depth", "noise_dim", "data_dim", "g_activation", "d_activation", "pack", "dtype")
-    fourier = ("fourier_features", "fourier_max_scale")  # D's input features: its width, and its frequencies
+    fourier = ("fourier_features", "fourier_max_scale", "pack_spread")  # D's input features: width, frequencies
     for name in (*architecture, "g_output", "num_classes", *fourier):  # every field the arrays depend on
         if getattr(config, name) != getattr(saved, name):
             raise CheckpointError(

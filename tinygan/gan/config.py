@@ -52,6 +52,7 @@ class GANConfig:
     fourier_features: int = 0  # if > 0, D also sees sin and cos of its input at this many frequencies
     fourier_max_scale: float = 64.0  # highest frequency, cycles per network unit (log-uniform from 1)
     fourier_anneal: float = 0.6  # fraction of the run's steps over which they open, coarse to fine (0: all at once)
+    pack_spread: bool = False  # D also sees log of each pack's spread (nn/pack_spread.py); needs pack >= 2
     dtype: str = "float32"
     extra: dict = field(default_factory=dict)  # free-form notes kept with checkpoints
 
@@ -74,6 +75,12 @@ class GANConfig:
             raise ValueError(f"fourier_max_scale must be a finite number > 1, got {value!r}")
         if not 0 <= self.fourier_anneal <= 1:
             raise ValueError(f"fourier_anneal must be in [0, 1], got {self.fourier_anneal!r}")
+        if not isinstance(self.pack_spread, (bool, np.bool_)):
+            raise TypeError(f"pack_spread must be True or False, got {self.pack_spread!r}")
+        if self.pack_spread and self.pack < 2:
+            raise ValueError(f"pack_spread needs pack >= 2 (the spread of one point is 0), got pack={self.pack}")
+        if self.pack_spread and self.fourier_features:
+            raise ValueError("pack_spread and fourier_features cannot be combined: choose one of D's input features")
         for name in ("lr", "eps", "data_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be a finite number > 0, got {getattr(self, name)!r}")

@@ -31,6 +31,7 @@ from ..nn.features import FourierFeatures
 from ..nn.layers import Sequential, as_float_dtype, mlp
 from ..nn.losses import discriminator_loss, generator_loss
 from ..nn.optim import Adam
+from ..nn.pack_spread import PackSpread
 from .config import GANConfig, lr_multiplier
 from .memory import available_bytes, describe_bytes, sampling_bytes
 from .truncation import draws_needed, split_by_jacobian
@@ -79,10 +80,16 @@ class GAN:
             self.features = FourierFeatures(d_input, config.fourier_features, config.fourier_max_scale,
                                             rng=np.random.default_rng([self.seed, 6]), dtype=self.dtype)  # fmt: skip
             d_input = self.features.out_features
+        self.spread = None  # log of each pack's spread, when config.pack_spread
+        if config.pack_spread:
+            self.spread = PackSpread(config.pack, config.data_dim + classes, dtype=self.dtype)
+            d_input = self.spread.out_features
         self.D = mlp([d_input, *hidden, 1], config.d_activation,
                      negative_slope=config.negative_slope, rng=init_rng, dtype=self.dtype)  # fmt: skip
         if self.features is not None:
             self.D = Sequential(self.features, *self.D.layers)
+        if self.spread is not None:
+            self.D = Sequential(self.spread, *self.D.layers)
         self.opt_G = Adam(self.G.parameters(), config.lr, config.betas, config.eps)
         self.opt_D = Adam(self.D.parameters(), config.lr, config.betas, config.eps)
         self.fused = None  # the numba backend runs the same step as one jitted call (plain, unconditional MLPs)
