@@ -60,7 +60,14 @@ class Method(NamedTuple):
     settings: dict[str, Any]
 
 
-NONE = {"pack": 1, "label_smoothing": 0.0, "ema": 0.0, "jacobian_truncation": 0.0, "fourier_features": 0}
+NONE = {
+    "pack": 1,
+    "label_smoothing": 0.0,
+    "ema": 0.0,
+    "jacobian_truncation": 0.0,
+    "fourier_features": 0,
+    "pack_spread": False,
+}
 METHODS: dict[str, Method] = {
     "gan": Method("GAN (pack 1)", NONE),
     "pack2": Method("PacGAN2", NONE | {"pack": 2}),
@@ -75,7 +82,10 @@ METHODS: dict[str, Method] = {
                         NONE | {"pack": 2, "ema": 0.9995, "fourier_features": 64}),
     "pack2_rff_jbt": Method("PacGAN2 + EMA of G + Fourier features + Jacobian truncation 3%",
                             NONE | {"pack": 2, "ema": 0.9995, "jacobian_truncation": 0.03, "fourier_features": 64}),
+    "spread_jbt": Method("PacGAN2 + pack spread + EMA of G (0.999) + Jacobian truncation 3% (the recipes)",
+                         NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.03, "pack_spread": True}),
 }  # fmt: skip
+UNTRUNCATED = "_untruncated"  # a truncated run's samples drawn again without truncation: METHOD + UNTRUNCATED
 N_SAMPLES = 2500  # generated points per run, as in the PacGAN and VEEGAN papers
 GOAL_HQ = 0.97  # the goal: every seed captures every mode with >= 97% high-quality samples
 # faithful: every mode (strict), HQ >= 97% (98.5% when truncated), reverse KL <= 0.02, width in [0.8, 1.25]
@@ -206,7 +216,18 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     record["mode_weight"] = [float(w) for w in stats["mode_weight"]]
     record["reverse_kl"], record["width_ratio"] = float(stats["reverse_kl"]), float(stats["width_ratio"])
     record["goal_met"] = meets_goal(record)
-    record["faithful"] = is_faithful(record, truncated=spec.config.get("jacobian_truncation", 0) > 0)
+    truncated = spec.config.get("jacobian_truncation", 0) > 0
+    record["faithful"] = is_faithful(record, truncated=truncated)
+    if truncated and not record["diverged"]:  # the same G sampled without truncation: a row of its own
+        plain = gan.sample(N_SAMPLES, rng=np.random.default_rng([spec.seed, 2]), jacobian_truncation=0.0)
+        plain_stats = mode_statistics(plain, source)
+        kept = ("modes_captured", "modes_captured_strict", "modes_total", "high_quality_fraction", "reverse_kl",
+                "width_ratio")  # fmt: skip
+        untruncated = {name: plain_stats[name] for name in kept}
+        untruncated["mode_weight"] = [float(w) for w in plain_stats["mode_weight"]]
+        untruncated["goal_met"] = meets_goal(untruncated)
+        untruncated["faithful"] = is_faithful(untruncated)
+        record["untruncated"] = untruncated
     record["config"] = spec.config
     record["samples"] = samples
     return record
@@ -309,10 +330,25 @@ def mean_se(values: Iterable[float]) -> tuple[float, float]:
         return float(a.mean()), se
 
 
+def with_untruncated(records: Sequence[dict]) -> list[dict]:
+    """The records, and after them each truncated run again as method METHOD_untruncated, holding the
+    statistics of the same G sampled without truncation."""
+    plain = [r | r["untruncated"] | {"method": r["method"] + UNTRUNCATED} for r in records if "untruncated" in r]
+    return [*records, *plain]
+
+
+def method_label(method: str) -> str:
+    """The table's name for a method (or for a truncated method's runs sampled without truncation)."""
+    if method.endswith(UNTRUNCATED):
+        return METHODS[method.removesuffix(UNTRUNCATED)].label + ", sampled without truncation"
+    return METHODS[method].label
+
+
 def summarise(records: Sequence[dict]) -> list[dict[str, Any]]:
-    """One row per (mixture, method), in first-seen order: mean ± se of modes, strict modes, HQ %."""
+    """One row per (mixture, method), in first-seen order: mean ± se of modes, strict modes, HQ %.
+    A truncated method's runs also give a row sampled without truncation (with_untruncated)."""
     groups: dict[tuple[str, str], list[dict]] = {}
-    for record in records:
+    for record in with_untruncated(records):
         groups.setdefault((record["mixture"], record["method"]), []).append(record)
     rows = []
     for (mixture, method), group in groups.items():
@@ -422,7 +458,7 @@ def table_rows(summary: Sequence[dict], true_rows: dict[str, dict], mixtures: Se
     for method in methods:
         n = {by_key[(m, method)]["n"] for m in mixtures if (m, method) in by_key}
         seeds = "/".join(map(str, sorted(n)))
-        row = [METHODS[method].label, f"tinygan, {seeds} seed{'' if seeds == '1' else 's'}"]
+        row = [method_label(method), f"tinygan, {seeds} seed{'' if seeds == '1' else 's'}"]
         for m in mixtures:
             r = by_key.get((m, method))
             if r is None:
@@ -434,6 +470,17 @@ def table_rows(summary: Sequence[dict], true_rows: dict[str, dict], mixtures: Se
                     _pm(r["hq_pct"], r["hq_pct_se"]), _pm(r["reverse_kl"], r["reverse_kl_se"], 4),
                     _pm(r["width"], r["width_se"], 2), goal, faithful]  # fmt: skip
         rows.append(row)
+    return rows
+
+
+def per_seed_rows(records: Sequence[dict]) -> list[list[str]]:
+    """Header, then one row per run (and per run sampled without truncation): the faithful goal's numbers."""
+    rows = [["mixture", "method", "seed", "modes (strict)", "HQ %", "rev KL", "width", "faithful", "train s"]]
+    for r in sorted(with_untruncated(records), key=lambda r: (r["mixture"], r["method"], r["seed"])):
+        rows.append([r["mixture"], r["method"], str(r["seed"]),
+                     f"{r['modes_captured_strict']}/{r['modes_total']}", f"{100 * r['high_quality_fraction']:.2f}",
+                     f"{r['reverse_kl']:.4f}", f"{r['width_ratio']:.3f}", "yes" if r.get("faithful") else "no",
+                     f"{r['seconds']:.0f}"])  # fmt: skip
     return rows
 
 
@@ -598,6 +645,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--resume", action="store_true", help="reuse runs in OUT/runs with the same config, steps and backend"
     )
     p.add_argument("--markdown", action="store_true", help="print the table as GitHub markdown")
+    p.add_argument("--per-seed", action="store_true", help="also print one row per run")
     args = p.parse_args(argv)
     args.seeds = args.seed_list if args.seed_list is not None else list(range(args.seeds))
     args.overrides = dict(args.overrides)
@@ -776,6 +824,9 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows, markdown=args.markdown))
     print()
     print(table_note())
+    if args.per_seed:
+        print()
+        print(format_table(per_seed_rows(result["runs"]), markdown=args.markdown))
     print(f"wrote {', '.join(written)}")
     return 0
 

@@ -17,10 +17,11 @@ from tinygan.nn.pack_spread import PackSpread
 
 
 @given(seed=st.integers(0, 2**32 - 1), pack=st.integers(2, 5), dim=st.integers(1, 4), batch=st.integers(1, 12),
-       scale=st.sampled_from([1e-2, 1.0, 10.0]))  # fmt: skip
-def test_pack_spread_gradients(seed, pack, dim, batch, scale):
+       scale=st.sampled_from([1e-2, 1.0, 10.0]), gate=st.floats(0.0, 1.0))  # fmt: skip
+def test_pack_spread_gradients(seed, pack, dim, batch, scale, gate):
     rng = np.random.default_rng(seed)
     layer = PackSpread(pack, dim, dtype=np.float64)
+    layer.gate = gate
     x = scale * rng.uniform(-1, 1, (batch, pack * dim))
     errors = check_module_gradients(layer, x, h=1e-6 * scale, rng=rng)
     assert errors["input"] <= 1e-6, errors
@@ -33,12 +34,13 @@ def test_pack_spread_matches_torch_autograd():
         torch = pytest.importorskip("torch")
     rng = np.random.default_rng(0)
     layer = PackSpread(3, 2, dtype=np.float64)
+    layer.gate = 0.7
     x, projection = rng.normal(size=(8, 6)), rng.normal(size=(8, 7))
     y, grad_x = layer.forward(x), layer.backward(projection)
     x_t = torch.tensor(x, requires_grad=True)
     points = x_t.reshape(8, 3, 2)
     spread = ((points - points.mean(1, keepdim=True)) ** 2).sum(2).mean(1, keepdim=True)
-    y_t = torch.cat([x_t, torch.log(spread + 1e-8)], dim=1)
+    y_t = torch.cat([x_t, 0.7 * torch.log(spread + 1e-8)], dim=1)
     (y_t * torch.from_numpy(projection)).sum().backward()
     np.testing.assert_allclose(y, y_t.detach().numpy(), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(grad_x, x_t.grad.numpy(), rtol=1e-10, atol=1e-12)
@@ -89,12 +91,26 @@ def test_the_fused_numba_step_runs_the_same_spread_gan_as_numpy():
     results = []
     for backend in ("numpy", "numba"):
         tg.set_backend(backend)
-        gan = GAN(mixture("ring8", dtype=np.float64), dataclasses.replace(CONFIG, d_steps=2), seed=3)
+        config = dataclasses.replace(CONFIG, d_steps=2, pack_spread_from=0.25)  # opens over steps 5-7 of 20
+        gan = GAN(mixture("ring8", dtype=np.float64), config, seed=3)
         assert (gan.fused is not None) == (backend == "numba")
         losses = [[float(v) for v in gan.train_step().values()] for _ in range(15)]
         results.append((np.array(losses), gan.G.flat.data.copy(), gan.D.flat.data.copy()))
     for a, b in zip(*results):
         np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+
+
+def test_the_gate_opens_after_pack_spread_from_of_the_run():
+    always = GAN(mixture("ring8"), CONFIG, seed=0)
+    assert [always.pack_spread_gate(step) for step in (0, 10, 20)] == [1.0, 1.0, 1.0]
+    late = GAN(mixture("ring8"), dataclasses.replace(CONFIG, steps=100, pack_spread_from=0.3), seed=0)
+    gates = [late.pack_spread_gate(step) for step in (0, 30, 35, 40, 100)]
+    assert gates == pytest.approx([0.0, 0.0, 0.5, 1.0, 1.0])
+    for _ in range(35):
+        late.train_step()
+    assert late.spread.gate == pytest.approx(0.4)  # the last step ran as step 34: (0.34 - 0.3) / 0.1
+    with pytest.raises(ValueError, match="pack_spread_from must be in"):
+        GAN(mixture("ring8"), dataclasses.replace(CONFIG, pack_spread_from=1.5))
 
 
 def test_a_checkpoint_records_the_feature(tmp_path):

@@ -80,6 +80,7 @@ class Settings(NamedTuple):
     eps: float
     pack_spread: bool  # D's input gains log of each pack's spread (nn/pack_spread.py)
     spread_eps: float  # its eps
+    spread_gate: float  # and its gate a: D sees a log(v + eps)
 
 
 class Batches(NamedTuple):
@@ -194,8 +195,8 @@ def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads
 
 
 @njit
-def pack_spread_forward(packed, out, pack, eps):
-    """out (rows, m d + 1) = [packed, log(v + eps)], v = (1/m) sum_k ||x_k - xbar||^2 over each row's
+def pack_spread_forward(packed, out, pack, eps, gate):
+    """out (rows, m d + 1) = [packed, a log(v + eps)] (a = gate), v = (1/m) sum_k ||x_k - xbar||^2 over each row's
     m points (packed (rows, m d)): nn/pack_spread.py's forward. Returns out."""
     width = packed.shape[1]
     dim = width // pack
@@ -210,14 +211,14 @@ def pack_spread_forward(packed, out, pack, eps):
                 centred = packed[r, k * dim + j] - mean
                 spread += centred * centred
         out[r, :width] = packed[r]
-        out[r, width] = math.log(spread / pack + eps)
+        out[r, width] = gate * math.log(spread / pack + eps)
     return out
 
 
 @njit
-def pack_spread_backward(packed, grad_features, pack, eps, grad_packed):
+def pack_spread_backward(packed, grad_features, pack, eps, gate, grad_packed):
     """grad_packed (rows, m d) = dL/dx from dL/dy = grad_features (rows, m d + 1), as
-    nn/pack_spread.py: g_x,k + g_s (2/m) (x_k - xbar) / (v + eps)."""
+    nn/pack_spread.py: g_x,k + a g_s (2/m) (x_k - xbar) / (v + eps)."""
     width = packed.shape[1]
     dim = width // pack
     for r in range(packed.shape[0]):
@@ -230,7 +231,7 @@ def pack_spread_backward(packed, grad_features, pack, eps, grad_packed):
             for k in range(pack):
                 centred = packed[r, k * dim + j] - mean
                 spread += centred * centred
-        scale = (2.0 / pack) * grad_features[r, width] / (spread / pack + eps)
+        scale = (2.0 * gate / pack) * grad_features[r, width] / (spread / pack + eps)
         for j in range(dim):
             mean = 0.0
             for k in range(pack):
@@ -246,7 +247,8 @@ def _d_input(settings, packed, buffers):
     """What D's first layer sees: the packs themselves, or the packs and their log spread."""
     if not settings.pack_spread:
         return packed
-    return pack_spread_forward(packed, buffers.d_features[: packed.shape[0]], settings.pack, settings.spread_eps)
+    out = buffers.d_features[: packed.shape[0]]
+    return pack_spread_forward(packed, out, settings.pack, settings.spread_eps, settings.spread_gate)
 
 
 @njit
@@ -294,7 +296,7 @@ def generator_forward_backward(G, D, settings, z, buffers):
     grad_packed = mlp_backward(D, buffers.d_outputs, packed_fake, grad, slope, buffers.input_grads, False, True)
     if settings.pack_spread:  # back through the spread feature: (b, 2m + 1) -> (b, 2m)
         pack_spread_backward(fake.reshape(batch, -1), grad_packed, settings.pack, settings.spread_eps,
-                             buffers.fake_grad.reshape(batch, -1))  # fmt: skip
+                             settings.spread_gate, buffers.fake_grad.reshape(batch, -1))  # fmt: skip
     else:
         buffers.fake_grad[:] = grad_packed.reshape(buffers.fake_grad.shape)  # (mb, 2)
     mlp_backward(G, buffers.g_outputs, z, buffers.fake_grad, slope, buffers.input_grads, True, False)
@@ -469,6 +471,7 @@ class FusedStep:
             eps=c.eps,
             pack_spread=c.pack_spread,
             spread_eps=gan.spread.eps if gan.spread is not None else 1.0,
+            spread_gate=gan.spread.gate if gan.spread is not None else 0.0,
         )
         with _single_threaded(self.blas if threads > 1 else []):  # the threads share the cores already
             losses = train_step_fused(G, D, settings, b, self.work, gan.opt_D.step_count, gan.opt_G.step_count)

@@ -53,6 +53,7 @@ class GANConfig:
     fourier_max_scale: float = 64.0  # highest frequency, cycles per network unit (log-uniform from 1)
     fourier_anneal: float = 0.6  # fraction of the run's steps over which they open, coarse to fine (0: all at once)
     pack_spread: bool = False  # D also sees log of each pack's spread (nn/pack_spread.py); needs pack >= 2
+    pack_spread_from: float = 0.0  # it opens after this fraction of the run, over the next 10% (0: open throughout)
     dtype: str = "float32"
     extra: dict = field(default_factory=dict)  # free-form notes kept with checkpoints
 
@@ -77,6 +78,9 @@ class GANConfig:
             raise ValueError(f"fourier_anneal must be in [0, 1], got {self.fourier_anneal!r}")
         if not isinstance(self.pack_spread, (bool, np.bool_)):
             raise TypeError(f"pack_spread must be True or False, got {self.pack_spread!r}")
+        _check_real("pack_spread_from", self.pack_spread_from)
+        if not 0 <= self.pack_spread_from <= 1:
+            raise ValueError(f"pack_spread_from must be in [0, 1], got {self.pack_spread_from!r}")
         if self.pack_spread and self.pack < 2:
             raise ValueError(f"pack_spread needs pack >= 2 (the spread of one point is 0), got pack={self.pack}")
         if self.pack_spread and self.fourier_features:

@@ -101,7 +101,7 @@ class GAN:
         self.G_ema = self.xp.array(self.G.flat.data) if config.ema > 0 else None
         self.step = 0  # G steps taken so far
         self.history: list[dict[str, float]] = []
-        self._open_fourier_window()
+        self._open_input_features()
 
     @property
     def conditional(self) -> bool:
@@ -139,6 +139,7 @@ class GAN:
         """One round: ``d_steps`` D updates, then one G update. Returns the losses (device scalars)."""
         if self.fused is not None:  # the numba backend: the same round in one jitted call
             self.opt_D.lr = self.opt_G.lr = self.config.lr * lr_multiplier(self.config, self.step)
+            self._open_input_features()
             return self._train_step_fused()
         for _ in range(self.config.d_steps):
             d_loss = self.step_discriminator()
@@ -152,7 +153,7 @@ class GAN:
         Returns D's loss (a device scalar)."""
         n = self.config.batch_size * self.config.pack  # samples per side
         self.opt_D.lr = self.config.lr * lr_multiplier(self.config, self.step)
-        self._open_fourier_window()
+        self._open_input_features()
         if self.conditional:
             real, labels = self.sample_real_labelled(n)  # (n, d), (n,)
         else:
@@ -168,7 +169,7 @@ class GAN:
         counts G updates). Returns G's loss (a device scalar)."""
         n = self.config.batch_size * self.config.pack
         self.opt_G.lr = self.config.lr * lr_multiplier(self.config, self.step)
-        self._open_fourier_window()
+        self._open_input_features()
         z = self.sample_noise(n)  # (n, noise_dim)
         labels = self.data.sample_labels(n, self.rng) if self.conditional else None  # asked-for classes
         g_loss = self.generator_forward_backward(z, labels)
@@ -177,10 +178,20 @@ class GAN:
         self.step += 1
         return g_loss
 
-    def _open_fourier_window(self) -> None:
-        """D's Fourier features (if any) open as scheduled for the current step."""
+    def _open_input_features(self) -> None:
+        """D's Fourier features and pack spread (if any) open as scheduled for the current step."""
         if self.features is not None:
             self.features.set_window(self.fourier_window(self.step))
+        if self.spread is not None:
+            self.spread.gate = self.pack_spread_gate(self.step)
+
+    def pack_spread_gate(self, step: int) -> float:
+        """The spread feature's gate at G step ``step``: 1 throughout if pack_spread_from is 0; else 0
+        until pack_spread_from of the run, then linearly to 1 over the next 10% of it."""
+        if self.config.pack_spread_from == 0:
+            return 1.0
+        opened = (step / self.config.steps - self.config.pack_spread_from) / 0.1
+        return min(1.0, max(0.0, opened))
 
     def fourier_window(self, step: int) -> float:
         """alpha for FourierFeatures at G step ``step``: 0 to 1 + width over fourier_anneal * steps."""
@@ -398,4 +409,4 @@ class GAN:
                 raise ValueError(f"state has no G_ema of shape {tuple(self.G_ema.shape)} (config.ema > 0)")
             self.G_ema[...] = self.xp.asarray(np.asarray(state["G_ema"], dtype=self.dtype))
         self.step = int(state["step"])
-        self._open_fourier_window()
+        self._open_input_features()

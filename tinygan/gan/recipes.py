@@ -34,12 +34,12 @@ RECIPES: dict[str, GANConfig] = {
     "ring8": GANConfig(
         hidden=256, depth=3, lr=2e-4, betas=(0.5, 0.999), batch_size=64, pack=2,
         schedule="cosine", decay_start=0.4, final_lr_fraction=0.01, steps=50_000,
-        ema=0.9995, jacobian_truncation=0.03,
+        ema=0.999, jacobian_truncation=0.03, pack_spread=True,
     ),
     "grid25": GANConfig(
         hidden=256, depth=3, lr=2e-4, betas=(0.5, 0.999), batch_size=64, pack=2,
         schedule="cosine", decay_start=0.4, final_lr_fraction=0.01, steps=50_000, data_scale=4.0,
-        ema=0.9995, jacobian_truncation=0.03,
+        ema=0.999, jacobian_truncation=0.03, pack_spread=True, pack_spread_from=0.3,
     ),
 }  # fmt: skip
 RECIPES["digits"] = GANConfig(

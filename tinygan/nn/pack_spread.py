@@ -11,6 +11,9 @@ however narrow the data's modes are. It is the minibatch standard deviation of p
     y = [x, log(v + eps)]        x (B, m d) as B packs of m points x_1..x_m in R^d,   y (B, m d + 1)
     v = (1/m) sum_k ||x_k - xbar||^2,   xbar = (1/m) sum_k x_k
 
+``gate`` (a in [0, 1], 1 by default) scales the feature, y = [x, a log(v + eps)], so that a
+schedule can open it part way through a run (GAN.pack_spread_gate) once the modes are found.
+
 eps (1e-8 by default, in the networks' units squared) keeps the log finite when two points
 coincide; it is far below the spread of any mode worth resolving (a mode of std 0.01 has v ~ 1e-4).
 """
@@ -25,7 +28,7 @@ from .module import Module, as_float_dtype
 
 
 class PackSpread(Module):
-    """x (B, m d) -> [x, log(v + eps)] (B, m d + 1): each pack's points and the log of their spread."""
+    """x (B, m d) -> [x, a log(v + eps)] (B, m d + 1): each pack's points and the log of their spread."""
 
     def __init__(self, pack: int, dim: int, *, eps: float = 1e-8, dtype: Any = None) -> None:
         for arg, value, least in (("pack", pack, 2), ("dim", dim, 1)):
@@ -35,6 +38,7 @@ class PackSpread(Module):
             raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
         self.pack, self.dim, self.eps = pack, dim, float(eps)
         self.in_features, self.out_features = pack * dim, pack * dim + 1
+        self.gate = 1.0  # a: how far the feature is open
         self.dtype = as_float_dtype(dtype)
         self.xp = get_backend().xp
         self._cache = None
@@ -48,13 +52,13 @@ class PackSpread(Module):
         centred = points - points.mean(axis=1, keepdims=True)  # x_k - xbar, (B, m, d)
         spread = (centred * centred).sum(axis=2).mean(axis=1, keepdims=True) + self.eps  # v + eps, (B, 1)
         self._cache = (centred, spread)
-        return self.xp.concatenate([x, self.xp.log(spread)], axis=1)  # (B, m d + 1)
+        return self.xp.concatenate([x, self.gate * self.xp.log(spread)], axis=1)  # (B, m d + 1)
 
     def backward(self, grad_out: Any) -> Any:
         """With g = dL/dy split as [g_x (B, m d), g_s (B, 1)]:
 
         dv/dx_k = (2/m) (x_k - xbar)    (xbar's own dependence on x_k drops out: sum_j (x_j - xbar) = 0)
-        dL/dx_k = g_x,k + g_s (2/m) (x_k - xbar) / (v + eps)
+        dL/dx_k = g_x,k + a g_s (2/m) (x_k - xbar) / (v + eps)
 
         The second term pushes a pack's points apart when D says more spread looks more real, and
         its size does not depend on the scale: halving every distance doubles 1/(v + eps) and halves
@@ -67,5 +71,5 @@ class PackSpread(Module):
                 f"got {tuple(grad_out.shape)}"
             )
         g_x, g_s = grad_out[:, : self.in_features], grad_out[:, self.in_features :]  # (B, m d), (B, 1)
-        scale = (2.0 / self.pack) * g_s / spread  # (B, 1)
+        scale = (2.0 * self.gate / self.pack) * g_s / spread  # (B, 1)
         return g_x + (scale[:, :, None] * centred).reshape(g_x.shape)  # (B, m d)
