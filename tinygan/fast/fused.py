@@ -7,6 +7,7 @@ It is a twin of ``GAN.train_step`` (gan/model.py), read the same way and tested 
                  adam_step(D)                     opt_D.step()
       generator_forward_backward                  generator_forward_backward(z)
       adam_step(G)                                opt_G.step()
+        and G's weight average                    _update_ema()
 
 but without a Python-level call per layer and per elementwise op, which is what a small-batch
 step spends most of its time on. Two shortcuts, both exact:
@@ -304,27 +305,32 @@ def generator_forward_backward(G, D, settings, z, buffers):
 
 
 @njit
-def adam_step(net, share_grads, settings, step):
+def adam_step(net, share_grads, settings, step, average, average_rate):
     """net.grads <- the sum of the shares' gradients (share_grads (threads, P)), then one Adam step
     (step counts from 1) as kernels.adam_update_numba, the parameters split over the cores:
 
     m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  p <- p - (lr / (1 - b1^t)) m / (sqrt(v / (1 - b2^t)) + eps)
     with every scalar cast to the buffers' dtype first (float32 buffers get float32 scalars, as in NumPy).
+    If ``average`` (P,) is not empty, it moves towards the new p as GAN._update_ema, in the same pass:
+    average <- average + average_rate (p - average), average_rate = 1 - config.ema.
     """
     b1, b2 = settings.beta1, settings.beta2
-    s = np.empty(7, net.params.dtype)  # storing into it casts
+    s = np.empty(8, net.params.dtype)  # storing into it casts
     s[0], s[1], s[2], s[3] = b1, 1.0 - b1, b2, 1.0 - b2
-    s[4], s[5], s[6] = settings.lr / (1.0 - b1**step), 1.0 - b2**step, settings.eps
+    s[4], s[5], s[6], s[7] = settings.lr / (1.0 - b1**step), 1.0 - b2**step, settings.eps, average_rate
     _sum_shares_and_adam(
-        net.params, net.grads, net.adam_m, net.adam_v, share_grads, s[0], s[1], s[2], s[3], s[4], s[5], s[6]
-    )
+        net.params, net.grads, net.adam_m, net.adam_v, share_grads, s[0], s[1], s[2], s[3], s[4], s[5], s[6],
+        average, s[7],
+    )  # fmt: skip
 
 
 @parallel_njit
 def _sum_shares_and_adam(
-    p, g, m, v, share_grads, beta1, one_minus_beta1, beta2, one_minus_beta2, step_size, bias2, eps
+    p, g, m, v, share_grads, beta1, one_minus_beta1, beta2, one_minus_beta2, step_size, bias2, eps, average, rate
 ):
-    """kernels._adam_flat, with g[i] first set to the sum of share_grads[:, i]; a share of i per core."""
+    """kernels._adam_flat, with g[i] first set to the sum of share_grads[:, i], and the weight average
+    after it (unless ``average`` is empty); a share of i per core."""
+    averaging = average.size > 0
     for i in numba.prange(p.size):
         total = share_grads[0, i]
         for share in range(1, share_grads.shape[0]):
@@ -333,6 +339,8 @@ def _sum_shares_and_adam(
         m[i] = beta1 * m[i] + one_minus_beta1 * g[i]
         v[i] = beta2 * v[i] + one_minus_beta2 * (g[i] * g[i])
         p[i] -= step_size * m[i] / (math.sqrt(v[i] / bias2) + eps)
+        if averaging:
+            average[i] += rate * (p[i] - average[i])
 
 
 @njit
@@ -389,20 +397,21 @@ def generator_shares(G, D, settings, z, work, losses):
 
 
 @njit
-def train_step_fused(G, D, settings, batches, work, d_steps_done, g_steps_done):
+def train_step_fused(G, D, settings, batches, work, d_steps_done, g_steps_done, g_average, average_rate):
     """``d_steps`` = len(batches.real) D updates, then one G update, as GAN.train_step.
 
     Each pass runs on every share of the batch at once (one per thread, ``threads`` = len(work.losses));
     the shares' losses and gradients are then added up. ``d_steps_done`` / ``g_steps_done``: the Adam
-    steps each network took before (for bias correction). Returns (d_loss of the last D update, g_loss)."""
+    steps each network took before (for bias correction). ``g_average`` (P_G,): G's weight average, moved
+    with rate ``average_rate`` after G's update (empty: none). Returns (d_loss of the last D update, g_loss)."""
     d_loss = 0.0
     for k in range(batches.real.shape[0]):
         discriminator_shares(G, D, settings, batches.real[k], batches.z_d[k], work, work.losses)
         d_loss = work.losses.sum()
-        adam_step(D, work.d_grads, settings, d_steps_done + k + 1)
+        adam_step(D, work.d_grads, settings, d_steps_done + k + 1, g_average[:0], average_rate)
     generator_shares(G, D, settings, batches.z_g, work, work.losses)
     g_loss = work.losses.sum()
-    adam_step(G, work.g_grads, settings, g_steps_done + 1)
+    adam_step(G, work.g_grads, settings, g_steps_done + 1, g_average, average_rate)
     return d_loss, g_loss
 
 
@@ -415,6 +424,8 @@ class FusedStep:
         d_inputs = c.data_dim * c.pack + (1 if c.pack_spread else 0)  # the packs (and their log spread)
         self.d_sizes = np.array([d_inputs] + [c.hidden] * c.depth + [1], np.int64)
         self.blas = _blas_libraries()
+        self.g_flat, self.d_flat = gan.G.flat, gan.D.flat  # looked up once: Module.flat walks the parameters
+        self.g_average = gan.G_ema if gan.G_ema is not None else np.empty(0, gan.dtype)  # the jitted step moves it
         self.work: Workspace | None = None
         n, dtype = c.batch_size * c.pack, gan.dtype
         self.batches = Batches(
@@ -455,9 +466,9 @@ class FusedStep:
             self.work = self._workspace(gan, threads)
         codes = kernels.ACTIVATION_CODES
         g_output = IDENTITY if c.g_output == "linear" else codes[c.g_output]
-        G = Network(gan.G.flat.data, gan.G.flat.grad, gan.opt_G.m[0], gan.opt_G.v[0], self.g_sizes,
+        G = Network(self.g_flat.data, self.g_flat.grad, gan.opt_G.m[0], gan.opt_G.v[0], self.g_sizes,
                     codes[c.g_activation], g_output)  # fmt: skip
-        D = Network(gan.D.flat.data, gan.D.flat.grad, gan.opt_D.m[0], gan.opt_D.v[0], self.d_sizes,
+        D = Network(self.d_flat.data, self.d_flat.grad, gan.opt_D.m[0], gan.opt_D.v[0], self.d_sizes,
                     codes[c.d_activation], IDENTITY)  # fmt: skip
         settings = Settings(
             batch=c.batch_size,
@@ -474,7 +485,8 @@ class FusedStep:
             spread_gate=gan.spread.gate if gan.spread is not None else 0.0,
         )
         with _single_threaded(self.blas if threads > 1 else []):  # the threads share the cores already
-            losses = train_step_fused(G, D, settings, b, self.work, gan.opt_D.step_count, gan.opt_G.step_count)
+            losses = train_step_fused(G, D, settings, b, self.work, gan.opt_D.step_count, gan.opt_G.step_count,
+                                      self.g_average, 1.0 - c.ema)  # fmt: skip
         gan.opt_D.step_count += c.d_steps
         gan.opt_G.step_count += 1
         return losses

@@ -92,13 +92,13 @@ class GAN:
             self.D = Sequential(self.spread, *self.D.layers)
         self.opt_G = Adam(self.G.parameters(), config.lr, config.betas, config.eps)
         self.opt_D = Adam(self.D.parameters(), config.lr, config.betas, config.eps)
+        # theta_ema <- theta_ema + (1 - ema) (theta - theta_ema) after every G update
+        self.G_ema = self.xp.array(self.G.flat.data) if config.ema > 0 else None
         self.fused = None  # the numba backend runs the same step as one jitted call (plain, unconditional MLPs)
         if get_backend().name == "numba" and not self.conditional and self.features is None:
             from ..fast.fused import FusedStep
 
             self.fused = FusedStep(self)
-        # theta_ema <- theta_ema + (1 - ema) (theta - theta_ema) after every G update
-        self.G_ema = self.xp.array(self.G.flat.data) if config.ema > 0 else None
         self.step = 0  # G steps taken so far
         self.history: list[dict[str, float]] = []
         self._open_input_features()
@@ -241,9 +241,9 @@ class GAN:
         return "GAN.train_step layer by layer (tinygan/gan/model.py, the code docs/backprop.md follows)"
 
     def _train_step_fused(self) -> dict[str, Any]:
-        """The same step, the same batches drawn in the same order, in one Numba call (fused.py)."""
+        """The same step, the same batches drawn in the same order, in one Numba call (fused.py), which
+        also moves G's weight average as _update_ema does."""
         d_loss, g_loss = self.fused.step(self)
-        self._update_ema()
         self.step += 1
         return {"d_loss": d_loss, "g_loss": g_loss}
 
