@@ -25,7 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from tinygan.gan.config import pack_spread_gate
 from tinygan.gan.model import GANConfig, lr_multiplier
+from tinygan.nn.pack_spread import PACK_SPREAD_EPS
 
 Params = list[tuple[jax.Array, jax.Array]]  # [(W (in, out), b (out,)), ...]
 
@@ -83,12 +85,15 @@ class JaxGAN:
         if jnp.zeros((), self.dtype).dtype != self.dtype:
             raise ValueError("float64 needs JAX's x64 mode: set JAX_ENABLE_X64=1 or use jax.enable_x64(True)")
         hidden = [c.hidden] * c.depth
-        g_sizes, d_sizes = [c.noise_dim, *hidden, c.data_dim], [c.data_dim * c.pack, *hidden, 1]
+        d_inputs = c.data_dim * c.pack + (1 if c.pack_spread else 0)  # the packs (and their log spread)
+        g_sizes, d_sizes = [c.noise_dim, *hidden, c.data_dim], [d_inputs, *hidden, 1]
+        self._d_first = 1 if c.pack_spread else 0  # tinygan's D has the spread feature at index 0
         if state is None:
             rng = np.random.default_rng([seed, 0])
             g_host, d_host = torch_like_init(g_sizes, rng), torch_like_init(d_sizes, rng)
         else:
-            g_host, d_host = self._from_tinygan(state, "G", g_sizes), self._from_tinygan(state, "D", d_sizes)
+            g_host = self._from_tinygan(state, "G", g_sizes, 0)
+            d_host = self._from_tinygan(state, "D", d_sizes, self._d_first)
         g_params, d_params = self._to_device(g_host), self._to_device(d_host)
         self.g_act = make_activation(c.g_activation, c.negative_slope)
         self.d_act = make_activation(c.d_activation, c.negative_slope)
@@ -118,10 +123,10 @@ class JaxGAN:
 
     # ------------------------------------------------------------------ weights in tinygan's layout
     @staticmethod
-    def _from_tinygan(state: Mapping[str, Any], net: str, sizes: list[int]) -> list[tuple[Any, Any]]:
-        """Dense layers sit at Sequential indices 0, 2, 4, ... (activations between them)."""
+    def _from_tinygan(state: Mapping[str, Any], net: str, sizes: list[int], first: int) -> list[tuple[Any, Any]]:
+        """Dense layers sit at Sequential indices first, first + 2, ... (activations between them)."""
         return [
-            (np.asarray(state[f"{net}.{2 * i}.weight"]), np.asarray(state[f"{net}.{2 * i}.bias"]))
+            (np.asarray(state[f"{net}.{first + 2 * i}.weight"]), np.asarray(state[f"{net}.{first + 2 * i}.bias"]))
             for i in range(len(sizes) - 1)
         ]
 
@@ -131,10 +136,10 @@ class JaxGAN:
     def tinygan_state(self) -> dict[str, np.ndarray]:
         """Host copies with tinygan's keys: {'G.0.weight': (in, out), 'G.0.bias': (out,), ...}."""
         out = {}
-        for net in ("G", "D"):
+        for net, first in (("G", 0), ("D", self._d_first)):
             for i, (weight, bias) in enumerate(self.state[net]):
-                out[f"{net}.{2 * i}.weight"] = np.array(weight)
-                out[f"{net}.{2 * i}.bias"] = np.array(bias)
+                out[f"{net}.{first + 2 * i}.weight"] = np.array(weight)
+                out[f"{net}.{first + 2 * i}.bias"] = np.array(bias)
         return out
 
     # ------------------------------------------------------------------ one training step (traced)
@@ -155,14 +160,25 @@ class JaxGAN:
         direction, opt_state = self.tx.update(grads, opt_state, params)
         return jax.tree.map(lambda p, u: p - (lr * u).astype(p.dtype), params, direction), opt_state
 
-    def _update(self, state: dict[str, Any], lr: jax.Array, real: jax.Array, z_d: jax.Array, z_g: jax.Array):
-        """real, z_d (d_steps, n, 2); z_g (n, noise_dim); n = B m."""
+    def _packs(self, samples: jax.Array, packs: int, gate: jax.Array) -> jax.Array:
+        """D's input: the samples (packs m, d) as packs (packs, m d), and with config.pack_spread their log
+        spread after them (packs, m d + 1), gated by ``gate`` (tinygan.nn.pack_spread)."""
+        x = samples.reshape(packs, -1)
+        if not self.config.pack_spread:
+            return x
+        points = samples.reshape(packs, self.config.pack, -1)  # (packs, m, d)
+        spread = jnp.mean(jnp.sum((points - points.mean(1, keepdims=True)) ** 2, axis=2), axis=1, keepdims=True)
+        return jnp.concatenate([x, gate * jnp.log(spread + PACK_SPREAD_EPS)], axis=1)
+
+    def _update(self, state: dict[str, Any], lr: jax.Array, gate: jax.Array, real: jax.Array, z_d: jax.Array,
+                z_g: jax.Array):  # fmt: skip
+        """real, z_d (d_steps, n, 2); z_g (n, noise_dim); n = B m; gate: the pack spread's."""
         c = self.config
         b = c.batch_size
         d_params, opt_d = state["D"], state["opt_D"]
         for k in range(c.d_steps):  # unrolled: d_steps is small
             fake = jax.lax.stop_gradient(mlp_apply(state["G"], z_d[k], self.g_act))  # (n, 2)
-            both = jnp.concatenate([real[k], fake]).reshape(2 * b, -1)  # (2B, 2m): one forward of D
+            both = self._packs(jnp.concatenate([real[k], fake]), 2 * b, gate)  # (2B, 2m): one forward of D
 
             def d_loss_fn(params: Params, both: jax.Array = both) -> jax.Array:
                 logits = mlp_apply(params, both, self.d_act)  # (2B, 1)
@@ -172,7 +188,7 @@ class JaxGAN:
             d_params, opt_d = self._adam(d_grads, opt_d, d_params, lr)
 
         def g_loss_fn(g_params: Params) -> jax.Array:
-            fake = mlp_apply(g_params, z_g, self.g_act).reshape(b, -1)  # (B, 2m)
+            fake = self._packs(mlp_apply(g_params, z_g, self.g_act), b, gate)  # (B, 2m)
             logits = mlp_apply(d_params, fake, self.d_act)  # (B, 1)
             if c.loss == "minimax":
                 return -jnp.mean(bce_with_logits(logits, 0.0))  # mean log(1 - D(G(z)))
@@ -185,23 +201,25 @@ class JaxGAN:
             new_state["G_ema"] = jax.tree.map(lambda e, p: e + (1.0 - c.ema) * (p - e), state["G_ema"], g_params)
         return new_state, {"d_loss": d_loss, "g_loss": g_loss}
 
-    def _sampled_update(self, state: dict[str, Any], lr: jax.Array):
+    def _sampled_update(self, state: dict[str, Any], lr: jax.Array, gate: jax.Array):
         key, real, z_d, z_g = self._sample(state["key"])
-        new_state, losses = self._update(state, lr, real, z_d, z_g)
+        new_state, losses = self._update(state, lr, gate, real, z_d, z_g)
         new_state["key"] = key
         return new_state, losses
 
     # ------------------------------------------------------------------ public
-    def _lr(self) -> np.ndarray:
+    def _schedule(self) -> tuple[np.ndarray, np.ndarray]:
+        """This step's learning rate and pack-spread gate (host scalars, so the jit compiles once); counts the step."""
         lr = self.config.lr * lr_multiplier(self.config, self.step)
+        gate = pack_spread_gate(self.config, self.step)
         self.step += 1
-        return np.asarray(lr, dtype=self.dtype)
+        return np.asarray(lr, dtype=self.dtype), np.asarray(gate, dtype=self.dtype)
 
     def train_step(self) -> dict[str, jax.Array]:
         """One step on batches drawn inside the jit (the timing mode). Losses stay on the device."""
         if self.mixture is None:
             raise RuntimeError("JaxGAN(config, data=...) is needed to sample real batches")
-        self.state, losses = self._step(self.state, self._lr())
+        self.state, losses = self._step(self.state, *self._schedule())
         return losses
 
     def train_step_on(self, real: Any, z_d: Any, z_g: Any) -> dict[str, jax.Array]:
@@ -210,7 +228,7 @@ class JaxGAN:
         c = self.config
         real, z_d = (np.reshape(a, (c.d_steps, c.batch_size * c.pack, -1)) for a in (real, z_d))
         arrays = (jnp.asarray(a, dtype=self.dtype) for a in (real, z_d, z_g))
-        self.state, losses = self._step_on(self.state, self._lr(), *arrays)
+        self.state, losses = self._step_on(self.state, *self._schedule(), *arrays)
         return losses
 
     def synchronize(self) -> None:

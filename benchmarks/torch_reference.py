@@ -32,7 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tinygan.gan.config import pack_spread_gate
 from tinygan.gan.model import GANConfig, lr_multiplier
+from tinygan.nn.pack_spread import PACK_SPREAD_EPS
 
 TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -79,6 +81,20 @@ class TorchMixture:
         return self.means[component] + torch.bmm(self.chol[component], eps)[:, :, 0]  # (n, d)
 
 
+class PackSpread(nn.Module):
+    """x (B, m d) -> [x, gate * log(v + eps)], v = each pack's mean squared distance to its mean
+    (tinygan.nn.pack_spread, here differentiated by autograd)."""
+
+    def __init__(self, pack: int) -> None:
+        super().__init__()
+        self.pack, self.gate = pack, 1.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        points = x.reshape(len(x), self.pack, -1)  # (B, m, d)
+        spread = ((points - points.mean(1, keepdim=True)) ** 2).sum(2).mean(1, keepdim=True)  # (B, 1)
+        return torch.cat([x, self.gate * torch.log(spread + PACK_SPREAD_EPS)], dim=1)
+
+
 class TorchGAN:
     """G and D as nn.Sequential, one Adam each (``fused=True`` for torch's fused Adam kernel)."""
 
@@ -99,7 +115,10 @@ class TorchGAN:
         hidden = [c.hidden] * c.depth
         factory = {"device": self.device, "dtype": self.dtype}
         self.G = make_mlp([c.noise_dim, *hidden, c.data_dim], c.g_activation, c.negative_slope).to(**factory)
-        self.D = make_mlp([c.data_dim * c.pack, *hidden, 1], c.d_activation, c.negative_slope).to(**factory)
+        d_inputs = c.data_dim * c.pack + (1 if c.pack_spread else 0)  # the packs (and their log spread)
+        self.D = make_mlp([d_inputs, *hidden, 1], c.d_activation, c.negative_slope).to(**factory)
+        if c.pack_spread:  # first in D, as in tinygan, so that the layers' names (and indices) agree
+            self.D = nn.Sequential(PackSpread(c.pack), *self.D)
         self.g_params = list(self.G.parameters())
         self.g_ema = [p.detach().clone() for p in self.g_params] if c.ema > 0 else None
         adam = {"lr": c.lr, "betas": tuple(c.betas), "eps": c.eps, "fused": True if fused else None}
@@ -157,6 +176,8 @@ class TorchGAN:
         b = c.batch_size
         self._set_lr()
         real, z_d = (t.reshape(c.d_steps, b * c.pack, -1) for t in (real, z_d))
+        if c.pack_spread:
+            self.D[0].gate = pack_spread_gate(c, self.step)
 
         for k in range(c.d_steps):
             with torch.no_grad():

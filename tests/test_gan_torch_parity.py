@@ -117,7 +117,11 @@ CASES = [
     pytest.param("numpy", "float32", {}, False, 5e-5, id="numpy-float32"),
     pytest.param("numba", "float32", {}, True, 5e-5, id="numba-float32"),
     pytest.param("numba", "float64", {"depth": 3, "pack": 2, "d_steps": 2, "ema": 0.9}, False, 1e-9, id="recipe-like"),
-]
+    pytest.param("numpy", "float64", {"pack": 2, "pack_spread": True, "pack_spread_from": 0.2}, False, 1e-9,
+                 id="numpy-pack-spread"),
+    pytest.param("numba", "float64", {"depth": 3, "pack": 2, "pack_spread": True, "pack_spread_from": 0.2, "ema": 0.9},
+                 False, 1e-9, id="numba-pack-spread"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("backend, dtype, overrides, fused, tol", CASES)
@@ -176,7 +180,7 @@ def test_jax_reference_matches_tinygan():
     jax = pytest.importorskip("jax")
     pytest.importorskip("optax")
     jax_reference = load_benchmark_module("jax_reference")
-    config = small_config("float64", depth=3, pack=2, d_steps=2, ema=0.9)
+    config = small_config("float64", depth=3, pack=2, d_steps=2, ema=0.9, pack_spread=True, pack_spread_from=0.2)
     data = mixture("two", dtype=np.float64)
     gan = GAN(data, config, seed=5)
     with jax.enable_x64(True):

@@ -157,3 +157,11 @@ def lr_multiplier(config: GANConfig, step: int) -> float:
     if config.schedule == "linear":
         return 1.0 - (1.0 - final) * t
     return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def pack_spread_gate(config: GANConfig, step: int) -> float:
+    """The pack-spread feature's gate at G step ``step``: 1 throughout if pack_spread_from is 0; else 0
+    until pack_spread_from of the run, then linearly to 1 over the next 10% of it."""
+    if config.pack_spread_from == 0:
+        return 1.0
+    return min(1.0, max(0.0, (step / config.steps - config.pack_spread_from) / 0.1))

@@ -32,7 +32,7 @@ from ..nn.layers import Sequential, as_float_dtype, mlp
 from ..nn.losses import discriminator_loss, generator_loss
 from ..nn.optim import Adam
 from ..nn.pack_spread import PackSpread
-from .config import GANConfig, lr_multiplier
+from .config import GANConfig, lr_multiplier, pack_spread_gate
 from .memory import available_bytes, describe_bytes, sampling_bytes
 from .truncation import draws_needed, split_by_jacobian
 
@@ -183,15 +183,7 @@ class GAN:
         if self.features is not None:
             self.features.set_window(self.fourier_window(self.step))
         if self.spread is not None:
-            self.spread.gate = self.pack_spread_gate(self.step)
-
-    def pack_spread_gate(self, step: int) -> float:
-        """The spread feature's gate at G step ``step``: 1 throughout if pack_spread_from is 0; else 0
-        until pack_spread_from of the run, then linearly to 1 over the next 10% of it."""
-        if self.config.pack_spread_from == 0:
-            return 1.0
-        opened = (step / self.config.steps - self.config.pack_spread_from) / 0.1
-        return min(1.0, max(0.0, opened))
+            self.spread.gate = pack_spread_gate(self.config, self.step)
 
     def fourier_window(self, step: int) -> float:
         """alpha for FourierFeatures at G step ``step``: 0 to 1 + width over fourier_anneal * steps."""

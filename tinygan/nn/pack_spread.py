@@ -26,11 +26,13 @@ from typing import Any
 from ..fast.backend import get_backend
 from .module import Module, as_float_dtype
 
+PACK_SPREAD_EPS = 1e-8  # the default eps
+
 
 class PackSpread(Module):
     """x (B, m d) -> [x, a log(v + eps)] (B, m d + 1): each pack's points and the log of their spread."""
 
-    def __init__(self, pack: int, dim: int, *, eps: float = 1e-8, dtype: Any = None) -> None:
+    def __init__(self, pack: int, dim: int, *, eps: float = PACK_SPREAD_EPS, dtype: Any = None) -> None:
         for arg, value, least in (("pack", pack, 2), ("dim", dim, 1)):
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(f"{arg} must be an int >= {least}, got {value!r}")
