@@ -72,7 +72,7 @@ def gan_config(batch: int, hidden: int, dtype: str = "float32") -> Any:
 
 
 def matmul_flops(batch: int, hidden: int, depth: int = 2, noise_dim: int = 2, data_dim: int = 2,
-                 pack: int = 1, d_steps: int = 1) -> int:  # fmt: skip
+                 pack: int = 1, d_steps: int = 1, pack_spread: bool = False) -> int:  # fmt: skip
     """FLOPs (2*m*n*k each) of the matmuls one training step needs, forward and backward.
 
     A Dense layer (a -> b) on m rows costs 2mab forward, 2mab for dL/dW, 2mab for dL/dx.
@@ -81,7 +81,7 @@ def matmul_flops(batch: int, hidden: int, depth: int = 2, noise_dim: int = 2, da
     (B packs; D's dL/dW is not needed), G's dL/dW and dL/dx except its first layer's (d/dz).
     """
     g = [noise_dim] + [hidden] * depth + [data_dim]
-    d = [data_dim * pack] + [hidden] * depth + [1]
+    d = [data_dim * pack + (1 if pack_spread else 0)] + [hidden] * depth + [1]  # D sees the spread too
 
     def layers(sizes: list[int], rows: int, skip_first: bool = False) -> int:
         pairs = list(zip(sizes[:-1], sizes[1:]))[1 if skip_first else 0 :]
@@ -96,7 +96,7 @@ def matmul_flops(batch: int, hidden: int, depth: int = 2, noise_dim: int = 2, da
 def config_flops(config: Any) -> int:
     """matmul_flops of a GANConfig's step."""
     c = config
-    return matmul_flops(c.batch_size, c.hidden, c.depth, c.noise_dim, c.data_dim, c.pack, c.d_steps)
+    return matmul_flops(c.batch_size, c.hidden, c.depth, c.noise_dim, c.data_dim, c.pack, c.d_steps, c.pack_spread)
 
 
 def parse_configs(text: str) -> list[tuple[int, int]]:
