@@ -112,8 +112,6 @@ def check_before_training(args: argparse.Namespace, gan, data, checkpoint: str |
         raise ValueError(
             f"--data {args.data}: the points lie on a line or a single point; the density plots need 2-D spread"
         )
-    if args.animate and gan.config.pack != 1:
-        raise ValueError("--animate needs --pack 1 (a packed sample's gradient depends on its pack-mates)")
 
 
 def continue_command(args: argparse.Namespace, checkpoint: str) -> str:

@@ -124,3 +124,37 @@ def test_a_checkpoint_records_the_feature(tmp_path):
     np.testing.assert_array_equal(resumed.D.flat.data, gan.D.flat.data)
     with pytest.raises(CheckpointError, match="pack_spread=True.*pack_spread=False"):
         load_checkpoint(tmp_path / "c.npz", data, config=dataclasses.replace(config, pack_spread=False))
+
+
+def test_arrows_of_a_packed_gan_are_the_per_pack_gradient_of_g_loss():
+    """sample_gradients pairs consecutive samples as training does: its arrows are B dL_G/dfake."""
+    from tinygan.nn.losses import generator_loss
+
+    gan = GAN(mixture("two", dtype=np.float64), dataclasses.replace(CONFIG, batch_size=4), seed=2)
+    for _ in range(3):
+        gan.train_step()
+    z = np.random.default_rng(5).normal(size=(8, 2))
+    points, arrows = gan.sample_gradients(z)  # 4 packs of 2
+    fake = gan.G.forward(z)
+
+    def loss(f):
+        return float(generator_loss(gan.D.forward(f.reshape(4, -1)), "nonsaturating")[0])
+
+    for i, j in [(0, 0), (1, 1), (6, 0)]:
+        step = np.zeros_like(fake)
+        step[i, j] = 1e-6
+        numeric = (loss(fake + step) - loss(fake - step)) / 2e-6
+        assert arrows[i, j] == pytest.approx(4 * numeric, rel=1e-6, abs=1e-9)
+    np.testing.assert_allclose(points, fake)
+    with pytest.raises(ValueError, match="multiple of pack=2"):
+        gan.sample_gradients(z[:7])
+
+
+def test_a_packed_d_judges_a_point_beside_fixed_real_mates():
+    gan = GAN(mixture("two", dtype=np.float64), CONFIG, seed=2)
+    x = np.array([[0.0, 0.0], [2.0, 2.0], [-2.0, -2.0]])
+    logits = gan.logits(x)
+    np.testing.assert_array_equal(logits, gan.logits(x))  # the same mates every call: no flicker
+    expected = np.mean([gan.D.forward(np.concatenate([x, np.tile(m.reshape(1, -1), (3, 1))], axis=1))[:, 0]
+                        for m in gan._pack_mates()], axis=0)  # fmt: skip
+    np.testing.assert_allclose(logits, expected)

@@ -66,7 +66,7 @@ def test_train_refuses_to_run_past_the_schedule():
 # ----------------------------------------------------------------------------- 3, 4, 5: resume
 @pytest.mark.parametrize(
     "flag",
-    [["--hidden", "128"], ["--lr", "0.1"], ["--batch-size", "64"], ["--loss", "minimax"], ["--pack", "2"],
+    [["--hidden", "128"], ["--lr", "0.1"], ["--batch-size", "64"], ["--loss", "minimax"], ["--pack", "3"],
      ["--seed", "5"], ["--betas", "0.5", "0.9"], ["--mixture", "ring8"]],
 )  # fmt: skip
 def test_resume_refuses_flags_that_would_change_the_run(paused_run, flag, capsys):

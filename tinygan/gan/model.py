@@ -36,6 +36,8 @@ from .config import GANConfig, lr_multiplier, pack_spread_gate
 from .memory import available_bytes, describe_bytes, sampling_bytes
 from .truncation import draws_needed, split_by_jacobian
 
+PACK_MATE_DRAWS = 8  # logits() of a packed D: the mean over this many packs of real mates
+
 
 class GAN:
     """Generator and discriminator MLPs trained on ``data`` (anything with ``sample(n, rng)``)."""
@@ -341,7 +343,9 @@ class GAN:
     def logits(self, x: Any, labels: Any = None) -> np.ndarray:
         """D's logit for points x (n, d) in data units, on the host in float64, shape (n,).
 
-        With pack m > 1, D judges a pack of m copies of each point. A conditional D needs the
+        With pack m > 1, D judges each point beside m - 1 real points: the mean logit over
+        PACK_MATE_DRAWS such packs, the mates drawn once with a fixed seed, so a heatmap does not
+        flicker (a conditional D judges m copies of the point instead). A conditional D needs the
         ``labels`` (n,) the points claim to be."""
         x = self.xp.asarray(np.asarray(x, dtype=self.dtype) if isinstance(x, np.ndarray) else x)
         if x.ndim != 2 or x.shape[1] != self.config.data_dim:
@@ -353,9 +357,24 @@ class GAN:
         elif labels is not None:
             raise ValueError("labels are for class-conditional GANs (config.num_classes > 0)")
         x = self.with_labels(x / self.config.data_scale, labels)  # (n, d) or (n, d + K)
-        if self.config.pack != 1:
-            x = self.xp.tile(x, (1, self.config.pack))
-        return to_numpy(self.D.forward(x)).astype(np.float64)[:, 0]
+        if self.config.pack == 1:
+            return to_numpy(self.D.forward(x)).astype(np.float64)[:, 0]
+        if self.conditional:
+            return to_numpy(self.D.forward(self.xp.tile(x, (1, self.config.pack)))).astype(np.float64)[:, 0]
+        total = np.zeros(len(x))
+        for mates in self._pack_mates():  # (m - 1, d) real points in network units
+            packs = self.xp.concatenate([x, self.xp.tile(mates.reshape(1, -1), (len(x), 1))], axis=1)  # (n, m d)
+            total += to_numpy(self.D.forward(packs)).astype(np.float64)[:, 0]
+        return total / PACK_MATE_DRAWS
+
+    def _pack_mates(self) -> Any:
+        """(PACK_MATE_DRAWS, m - 1, d) real points that ``logits`` packs a point with (drawn once)."""
+        if getattr(self, "_mates", None) is None:
+            rng = np.random.default_rng([self.seed, 7])
+            n = PACK_MATE_DRAWS * (self.config.pack - 1)
+            mates = np.asarray(to_numpy(self.data.sample(n, rng)), dtype=self.dtype) / self.config.data_scale
+            self._mates = self.xp.asarray(mates.reshape(PACK_MATE_DRAWS, self.config.pack - 1, -1))
+        return self._mates
 
     def discriminate(self, x: Any, labels: Any = None) -> np.ndarray:
         """D(x) = sigmoid(logit), the probability D gives that x is real, shape (n,)."""
@@ -365,13 +384,16 @@ class GAN:
         """Points G(z) and dL_G/dG(z) at each (data units, host), without changing any state that training uses.
 
         -dL_G/dG(z) is the direction the G step pushes each sample: the arrows of GAN Lab.
-        Needs pack 1 (with packing a sample's gradient depends on its pack-mates).
+        With pack m, consecutive samples form the packs, as in training, so a sample's arrow
+        depends on its pack-mates; n must then be a multiple of m.
         """
-        if self.config.pack != 1 or self.conditional:
-            raise ValueError("sample_gradients needs pack = 1 and an unconditional GAN")
+        m = self.config.pack
+        if self.conditional or len(z) % m:
+            raise ValueError(f"sample_gradients needs an unconditional GAN and a multiple of pack={m} noise vectors")
         fake = self.G.forward(self.xp.asarray(np.asarray(z, dtype=self.dtype)))  # (n, 2)
-        _, grad_logits = generator_loss(self.D.forward(fake), self.config.loss)
-        grad_fake = self.D.backward(grad_logits * len(z))  # per-sample gradient, not divided by n
+        packs = len(z) // m
+        _, grad_logits = generator_loss(self.D.forward(fake.reshape(packs, -1)), self.config.loss)  # (n/m, 1)
+        grad_fake = self.D.backward(grad_logits * packs).reshape(len(z), -1)  # per pack, not divided by n/m
         self.D.zero_grad()
         return to_numpy(fake) * self.config.data_scale, to_numpy(grad_fake) / self.config.data_scale
 
