@@ -82,8 +82,10 @@ METHODS: dict[str, Method] = {
                         NONE | {"pack": 2, "ema": 0.9995, "fourier_features": 64}),
     "pack2_rff_jbt": Method("PacGAN2 + EMA of G + Fourier features + Jacobian truncation 3%",
                             NONE | {"pack": 2, "ema": 0.9995, "jacobian_truncation": 0.03, "fourier_features": 64}),
-    "spread_jbt": Method("PacGAN2 + pack spread + EMA of G (0.999) + Jacobian truncation 3% (the recipes)",
+    "spread_jbt": Method("PacGAN2 + pack spread + EMA of G (0.999) + Jacobian truncation 3%",
                          NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.03, "pack_spread": True}),
+    "spread_jbt5": Method("PacGAN2 + pack spread + EMA of G (0.999) + Jacobian truncation 5%",
+                          NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.05, "pack_spread": True}),
 }  # fmt: skip
 UNTRUNCATED = "_untruncated"  # a truncated run's samples drawn again without truncation: METHOD + UNTRUNCATED
 N_SAMPLES = 2500  # generated points per run, as in the PacGAN and VEEGAN papers

@@ -91,7 +91,7 @@ def test_method_configs_start_from_the_recipe():
     assert truncated.jacobian_truncation == 0.03
     # and only the truncation method truncates, whatever the recipe says
     assert {m: mode_coverage.method_config("grid25", m).jacobian_truncation > 0 for m in mode_coverage.METHODS} == {
-        m: m in ("pack2_jbt", "pack2_rff_jbt", "spread_jbt") for m in mode_coverage.METHODS
+        m: m in ("pack2_jbt", "pack2_rff_jbt", "spread_jbt", "spread_jbt5") for m in mode_coverage.METHODS
     }
     fourier = mode_coverage.method_config("ring8", "pack2_rff")
     assert dataclasses.replace(fourier, fourier_features=0) == mode_coverage.method_config("ring8", "pack2_ema")

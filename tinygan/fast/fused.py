@@ -22,9 +22,12 @@ another share's, so the only sums across threads are the losses and the paramete
 dL/dtheta = sum over shares; ``adam_step`` adds the shares' gradients up as it updates. With
 one thread this is the plain serial step; with several, only the order in which the gradient's
 terms are added changes, so results agree with the readable step to float rounding. The threads
-are Numba's (``numba.set_num_threads`` sets how many); unless NUMBA_THREADING_LAYER says otherwise,
-they come from Numba's ``workqueue`` layer, whose idle threads sleep: OpenMP's spin, and on a
-2-core machine shared with other work that spinning cost 5-20x the CPU time of a step.
+are Numba's (``numba.set_num_threads`` sets how many), from its default threading layer (OpenMP
+where it is available). OpenMP's idle threads spin a while before they sleep: on a quiet 2-core
+AMD EPYC that made the case study's step 1.8x faster than Numba's ``workqueue`` layer, whose
+threads always sleep (0.97 against 1.73 ms), but on a machine shared with other work the spinning
+costs 5-20x the CPU time of a step. There, train with one thread (``--threads 1``) or set
+NUMBA_THREADING_LAYER=workqueue.
 
 A network arrives as a ``Network`` tuple (its flat buffers, shared with the Python objects, so
 nothing is copied): layer i's weight W_i (n_i, n_{i+1}) and bias b_i (n_{i+1},) sit one after
@@ -37,7 +40,6 @@ once by ``FusedStep``; a warm step allocates nothing.
 from __future__ import annotations
 
 import math
-import os
 from typing import Any, NamedTuple
 
 import numba
@@ -51,8 +53,6 @@ if kernels.numba is None:  # pragma: no cover
 from .kernels import IDENTITY, _act_backward_flat, bce_part_numba, bias_act_forward_numba, njit
 
 parallel_njit = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")  # as kernels.njit
-if "NUMBA_THREADING_LAYER" not in os.environ:  # effective until the process's first parallel region
-    numba.config.THREADING_LAYER = "workqueue"
 
 
 class Network(NamedTuple):
