@@ -196,23 +196,34 @@ def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads
 
 
 @njit
+def _coordinate_mean(row, pack, dim, j):
+    """xbar_j: coordinate j's mean over the m points of one pack row (m d,)."""
+    mean = 0.0
+    for k in range(pack):
+        mean += row[k * dim + j]
+    return mean / pack
+
+
+@njit
+def _spread(row, pack, dim):
+    """v = (1/m) sum_k ||x_k - xbar||^2 over the m points of one pack row (m d,)."""
+    total = 0.0
+    for j in range(dim):
+        mean = _coordinate_mean(row, pack, dim, j)
+        for k in range(pack):
+            centred = row[k * dim + j] - mean
+            total += centred * centred
+    return total / pack
+
+
+@njit
 def pack_spread_forward(packed, out, pack, eps, gate):
-    """out (rows, m d + 1) = [packed, a log(v + eps)] (a = gate), v = (1/m) sum_k ||x_k - xbar||^2 over each row's
-    m points (packed (rows, m d)): nn/pack_spread.py's forward. Returns out."""
+    """out (rows, m d + 1) = [packed, a log(v + eps)] (a = gate) for each row's m points (packed
+    (rows, m d)): nn/pack_spread.py's forward. Returns out."""
     width = packed.shape[1]
-    dim = width // pack
     for r in range(packed.shape[0]):
-        spread = 0.0
-        for j in range(dim):
-            mean = 0.0
-            for k in range(pack):
-                mean += packed[r, k * dim + j]
-            mean /= pack
-            for k in range(pack):
-                centred = packed[r, k * dim + j] - mean
-                spread += centred * centred
         out[r, :width] = packed[r]
-        out[r, width] = gate * math.log(spread / pack + eps)
+        out[r, width] = gate * math.log(_spread(packed[r], pack, width // pack) + eps)
     return out
 
 
@@ -223,24 +234,13 @@ def pack_spread_backward(packed, grad_features, pack, eps, gate, grad_packed):
     width = packed.shape[1]
     dim = width // pack
     for r in range(packed.shape[0]):
-        spread = 0.0
+        row = packed[r]
+        scale = (2.0 * gate / pack) * grad_features[r, width] / (_spread(row, pack, dim) + eps)
         for j in range(dim):
-            mean = 0.0
-            for k in range(pack):
-                mean += packed[r, k * dim + j]
-            mean /= pack
-            for k in range(pack):
-                centred = packed[r, k * dim + j] - mean
-                spread += centred * centred
-        scale = (2.0 * gate / pack) * grad_features[r, width] / (spread / pack + eps)
-        for j in range(dim):
-            mean = 0.0
-            for k in range(pack):
-                mean += packed[r, k * dim + j]
-            mean /= pack
+            mean = _coordinate_mean(row, pack, dim, j)
             for k in range(pack):
                 i = k * dim + j
-                grad_packed[r, i] = grad_features[r, i] + scale * (packed[r, i] - mean)
+                grad_packed[r, i] = grad_features[r, i] + scale * (row[i] - mean)
 
 
 @njit
