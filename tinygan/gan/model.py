@@ -103,6 +103,7 @@ class GAN:
             self.fused = FusedStep(self)
         self.step = 0  # G steps taken so far
         self.history: list[dict[str, float]] = []
+        self._mates = None  # the real pack-mates of logits() with pack > 1, drawn when first needed
         self._open_input_features()
 
     @property
@@ -369,7 +370,7 @@ class GAN:
 
     def _pack_mates(self) -> Any:
         """(PACK_MATE_DRAWS, m - 1, d) real points that ``logits`` packs a point with (drawn once)."""
-        if getattr(self, "_mates", None) is None:
+        if self._mates is None:
             rng = np.random.default_rng([self.seed, 7])
             n = PACK_MATE_DRAWS * (self.config.pack - 1)
             mates = np.asarray(to_numpy(self.data.sample(n, rng)), dtype=self.dtype) / self.config.data_scale
