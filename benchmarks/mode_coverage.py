@@ -213,26 +213,26 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         stats |= {"mode_weight": [0.0] * k, "reverse_kl": math.inf, "width_ratio": math.nan}
     else:
         stats = mode_statistics(samples, source)
-    record |= {name: stats[name] for name in ("modes_captured", "modes_captured_strict", "modes_total")}
-    record["high_quality_fraction"] = float(stats["high_quality_fraction"])
-    record["mode_weight"] = [float(w) for w in stats["mode_weight"]]
-    record["reverse_kl"], record["width_ratio"] = float(stats["reverse_kl"]), float(stats["width_ratio"])
-    record["goal_met"] = meets_goal(record)
     truncated = spec.config.get("jacobian_truncation", 0) > 0
-    record["faithful"] = is_faithful(record, truncated=truncated)
+    record |= scored(stats, truncated)
     if truncated and not record["diverged"]:  # the same G sampled without truncation: a row of its own
         plain = gan.sample(N_SAMPLES, rng=np.random.default_rng([spec.seed, 2]), jacobian_truncation=0.0)
-        plain_stats = mode_statistics(plain, source)
-        kept = ("modes_captured", "modes_captured_strict", "modes_total", "high_quality_fraction", "reverse_kl",
-                "width_ratio")  # fmt: skip
-        untruncated = {name: plain_stats[name] for name in kept}
-        untruncated["mode_weight"] = [float(w) for w in plain_stats["mode_weight"]]
-        untruncated["goal_met"] = meets_goal(untruncated)
-        untruncated["faithful"] = is_faithful(untruncated)
-        record["untruncated"] = untruncated
+        record["untruncated"] = scored(mode_statistics(plain, source), truncated=False)
     record["config"] = spec.config
     record["samples"] = samples
     return record
+
+
+def scored(stats: dict[str, Any], truncated: bool) -> dict[str, Any]:
+    """A run's record fields from mode_statistics: the counts, HQ, weights, reverse KL, width, and
+    whether they meet the coverage goal and the faithful bar (``truncated``: its stricter HQ)."""
+    fields = {name: stats[name] for name in ("modes_captured", "modes_captured_strict", "modes_total")}
+    fields["high_quality_fraction"] = float(stats["high_quality_fraction"])
+    fields["mode_weight"] = [float(w) for w in stats["mode_weight"]]
+    fields["reverse_kl"], fields["width_ratio"] = float(stats["reverse_kl"]), float(stats["width_ratio"])
+    fields["goal_met"] = meets_goal(fields)
+    fields["faithful"] = is_faithful(fields, truncated=truncated)
+    return fields
 
 
 def meets_goal(record: dict[str, Any]) -> bool:
