@@ -481,9 +481,15 @@ def per_seed_rows(records: Sequence[dict]) -> list[list[str]]:
     for r in sorted(with_untruncated(records), key=lambda r: (r["mixture"], r["method"], r["seed"])):
         rows.append([r["mixture"], r["method"], str(r["seed"]),
                      f"{r['modes_captured_strict']}/{r['modes_total']}", f"{100 * r['high_quality_fraction']:.2f}",
-                     f"{r['reverse_kl']:.4f}", f"{r['width_ratio']:.3f}", "yes" if r.get("faithful") else "no",
+                     f"{_number(r['reverse_kl']):.4f}", f"{_number(r['width_ratio']):.3f}",
+                     "yes" if r.get("faithful") else "no",
                      f"{r['seconds']:.0f}"])  # fmt: skip
     return rows
+
+
+def _number(value: float | None) -> float:
+    """A record's number; a run reloaded with --resume has null where JSON cannot hold inf or nan."""
+    return math.nan if value is None else float(value)
 
 
 def _modes_total(name: str) -> int:

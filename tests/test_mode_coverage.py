@@ -217,3 +217,30 @@ def test_an_unreachable_scheduler_is_a_one_line_error(tmp_path, capsys, monkeypa
     assert mode_coverage.main([*args, "--out", str(tmp_path), "--scheduler", "tcp://127.0.0.1:9"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_truncated_run_also_gives_its_untruncated_row_and_per_seed_lines():
+    truncated = record(method="spread_jbt", hq=0.99) | {"reverse_kl": 0.004, "width_ratio": 0.9, "faithful": True}
+    plain = record(method="spread_jbt", hq=0.975) | {"reverse_kl": 0.005, "width_ratio": 0.91, "faithful": True}
+    truncated["untruncated"] = {k: v for k, v in plain.items() if k not in ("mixture", "method", "seed", "seconds")}
+    both = mode_coverage.with_untruncated([truncated])
+    assert [r["method"] for r in both] == ["spread_jbt", "spread_jbt_untruncated"]
+    assert both[1]["high_quality_fraction"] == 0.975 and both[1]["seed"] == 0  # the run's own fields kept
+    rows = mode_coverage.summarise([truncated])
+    assert [r["method"] for r in rows] == ["spread_jbt", "spread_jbt_untruncated"]
+    assert mode_coverage.method_label("spread_jbt_untruncated").endswith(", sampled without truncation")
+    lines = mode_coverage.per_seed_rows([truncated])
+    assert lines[0][:3] == ["mixture", "method", "seed"]
+    assert [line[1] for line in lines[1:]] == ["spread_jbt", "spread_jbt_untruncated"]
+    assert [line[4] for line in lines[1:]] == ["99.00", "97.50"]
+
+
+def test_per_seed_flag_prints_one_line_per_run(tmp_path, capsys):
+    argv = [*TINY, "--mixtures", "ring8", "--methods", "pack2_jbt", "--seeds", "1", "--true-trials", "2",
+            "--no-png", "--out", str(tmp_path)]  # fmt: skip
+    assert mode_coverage.main(argv) == 0
+    without = capsys.readouterr().out
+    assert mode_coverage.main([*argv, "--resume", "--per-seed"]) == 0
+    printed = capsys.readouterr().out
+    assert "pack2_jbt_untruncated" in printed and "train s" in printed
+    assert "train s" not in without
