@@ -358,14 +358,17 @@ class GAN:
         elif labels is not None:
             raise ValueError("labels are for class-conditional GANs (config.num_classes > 0)")
         x = self.with_labels(x / self.config.data_scale, labels)  # (n, d) or (n, d + K)
+
+        def judged(packs: Any) -> np.ndarray:  # D's logits for rows of packs, host float64 (n,)
+            return to_numpy(self.D.forward(packs)).astype(np.float64)[:, 0]
+
         if self.config.pack == 1:
-            return to_numpy(self.D.forward(x)).astype(np.float64)[:, 0]
+            return judged(x)
         if self.conditional:
-            return to_numpy(self.D.forward(self.xp.tile(x, (1, self.config.pack)))).astype(np.float64)[:, 0]
+            return judged(self.xp.tile(x, (1, self.config.pack)))
         total = np.zeros(len(x))
         for mates in self._pack_mates():  # (m - 1, d) real points in network units
-            packs = self.xp.concatenate([x, self.xp.tile(mates.reshape(1, -1), (len(x), 1))], axis=1)  # (n, m d)
-            total += to_numpy(self.D.forward(packs)).astype(np.float64)[:, 0]
+            total += judged(self.xp.concatenate([x, self.xp.tile(mates.reshape(1, -1), (len(x), 1))], axis=1))
         return total / PACK_MATE_DRAWS
 
     def _pack_mates(self) -> Any:
