@@ -148,11 +148,11 @@ class ndarray:  # noqa: N801 - named like cupy.ndarray
     def copy(self) -> ndarray:
         return ndarray(self._a.copy())
 
-    def sum(self, axis: Any = None) -> ndarray:
-        return _wrap(self._a.sum(axis=axis))
+    def sum(self, axis: Any = None, keepdims: bool = False) -> ndarray:
+        return _wrap(self._a.sum(axis=axis, keepdims=keepdims))
 
-    def mean(self, axis: Any = None) -> ndarray:
-        return _wrap(self._a.mean(axis=axis))
+    def mean(self, axis: Any = None, keepdims: bool = False) -> ndarray:
+        return _wrap(self._a.mean(axis=axis, keepdims=keepdims))
 
     def all(self, axis: Any = None) -> ndarray:
         return _wrap(self._a.all(axis=axis))
@@ -237,6 +237,10 @@ def empty_like(a: ndarray, dtype: Any = None) -> ndarray:
     return ndarray(np.empty_like(_unwrap(a), dtype))
 
 
+def eye(n: int, dtype: Any = float) -> ndarray:
+    return ndarray(np.eye(n, dtype=dtype))
+
+
 def arange(*args: Any, dtype: Any = None) -> ndarray:
     return ndarray(np.arange(*args, dtype=dtype))
 
@@ -272,8 +276,8 @@ def _ufunc(func: Any) -> Any:
     return apply
 
 
-maximum, minimum, exp, log1p, abs, tanh, sqrt, isfinite = (  # noqa: A001 - cupy.abs exists
-    _ufunc(f) for f in (np.maximum, np.minimum, np.exp, np.log1p, np.abs, np.tanh, np.sqrt, np.isfinite)
+maximum, minimum, exp, log, log1p, abs, tanh, sqrt, isfinite = (  # noqa: A001 - cupy.abs exists
+    _ufunc(f) for f in (np.maximum, np.minimum, np.exp, np.log, np.log1p, np.abs, np.tanh, np.sqrt, np.isfinite)
 )
 
 
