@@ -37,7 +37,7 @@ KERNEL_SOURCES: dict[str, tuple[str, str, str, str, str]] = {
         T e = exp(-fabs(l));
         if (isinf(l)) {
             T wrong = l > 0 ? (T)1 - t : t;
-            loss = wrong > 0 ? (T)INFINITY : (T)0;
+            loss = wrong > 0 ? fabs(l) : (T)0;  // fabs(l) is inf here: NVRTC defines no INFINITY
         } else {
             loss = (l > 0 ? l : (T)0) - l * t + log1p(e);
         }
