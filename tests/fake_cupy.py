@@ -435,7 +435,8 @@ class ElementwiseKernel:
             refs.append(f"{ctype} &{name} = _raw_{name}[i];")
         typedefs = "".join(f"typedef {c} {kind};\n" for kind, c in sorted(c_name.items()))
         source = (
-            "#include <cmath>\nusing namespace std;\n#define __device__\n"
+            # <cmath>'s macros that NVRTC does not define are removed, so a body using one fails here too
+            "#include <cmath>\nusing namespace std;\n#define __device__\n#undef INFINITY\n#undef NAN\n#undef HUGE_VAL\n"
             f"{typedefs}{self.preamble}\n"
             f'extern "C" void {self.name}({", ".join(params)}) {{\n'
             "  for (long long i = 0; i < _size; ++i) {\n    "
