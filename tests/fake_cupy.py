@@ -139,6 +139,9 @@ class ndarray:  # noqa: N801 - named like cupy.ndarray
     def reshape(self, *shape: Any) -> ndarray:
         return ndarray(self._a.reshape(*shape))
 
+    def take(self, indices: Any, axis: Any = None) -> ndarray:
+        return ndarray(self._a.take(_unwrap(indices, "indices"), axis=axis))
+
     def ravel(self) -> ndarray:
         return ndarray(self._a.ravel())
 

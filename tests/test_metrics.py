@@ -82,3 +82,23 @@ def test_averaged_energy_ratio_is_the_ratio_of_means():
     assert averaged_energy_ratio(fakes, reals, others) == pytest.approx(expected)
     with pytest.raises(ValueError, match="draws"):
         averaged_energy_ratio(fakes, reals, others[:2])
+
+
+@pytest.mark.parametrize("name", ["two", "ring8", "grid25"])
+def test_a_diagonal_mixture_samples_what_the_general_formula_gives(name):
+    """The diagonal shortcut (diag(L) * eps) draws bit for bit what mu + L eps gives."""
+    source = mixture(name)
+    got = source.sample(4096, np.random.default_rng(3))
+    rng = np.random.default_rng(3)
+    cum_weights = np.cumsum(source.weights)[:-1].astype(np.float32)
+    component = np.searchsorted(cum_weights, rng.random(4096, np.float32), "right")
+    eps = rng.standard_normal((4096, 2), dtype=np.float32)
+    chol, means = source.chol.astype(np.float32), source.means.astype(np.float32)
+    np.testing.assert_array_equal(got, means[component] + (chol[component] @ eps[:, :, None])[:, :, 0])
+
+
+def test_a_correlated_mixture_has_its_covariance():
+    cov = np.array([[1.0, 0.8], [0.8, 1.0]])
+    source = GaussianMixture([[0.0, 0.0]], [cov], dtype=np.float64)
+    points = source.sample(200_000, np.random.default_rng(0))
+    np.testing.assert_allclose(np.cov(points.T), cov, atol=0.01)

@@ -54,6 +54,7 @@ class GaussianMixture:
         self.means, self.covs, self.weights, self.chol = means, covs, weights, chol
         self.dtype = np.dtype(dtype)
         self.dim = d
+        self._diagonal = bool(np.all(chol == chol * np.eye(d)))  # every Sigma_k diagonal (the built-in ones)
         self._device: dict[int, tuple] = {}
 
     def __repr__(self) -> str:
@@ -69,12 +70,13 @@ class GaussianMixture:
         xp = _array_module(rng)
         key = id(xp)
         if key not in self._device:  # constants moved to the device once
-            self._device[key] = tuple(
-                xp.asarray(a.astype(self.dtype)) for a in (np.cumsum(self.weights)[:-1], self.means, self.chol)
-            )
-        cum_weights, means, chol = self._device[key]
+            constants = (np.cumsum(self.weights)[:-1], self.means, self.chol, np.diagonal(self.chol, axis1=1, axis2=2))
+            self._device[key] = tuple(xp.asarray(a.astype(self.dtype)) for a in constants)
+        cum_weights, means, chol, chol_diagonal = self._device[key]  # (K-1,), (K, d), (K, d, d), (K, d)
         component = xp.searchsorted(cum_weights, rng.random(n, dtype=self.dtype), side="right")  # (n,)
         eps = rng.standard_normal((n, self.dim), dtype=self.dtype)  # (n, d)
+        if self._diagonal:  # L eps is then diag(L) * eps: the same numbers, without (n, d, d) products
+            return means.take(component, axis=0) + chol_diagonal.take(component, axis=0) * eps  # (n, d)
         return means[component] + (chol[component] @ eps[:, :, None])[:, :, 0]  # (n, d)
 
     def density(self, points: np.ndarray) -> np.ndarray:
