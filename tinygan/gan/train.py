@@ -143,7 +143,10 @@ def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint
             log_now = gan.step % log_every == 0 or last
             save_now = checkpoint_path is not None and (gan.step % checkpoint_every == 0 or last)
             if log_now or save_now or interrupted.is_set():  # never log or save a broken state
-                value, logits = estimate_value(gan, *evaluation)
+                # One BLAS thread: a second one would spin on for a while after this small job,
+                # and on a machine whose cores Numba's threads fill, slow the next ~100 steps.
+                with limit_threads(1):
+                    value, logits = estimate_value(gan, *evaluation)
                 problem = health_problem(gan, losses, logits)
                 if problem is not None:
                     raise TrainingDiverged(_diverged_message(gan, problem, checkpoint_path, saved_step))
