@@ -8,7 +8,8 @@ Run it on a quiet machine, without the two OpenBLAS variables that slow NumPy's 
 Every implementation trains the same GAN from tinygan's initial weights. Shape rows (``--configs``):
 the case study's nets (G 2-H-H-2 ReLU, D 2-H-H-1 LeakyReLU(0.2)), Adam lr 2e-4, betas (0.5, 0.999),
 one D and one G update per step, at a given batch x hidden. Recipe rows (``--recipes``): the built-in
-recipes' exact step (tinygan.gan.recipes: depth, packing, d_steps, the weight average), with the
+recipes' exact step (tinygan.gan.recipes: depth, packing, d_steps, the weight average; the digits:
+64-D points, G ending in tanh), with the
 estimated seconds of the recipe's full run (config.steps / steps per second). Fresh real and noise
 batches every step, float32. Each runs in its own subprocess pinned to the same
 number of threads (``--threads``, default: every CPU this process may use), so one library's
@@ -131,14 +132,28 @@ def make_cases(configs: list[tuple[int, int]], recipes: list[str]) -> list[dict[
     return cases
 
 
-def parse_recipes(text: str) -> list[str]:
-    from tinygan.evaluation.data import MIXTURES
+RECIPES = ("two", "ring8", "grid25", "digits")  # the class-conditional digits recipe is not timed here
 
+
+def parse_recipes(text: str) -> list[str]:
     names = [name for name in text.replace(" ", ",").split(",") if name]
-    unknown = sorted(set(names) - set(MIXTURES))
-    if unknown:  # the references sample Gaussian mixtures; the digits recipes are not timed here
-        raise argparse.ArgumentTypeError(f"unknown recipe(s) {unknown}; choose from {', '.join(MIXTURES)}")
+    unknown = sorted(set(names) - set(RECIPES))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown recipe(s) {unknown}; choose from {', '.join(RECIPES)}")
     return names
+
+
+def load_data(name: str, dtype: str) -> Any:
+    """A case's data: a built-in mixture, or the digits' training split (64-D points)."""
+    import numpy as np
+
+    if name == "digits":
+        from tinygan.evaluation.digits import digits_data
+
+        return digits_data(dtype=np.dtype(dtype))
+    from tinygan.evaluation.data import mixture
+
+    return mixture(name, dtype=np.dtype(dtype))
 
 
 def parse_impls(text: str) -> list[str]:
@@ -192,14 +207,11 @@ def noop() -> None:
 
 def build(impl: str, variant: str, case: dict[str, Any], dtype: str) -> tuple[Callable, Callable]:
     """(step, sync) for one implementation on one case, all starting from tinygan's initial weights."""
-    import numpy as np
-
     import tinygan
-    from tinygan.evaluation.data import mixture
     from tinygan.gan.model import GAN, GANConfig
 
     config = GANConfig.from_dict(case["config"] | {"dtype": dtype})
-    data = mixture(case["data"], dtype=np.dtype(dtype))
+    data = load_data(case["data"], dtype)
     if impl.startswith("tinygan-"):
         tinygan.set_backend(impl.removeprefix("tinygan-"))
         gan = GAN(data, config, seed=0)
@@ -596,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
         "--recipes",
         type=parse_recipes,
         default=None,
-        help="mixture recipes to time as they train (default: two, ring8, grid25; '' for none)",
+        help="recipes to time as they train (default: two, ring8, grid25, digits; '' for none)",
     )
     parser.add_argument(
         "--impls",
@@ -620,9 +632,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-
-    from tinygan.evaluation.data import MIXTURES
-
     if args.worker:
         run_worker(args.worker, json.loads(args.spec))
         return 0
@@ -640,7 +649,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: --threads {args.threads} > {available} usable CPUs (oversubscribed)", file=sys.stderr)
 
     spec = {
-        "cases": make_cases(args.configs, list(MIXTURES) if args.recipes is None else args.recipes),
+        "cases": make_cases(args.configs, list(RECIPES) if args.recipes is None else args.recipes),
         "dtype": args.dtype,
         "seconds": args.seconds,
         "repeats": args.repeats,

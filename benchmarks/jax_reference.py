@@ -78,7 +78,8 @@ class JaxGAN:
         seed: int = 0,
         state: Mapping[str, Any] | None = None,
     ) -> None:
-        """``state``: a tinygan ``GAN.state_dict()`` to start from; ``data``: a GaussianMixture."""
+        """``state``: a tinygan ``GAN.state_dict()`` to start from; ``data``: a GaussianMixture, or
+        points (EmpiricalData, the digits)."""
         config.validate()
         self.config = c = config
         self.dtype = jnp.dtype(c.dtype)
@@ -96,6 +97,7 @@ class JaxGAN:
             d_host = self._from_tinygan(state, "D", d_sizes, self._d_first)
         g_params, d_params = self._to_device(g_host), self._to_device(d_host)
         self.g_act = make_activation(c.g_activation, c.negative_slope)
+        self.g_out = (lambda x: x) if c.g_output == "linear" else make_activation(c.g_output, c.negative_slope)
         self.d_act = make_activation(c.d_activation, c.negative_slope)
         self.tx = optax.scale_by_adam(b1=c.betas[0], b2=c.betas[1], eps=c.eps)
         self.state: dict[str, Any] = {
@@ -108,11 +110,9 @@ class JaxGAN:
         if c.ema > 0:
             self.state["G_ema"] = jax.tree.map(jnp.copy, g_params)
         self.mixture = None
-        if data is not None:  # constants of the mixture, baked into the jitted step
-            self.mixture = tuple(
-                jnp.asarray(np.asarray(a, dtype=np.float64), dtype=self.dtype)
-                for a in (np.cumsum(data.weights)[:-1], data.means, data.chol)
-            )
+        if data is not None:  # constants of the data, baked into the jitted step
+            host = (np.cumsum(data.weights)[:-1], data.means, data.chol) if hasattr(data, "means") else (data.points,)
+            self.mixture = tuple(jnp.asarray(np.asarray(a, dtype=np.float64), dtype=self.dtype) for a in host)
         b = c.batch_size
         self.d_targets = jnp.concatenate(
             [jnp.full((b, 1), 1.0 - c.label_smoothing, self.dtype), jnp.zeros((b, 1), self.dtype)]
@@ -147,13 +147,22 @@ class JaxGAN:
         c = self.config
         n, d, dt = c.batch_size * c.pack, c.d_steps, self.dtype
         key, k_component, k_eps, k_d, k_g = jax.random.split(key, 5)
-        cum_weights, means, chol = self.mixture
-        component = jnp.searchsorted(cum_weights, jax.random.uniform(k_component, (d * n,), dt), side="right")
-        eps = jax.random.normal(k_eps, (d * n, c.data_dim), dt)  # (d n, 2)
-        real = means[component] + jnp.einsum("nij,nj->ni", chol[component], eps)  # (d n, 2)
+        u = jax.random.uniform(k_component, (d * n,), dt)
+        if len(self.mixture) == 1:  # a set of points (the digits): rows uniformly, with replacement
+            (points,) = self.mixture
+            real = points[jnp.minimum((u * len(points)).astype(jnp.int32), len(points) - 1)]  # (d n, data_dim)
+        else:  # a Gaussian mixture: component k ~ w, then mu_k + L_k eps
+            cum_weights, means, chol = self.mixture
+            component = jnp.searchsorted(cum_weights, u, side="right")
+            eps = jax.random.normal(k_eps, (d * n, c.data_dim), dt)  # (d n, 2)
+            real = means[component] + jnp.einsum("nij,nj->ni", chol[component], eps)  # (d n, 2)
         z_d = jax.random.normal(k_d, (d, n, c.noise_dim), dt)
         z_g = jax.random.normal(k_g, (n, c.noise_dim), dt)
         return key, real.reshape(d, n, -1) / c.data_scale, z_d, z_g
+
+    def _generate(self, g_params: Params, z: jax.Array) -> jax.Array:
+        """G(z): the MLP, then G's output activation (config.g_output; none when 'linear')."""
+        return self.g_out(mlp_apply(g_params, z, self.g_act))
 
     def _adam(self, grads: Params, opt_state: Any, params: Params, lr: jax.Array) -> tuple[Params, Any]:
         """p <- p - lr * m_hat / (sqrt(v_hat) + eps) (optax's scale_by_adam gives the fraction)."""
@@ -177,7 +186,7 @@ class JaxGAN:
         b = c.batch_size
         d_params, opt_d = state["D"], state["opt_D"]
         for k in range(c.d_steps):  # unrolled: d_steps is small
-            fake = jax.lax.stop_gradient(mlp_apply(state["G"], z_d[k], self.g_act))  # (n, 2)
+            fake = jax.lax.stop_gradient(self._generate(state["G"], z_d[k]))  # (n, data_dim)
             both = self._packs(jnp.concatenate([real[k], fake]), 2 * b, gate)  # (2B, 2m): one forward of D
 
             def d_loss_fn(params: Params, both: jax.Array = both) -> jax.Array:
@@ -188,7 +197,7 @@ class JaxGAN:
             d_params, opt_d = self._adam(d_grads, opt_d, d_params, lr)
 
         def g_loss_fn(g_params: Params) -> jax.Array:
-            fake = self._packs(mlp_apply(g_params, z_g, self.g_act), b, gate)  # (B, 2m)
+            fake = self._packs(self._generate(g_params, z_g), b, gate)  # (B, m data_dim)
             logits = mlp_apply(d_params, fake, self.d_act)  # (B, 1)
             if c.loss == "minimax":
                 return -jnp.mean(bce_with_logits(logits, 0.0))  # mean log(1 - D(G(z)))

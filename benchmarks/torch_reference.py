@@ -81,6 +81,23 @@ class TorchMixture:
         return self.means[component] + torch.bmm(self.chol[component], eps)[:, :, 0]  # (n, d)
 
 
+class TorchPoints:
+    """A tinygan ``EmpiricalData`` (the digits, a user's points) sampled on torch: rows uniformly, with replacement."""
+
+    def __init__(self, data: Any, device: torch.device, dtype: torch.dtype) -> None:
+        self.points = torch.as_tensor(np.asarray(data.points, dtype=np.float64), dtype=dtype, device=device)  # (N, d)
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        u = torch.rand(n, generator=generator, device=self.points.device, dtype=self.points.dtype)
+        index = torch.clamp((u * len(self.points)).long(), max=len(self.points) - 1)  # (n,)
+        return self.points[index]  # (n, d)
+
+
+def torch_sampler(data: Any, device: torch.device, dtype: torch.dtype) -> TorchMixture | TorchPoints:
+    """The torch twin of a tinygan data source: a Gaussian mixture, or a set of points."""
+    return TorchMixture(data, device, dtype) if hasattr(data, "means") else TorchPoints(data, device, dtype)
+
+
 class PackSpread(nn.Module):
     """x (B, m d) -> [x, gate * log(v + eps)], v = each pack's mean squared distance to its mean
     (tinygan.nn.pack_spread, here differentiated by autograd)."""
@@ -114,7 +131,10 @@ class TorchGAN:
         self.fused = fused
         hidden = [c.hidden] * c.depth
         factory = {"device": self.device, "dtype": self.dtype}
-        self.G = make_mlp([c.noise_dim, *hidden, c.data_dim], c.g_activation, c.negative_slope).to(**factory)
+        self.G = make_mlp([c.noise_dim, *hidden, c.data_dim], c.g_activation, c.negative_slope)
+        if c.g_output != "linear":  # e.g. the digits' tanh, after the last Linear as in tinygan
+            self.G.append(make_activation(c.g_output, c.negative_slope))
+        self.G = self.G.to(**factory)
         d_inputs = c.data_dim * c.pack + (1 if c.pack_spread else 0)  # the packs (and their log spread)
         self.D = make_mlp([d_inputs, *hidden, 1], c.d_activation, c.negative_slope).to(**factory)
         if c.pack_spread:  # first in D, as in tinygan, so that the layers' names (and indices) agree
@@ -129,7 +149,7 @@ class TorchGAN:
         # [real; fake] targets; D's loss is sum/B = mean over the real half + mean over the fake half
         self._d_targets = torch.cat([torch.full((b, 1), real_target, **factory), torch.zeros(b, 1, **factory)])
         self._g_targets = torch.full((b, 1), 1.0 if c.loss == "nonsaturating" else 0.0, **factory)
-        self.mixture = TorchMixture(data, self.device, self.dtype) if data is not None else None
+        self.mixture = torch_sampler(data, self.device, self.dtype) if data is not None else None
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         self.step = 0  # G steps taken, drives the learning-rate schedule like tinygan's GAN.step
 

@@ -20,7 +20,9 @@ import pytest
 
 import tinygan as tg
 from tinygan.evaluation.data import mixture
+from tinygan.evaluation.digits import digits_data
 from tinygan.gan.model import GAN, GANConfig
+from tinygan.gan.recipes import recipe
 
 if os.environ.get("TINYGAN_REQUIRE_TORCH") == "1":
     import torch
@@ -93,9 +95,9 @@ def tinygan_moments(state: dict, prefix: str) -> np.ndarray:
     return np.concatenate([np.asarray(state[f"{prefix}.{i}"]).reshape(-1) for i in range(count)])
 
 
-def run_both(backend: str, config: GANConfig, fused: bool = False):
+def run_both(backend: str, config: GANConfig, fused: bool = False, data=None):
     tg.set_backend(backend)
-    data = mixture("two", dtype=np.dtype(config.dtype))
+    data = data or mixture("two", dtype=np.dtype(config.dtype))
     gan = GAN(data, config, seed=3)
     reference = torch_reference.TorchGAN.from_tinygan(gan, fused=fused)
     batches = replay_batches(gan, data, STEPS)
@@ -197,3 +199,49 @@ def test_jax_reference_matches_tinygan():
             np.testing.assert_allclose(state[name], value, rtol=1e-9, atol=1e-9, err_msg=name)
         losses = model.train_step()  # the fully jitted mode, sampling included, runs too
         assert np.isfinite(float(losses["d_loss"])) and np.isfinite(float(losses["g_loss"]))
+
+
+def digits_like_config() -> GANConfig:
+    """The digits recipe (64-D points, noise 16, G ending in tanh, Adam betas (0, 0.9)), made small."""
+    values = recipe("digits").to_dict() | dict(hidden=32, steps=40, schedule="linear", dtype="float64")
+    return GANConfig.from_dict(values)
+
+
+def test_digits_recipe_matches_torch():
+    config = digits_like_config()
+    gan, reference, ours, theirs = run_both("numba", config, data=digits_data(dtype=np.float64))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9, err_msg="losses [d, g] per step")
+    state = gan.state_dict()
+    for name, value in reference.tinygan_state().items():
+        np.testing.assert_allclose(state[name], value, rtol=1e-9, atol=1e-9, err_msg=name)
+    samples = reference.G(torch.randn(500, config.noise_dim, dtype=torch.float64)).detach().numpy()
+    assert np.abs(samples).max() <= 1.0  # the tanh is there
+
+
+def test_digits_recipe_matches_jax():
+    jax = pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    jax_reference = load_benchmark_module("jax_reference")
+    config = digits_like_config()
+    data = digits_data(dtype=np.float64)
+    gan = GAN(data, config, seed=5)
+    with jax.enable_x64(True):
+        model = jax_reference.JaxGAN(config, data, state=gan.state_dict())
+        for real, z_d, z_g in replay_batches(gan, data, STEPS):
+            ours = gan.train_step()
+            theirs = model.train_step_on(real, z_d, z_g)
+            for key in ("d_loss", "g_loss"):
+                np.testing.assert_allclose(float(ours[key]), float(theirs[key]), rtol=1e-9, atol=1e-9, err_msg=key)
+        state = gan.state_dict()
+        for name, value in model.tinygan_state().items():
+            np.testing.assert_allclose(state[name], value, rtol=1e-9, atol=1e-9, err_msg=name)
+        losses = model.train_step()  # the jitted mode, drawing rows of the digits itself
+        assert np.isfinite(float(losses["d_loss"])) and np.isfinite(float(losses["g_loss"]))
+
+
+def test_torch_sampling_mode_draws_rows_of_a_point_set():
+    data = digits_data(dtype=np.float32)
+    reference = torch_reference.TorchGAN(digits_like_config(), data=data)
+    rows = reference.mixture.sample(300, reference.generator).numpy().astype(np.float32)
+    assert rows.shape == (300, 64)
+    assert all((row == data.points).all(axis=1).any() for row in rows)  # every row is one of the digits
