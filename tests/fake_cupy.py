@@ -20,6 +20,7 @@ kernels_cupy.py's bodies and wrappers execute here too (``HAVE_COMPILER`` says w
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import hashlib
 import operator
@@ -454,7 +455,9 @@ def _load(source: str) -> Any:
     global _BUILD_DIR
     key = hashlib.sha256(source.encode()).hexdigest()[:16]
     if key not in _LIBRARIES:
-        _BUILD_DIR = _BUILD_DIR or tempfile.mkdtemp(prefix="fake_cupy_")
+        if _BUILD_DIR is None:  # one folder per process, removed when it exits
+            _BUILD_DIR = tempfile.mkdtemp(prefix="fake_cupy_")
+            atexit.register(shutil.rmtree, _BUILD_DIR, ignore_errors=True)
         src, lib = os.path.join(_BUILD_DIR, f"{key}.cpp"), os.path.join(_BUILD_DIR, f"{key}.so")
         with open(src, "w", encoding="utf-8") as handle:
             handle.write(source)
