@@ -97,7 +97,9 @@ def add_training_flags(p: argparse.ArgumentParser, *, default_out: str) -> None:
                    help="continue the run saved in this checkpoint (its data, config, seed and total)")  # fmt: skip
     p.add_argument("--stop-after", type=number(int, 0, "--stop-after"),
                    help="stop (and checkpoint) at this step, to finish later with --resume")  # fmt: skip
-    p.add_argument("--log-every", type=number(int, 0, "--log-every"), default=250)
+    p.add_argument("--log-every", type=number(int, 0, "--log-every"), default=500,
+                   help="record the losses and V(D, G) every N steps (default 500; each record runs G and D on "
+                        "2048 points)")  # fmt: skip
     p.add_argument("--threads", type=number(int, 0, "--threads"),
                    help="CPU threads for training: BLAS, and Numba's shares of each batch on the fused step "
                         "(default: all cores)")  # fmt: skip

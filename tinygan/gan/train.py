@@ -80,7 +80,7 @@ def train(
     gan: GAN,
     steps: int | None = None,
     *,
-    log_every: int = 250,
+    log_every: int = 500,
     checkpoint_path: str | os.PathLike | None = None,
     checkpoint_every: int = 1000,
     progress: bool = True,
