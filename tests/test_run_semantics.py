@@ -53,7 +53,7 @@ def test_steps_set_the_schedule_so_every_run_decays():
     short, _ = build("--steps", "5000")
     assert lr_multiplier(short.config, 4999) < 0.001  # a short run settles too
     default, _ = build()
-    assert default.config.steps == tg.recipe("two").steps == 13000
+    assert default.config.steps == tg.recipe("two").steps == 10000
 
 
 def test_train_refuses_to_run_past_the_schedule():
