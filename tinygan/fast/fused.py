@@ -328,14 +328,20 @@ def adam_step(net, share_grads, settings, step, average, average_rate):
 def _sum_shares_and_adam(
     p, g, m, v, share_grads, beta1, one_minus_beta1, beta2, one_minus_beta2, step_size, bias2, eps, average, rate
 ):
-    """kernels._adam_flat, with g[i] first set to the sum of share_grads[:, i], and the weight average
-    after it (unless ``average`` is empty); a share of i per core."""
+    """kernels._adam_flat, with g first set to the sum of share_grads' rows (share 0 + share 1 + ...),
+    and the weight average after it (unless ``average`` is empty); each pass shared out among the cores.
+
+    The sum is its own passes, one per share, before Adam's: with the sum over shares inside Adam's
+    loop, LLVM did not vectorise that loop, and with 2 shares it took 4-6x longer (133k float32
+    parameters on 2 cores: 244-312 us against 48-52 us, the same numbers)."""
     averaging = average.size > 0
     for i in numba.prange(p.size):
-        total = share_grads[0, i]
-        for share in range(1, share_grads.shape[0]):
-            total += share_grads[share, i]
-        g[i] = total
+        g[i] = share_grads[0, i]
+    for share in range(1, share_grads.shape[0]):
+        row = share_grads[share]
+        for i in numba.prange(p.size):
+            g[i] += row[i]
+    for i in numba.prange(p.size):
         m[i] = beta1 * m[i] + one_minus_beta1 * g[i]
         v[i] = beta2 * v[i] + one_minus_beta2 * (g[i] * g[i])
         p[i] -= step_size * m[i] / (math.sqrt(v[i] / bias2) + eps)
