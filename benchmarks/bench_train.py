@@ -13,7 +13,8 @@ recipes' exact step (tinygan.gan.recipes: depth, packing, d_steps, the weight av
 estimated seconds of the recipe's full run (config.steps / steps per second). Fresh real and noise
 batches every step, float32. Each runs in its own subprocess pinned to the same
 number of threads (``--threads``, default: every CPU this process may use), so one library's
-spinning thread pool cannot slow the next one down. For each shape or recipe: one first step
+spinning thread pool cannot slow the next one down; ``--rounds 2`` runs them all twice, the second time
+in reverse order, and pools the repeats. For each shape or recipe: one first step
 (compile), a warm-up that also sizes the repeats, then the median of ``--repeats`` timed repeats of
 about ``--seconds`` each; asynchronous libraries (JAX, CUDA) are synchronised at the end of a repeat.
 On a machine shared with other work, ``--threads 1`` gives far steadier numbers: a BLAS or OpenMP
@@ -525,6 +526,21 @@ def max_peak(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return best
 
 
+def pool_rounds(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """One worker's result over two rounds: each (case, variant) keeps the timed repeats of both, and
+    its steps/s becomes the median of them all."""
+    if "records" not in earlier or "records" not in later:
+        return earlier
+    pooled = {(r["case"], r["variant"]): r for r in earlier["records"]}
+    for record in later["records"]:
+        mine = pooled.get((record["case"], record["variant"]))
+        if mine is None or "rates" not in mine or "rates" not in record:
+            continue
+        mine["rates"] = mine["rates"] + record["rates"]
+        mine["steps_per_s"] = statistics.median(mine["rates"])
+    return earlier
+
+
 def best_torch(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """For each case, the faster of torch's default and fused Adam, with the other noted."""
     by_size: dict[str, list[dict[str, Any]]] = {}
@@ -623,6 +639,13 @@ def main(argv: list[str] | None = None) -> int:
         "--seconds", type=number(float, 0.0, "--seconds"), default=1.0, help="approximate length of one repeat"
     )
     parser.add_argument(
+        "--rounds",
+        type=number(int, 1, "--rounds"),
+        default=1,
+        help="run every implementation this many times, every other round in reverse order, and pool the "
+        "repeats (steadier ratios on a machine whose speed drifts)",
+    )
+    parser.add_argument(
         "--threads", type=number(int, 0, "--threads"), default=available, help="threads for every implementation"
     )
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
@@ -659,12 +682,16 @@ def main(argv: list[str] | None = None) -> int:
     peak_runs = [call_worker("peak", spec, args.verbose).get("peak", {})]
 
     results: dict[str, dict[str, Any]] = {}
-    for impl in args.impls:
-        print(f"{impl} ...", file=sys.stderr, flush=True)
-        results[impl] = call_worker(impl, spec, args.verbose)
-        for key in ("skipped", "error"):
-            if key in results[impl]:
-                print(f"  {impl}: {key}: {results[impl][key]}", file=sys.stderr, flush=True)
+    for round_index in range(args.rounds):
+        # every other round in reverse order, so a slow spell of the machine falls on different implementations
+        order = args.impls if round_index % 2 == 0 else args.impls[::-1]
+        for impl in order:
+            print(f"{impl} (round {round_index + 1} of {args.rounds}) ...", file=sys.stderr, flush=True)
+            result = call_worker(impl, spec, args.verbose)
+            results[impl] = pool_rounds(results[impl], result) if impl in results else result
+            for key in ("skipped", "error"):
+                if key in result and round_index == 0:
+                    print(f"  {impl}: {key}: {result[key]}", file=sys.stderr, flush=True)
 
     print("matmul peak again ...", file=sys.stderr, flush=True)
     peak_runs.append(call_worker("peak", spec, args.verbose).get("peak", {}))
@@ -771,7 +798,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine,
             "numba_compile": compile_times,
             "skipped": {impl: r["skipped"] for impl, r in results.items() if "skipped" in r},
-            "settings": spec,
+            "settings": spec | {"rounds": args.rounds},
             "raw": {impl: r["records"] for impl, r in results.items()},
         }
         args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
