@@ -19,7 +19,7 @@ Every core takes a share of the batch (data parallelism): the batch's packs are 
 contiguous share per Numba thread, and each thread runs the forward and backward passes on its
 share, BLAS single-threaded, into its own buffers. A sample's way through G and D never meets
 another share's, so the only sums across threads are the losses and the parameter gradients,
-dL/dtheta = sum over shares; ``adam_step`` adds the shares' gradients up as it updates. With
+dL/dtheta = sum over shares; ``adam_step`` adds the shares' gradients up, then updates. With
 one thread this is the plain serial step; with several, only the order in which the gradient's
 terms are added changes, so results agree with the readable step to float rounding. The threads
 are Numba's (``numba.set_num_threads`` sets how many), from its default threading layer (OpenMP
