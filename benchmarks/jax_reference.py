@@ -109,10 +109,13 @@ class JaxGAN:
         }
         if c.ema > 0:
             self.state["G_ema"] = jax.tree.map(jnp.copy, g_params)
-        self.mixture = None
-        if data is not None:  # constants of the data, baked into the jitted step
-            host = (np.cumsum(data.weights)[:-1], data.means, data.chol) if hasattr(data, "means") else (data.points,)
+        # the data's constants, baked into the jitted step: a Gaussian mixture's, or a set of points
+        self.mixture, self.points = None, None
+        if data is not None and hasattr(data, "means"):
+            host = (np.cumsum(data.weights)[:-1], data.means, data.chol)
             self.mixture = tuple(jnp.asarray(np.asarray(a, dtype=np.float64), dtype=self.dtype) for a in host)
+        elif data is not None:
+            self.points = jnp.asarray(np.asarray(data.points, dtype=np.float64), dtype=self.dtype)  # (N, d)
         b = c.batch_size
         self.d_targets = jnp.concatenate(
             [jnp.full((b, 1), 1.0 - c.label_smoothing, self.dtype), jnp.zeros((b, 1), self.dtype)]
@@ -148,8 +151,8 @@ class JaxGAN:
         n, d, dt = c.batch_size * c.pack, c.d_steps, self.dtype
         key, k_component, k_eps, k_d, k_g = jax.random.split(key, 5)
         u = jax.random.uniform(k_component, (d * n,), dt)
-        if len(self.mixture) == 1:  # a set of points (the digits): rows uniformly, with replacement
-            (points,) = self.mixture
+        if self.points is not None:  # rows uniformly, with replacement
+            points = self.points
             real = points[jnp.minimum((u * len(points)).astype(jnp.int32), len(points) - 1)]  # (d n, data_dim)
         else:  # a Gaussian mixture: component k ~ w, then mu_k + L_k eps
             cum_weights, means, chol = self.mixture
@@ -226,7 +229,7 @@ class JaxGAN:
 
     def train_step(self) -> dict[str, jax.Array]:
         """One step on batches drawn inside the jit (the timing mode). Losses stay on the device."""
-        if self.mixture is None:
+        if self.mixture is None and self.points is None:
             raise RuntimeError("JaxGAN(config, data=...) is needed to sample real batches")
         self.state, losses = self._step(self.state, *self._schedule())
         return losses
