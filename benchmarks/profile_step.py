@@ -1,0 +1,244 @@
+"""Where the fused training step's time goes: matmuls, Adam, the other jitted loops, Python.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/profile_step.py --json profile.json
+    ... --cases ring8,1024x128 --seconds 0.3          (fewer cases, shorter repeats)
+
+For each case (a benchmark shape BATCHxHIDDEN, as in bench_train.py, or a recipe), on the numba
+backend, float32, median of ``--repeats`` repeats of about ``--seconds``:
+
+* step, 1 thread: ``GAN.train_step`` with one Numba thread and one BLAS thread;
+* jitted: the part of it inside ``train_step_fused`` (the rest, "python", draws the batches and
+  builds the call's arguments);
+* matmuls: every matmul that step makes (``matmul_shapes``: the same shapes, transposes and
+  order), through Numba's ``np.dot`` into preallocated arrays, each with its own operands so
+  that no matmul finds the previous one's in cache;
+* adam: the fused Adam update of D (``d_steps`` times) and of G with its weight average, alone;
+* other loops = jitted - matmuls - adam: bias and activation, act', bias sums, the BCE, the pack
+  spread, copies;
+* step, 2 threads: ``GAN.train_step`` with two Numba threads (each runs half of the batch, BLAS
+  single-threaded inside), and its speed-up over one thread.
+
+The parts are measured apart, so they need not add up to the step to the last microsecond; the
+table prints their sum beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from tinygan.fast.kernels import njit  # noqa: E402  (Numba's; profiling the numba backend needs it)
+
+FORWARD, WEIGHT_GRAD, INPUT_GRAD = 0, 1, 2  # h @ W,  h.T @ g,  g @ W.T
+DEFAULT_CASES = "1024x128,4096x128,1024x512,two,ring8,grid25,digits"
+
+
+def matmul_shapes(config: Any) -> list[tuple[int, int, int, int]]:
+    """(m, k, n, kind) of every matmul in one fused step, in order, for one thread holding the whole batch.
+
+    kind FORWARD: (m, k) @ (k, n), a layer's h W; WEIGHT_GRAD: (k, m).T @ (k, n), dL/dW = h^T g;
+    INPUT_GRAD: (m, k) @ (n, k).T, dL/dh = g W^T. The skips are fused.py's: no dL/dx of D's first
+    layer in the D step, no dL/dW of D in the G step, no dL/dz of G's first layer."""
+    c = config
+    g_sizes = [c.noise_dim] + [c.hidden] * c.depth + [c.data_dim]
+    d_sizes = [c.data_dim * c.pack + (1 if c.pack_spread else 0)] + [c.hidden] * c.depth + [1]
+    n, b = c.batch_size * c.pack, c.batch_size  # G's rows (samples), D's rows per side (packs)
+
+    def forward(sizes: list[int], rows: int) -> list[tuple[int, int, int, int]]:
+        return [(rows, a, o, FORWARD) for a, o in zip(sizes[:-1], sizes[1:])]
+
+    def backward(sizes: list[int], rows: int, weights: bool, first_input: bool) -> list[tuple[int, int, int, int]]:
+        shapes = []
+        for layer in range(len(sizes) - 2, -1, -1):
+            a, o = sizes[layer], sizes[layer + 1]
+            if weights:
+                shapes.append((a, rows, o, WEIGHT_GRAD))
+            if layer > 0 or first_input:
+                shapes.append((rows, o, a, INPUT_GRAD))
+        return shapes
+
+    d_step = forward(g_sizes, n) + forward(d_sizes, 2 * b) + backward(d_sizes, 2 * b, True, False)
+    g_step = forward(g_sizes, n) + forward(d_sizes, b) + backward(d_sizes, b, False, True)
+    g_step += backward(g_sizes, n, True, False)
+    return d_step * c.d_steps + g_step
+
+
+def shape_flops(shapes: list[tuple[int, int, int, int]]) -> int:
+    """2 m k n summed over the matmuls."""
+    return sum(2 * m * k * n for m, k, n, _ in shapes)
+
+
+def make_config(case: str) -> Any:
+    """A recipe's config, or bench_train's shape config for 'BATCHxHIDDEN'."""
+    from bench_train import gan_config, parse_configs
+
+    from tinygan.gan.recipes import RECIPES, recipe
+
+    if case in RECIPES:
+        return recipe(case)
+    (batch, hidden), *_ = parse_configs(case)
+    return gan_config(batch, hidden)
+
+
+def median_rate(call: Callable[[], Any], seconds: float, repeats: int) -> float:
+    """Median seconds per call over ``repeats`` timed runs of about ``seconds`` (after a warm-up)."""
+    start, n = time.perf_counter(), 0
+    while time.perf_counter() - start < max(0.2, seconds / 2) or n < 3:
+        call()
+        n += 1
+    calls = max(1, round(seconds / ((time.perf_counter() - start) / n)))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            call()
+        times.append((time.perf_counter() - start) / calls)
+    return statistics.median(times)
+
+
+@njit
+def run_matmuls(table: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> None:
+    """Row i of table (K, 7) = (m, k, n, kind, a0, b0, c0): one matmul, its operands read from a
+    and b at offsets a0 and b0, its product written into c at c0."""
+    for i in range(table.shape[0]):
+        m, k, n, kind, a0, b0, c0 = table[i]
+        out = c[c0 : c0 + m * n].reshape(m, n)
+        if kind == FORWARD:
+            np.dot(a[a0 : a0 + m * k].reshape(m, k), b[b0 : b0 + k * n].reshape(k, n), out)
+        elif kind == WEIGHT_GRAD:
+            np.dot(a[a0 : a0 + k * m].reshape(k, m).T, b[b0 : b0 + k * n].reshape(k, n), out)
+        else:
+            np.dot(a[a0 : a0 + m * k].reshape(m, k), b[b0 : b0 + n * k].reshape(n, k).T, out)
+
+
+def matmul_operands(shapes: list[tuple[int, int, int, int]], dtype: Any) -> tuple[np.ndarray, ...]:
+    """(table, a, b, c) for run_matmuls: each matmul gets operands of its own (random) and its own output."""
+    table, offsets = [], np.zeros(3, np.int64)
+    for m, k, n, kind in shapes:
+        table.append((m, k, n, kind, *offsets))
+        offsets += (m * k, k * n, m * n)
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal(int(size)).astype(dtype) for size in offsets[:2])
+    return np.array(table, np.int64), a, b, np.empty(int(offsets[2]), dtype)
+
+
+def adam_runner(gan: Any) -> Callable[[], None]:
+    """D's Adam update d_steps times, then G's with its weight average, as the fused step makes them."""
+    from tinygan.fast.fused import _sum_shares_and_adam
+
+    s, c = gan.dtype.type, gan.config
+    scalars = (s(c.betas[0]), s(1 - c.betas[0]), s(c.betas[1]), s(1 - c.betas[1]), s(c.lr), s(0.5), s(c.eps))
+    rng = np.random.default_rng(0)
+    nets = []
+    g_average = np.zeros(gan.G.flat.data.size if gan.G_ema is not None else 0, gan.dtype)  # empty: no average
+    for flat, average in ((gan.D.flat, np.empty(0, gan.dtype)), (gan.G.flat, g_average)):
+        size = flat.data.size
+        shares = rng.standard_normal((1, size)).astype(gan.dtype)
+        buffers = [np.zeros(size, gan.dtype) for _ in range(4)]  # p, g, m, v
+        nets.append((buffers, shares, average))
+
+    def run() -> None:
+        for repeat, ((p, g, m, v), shares, average) in zip((c.d_steps, 1), nets):
+            for _ in range(repeat):
+                _sum_shares_and_adam(p, g, m, v, shares, *scalars, average, s(1 - (c.ema or 0)))
+
+    return run
+
+
+def profile_case(case: str, seconds: float, repeats: int) -> dict[str, Any]:
+    """One case's parts (seconds per step) and the 1- and 2-thread steps."""
+    import numba
+    from bench_train import load_data
+    from threadpoolctl import threadpool_limits
+
+    import tinygan
+    from tinygan.fast import fused
+    from tinygan.gan.model import GAN
+
+    config = make_config(case)
+    tinygan.set_backend("numba")
+    gan = GAN(load_data(case if case in ("two", "ring8", "grid25", "digits") else "two", "float32"), config, seed=0)
+    shapes = matmul_shapes(config)
+    jitted_seconds = [0.0]
+    original = fused.train_step_fused
+
+    def timed_fused(*args: Any) -> Any:
+        start = time.perf_counter()
+        result = original(*args)
+        jitted_seconds[0] += time.perf_counter() - start
+        return result
+
+    result: dict[str, Any] = {"case": case, "matmul_flops": shape_flops(shapes)}
+    with threadpool_limits(1):
+        numba.set_num_threads(1)
+        result["step_1"] = median_rate(gan.train_step, seconds, repeats)
+        fused.train_step_fused = timed_fused
+        python, jitted, calls = [], [], 200
+        try:
+            for _ in range(3):  # the medians of three batches of calls
+                jitted_seconds[0], start = 0.0, time.perf_counter()
+                for _ in range(calls):
+                    gan.train_step()
+                python.append((time.perf_counter() - start - jitted_seconds[0]) / calls)
+                jitted.append(jitted_seconds[0] / calls)
+        finally:
+            fused.train_step_fused = original
+        result["python"], result["jitted"] = statistics.median(python), statistics.median(jitted)
+        operands = matmul_operands(shapes, gan.dtype)
+        result["matmuls"] = median_rate(lambda: run_matmuls(*operands), seconds, repeats)
+        result["adam"] = median_rate(adam_runner(gan), seconds, repeats)
+    result["other_loops"] = result["jitted"] - result["matmuls"] - result["adam"]
+    numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+    result["threads"] = numba.get_num_threads()
+    result["step_2"] = median_rate(gan.train_step, seconds, repeats)
+    result["speedup"] = result["step_1"] / result["step_2"]
+    result["matmul_gflops_1"] = result["matmul_flops"] / result["matmuls"] / 1e9
+    return result
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    ms = "ms"
+    print(f"{'case':>10} {'step 1t':>8} {'matmuls':>14} {'adam':>7} {'other':>7} {'python':>7} {'sum':>7}"
+          f" {'matmul GF/s':>11} {'step 2t':>8} {'x':>5}  ({ms})")  # fmt: skip
+    for r in rows:
+        parts = r["matmuls"] + r["adam"] + r["other_loops"] + r["python"]
+        share = 100 * r["matmuls"] / r["step_1"]
+        times = [1e3 * r[key] for key in ("step_1", "matmuls", "adam", "other_loops", "python")]
+        print(f"{r['case']:>10} {times[0]:8.3f} {times[1]:7.3f} ({share:3.0f}%) {times[2]:7.3f} {times[3]:7.3f}"
+              f" {times[4]:7.3f} {1e3 * parts:7.3f} {r['matmul_gflops_1']:11.1f} {1e3 * r['step_2']:8.3f}"
+              f" {r['speedup']:5.2f}")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument(
+        "--cases", default=DEFAULT_CASES, help=f"comma list of BATCHxHIDDEN and recipes (default {DEFAULT_CASES})"
+    )
+    p.add_argument("--seconds", type=float, default=0.5, help="length of a timed repeat (default 0.5)")
+    p.add_argument("--repeats", type=int, default=5, help="timed repeats per measurement (default 5)")
+    p.add_argument("--json", metavar="PATH", help="also write the rows here")
+    args = p.parse_args(argv)
+    if args.seconds <= 0 or args.repeats < 1:
+        p.error("--seconds must be > 0 and --repeats >= 1")
+    rows = []
+    for case in [c for c in args.cases.split(",") if c]:
+        rows.append(profile_case(case, args.seconds, args.repeats))
+        print(f"  {case} done", file=sys.stderr, flush=True)
+    print_table(rows)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
