@@ -12,14 +12,17 @@ backend, float32, median of ``--repeats`` repeats of about ``--seconds``:
 * matmuls: every matmul that step makes (``matmul_shapes``: the same shapes, transposes and
   order), through Numba's ``np.dot`` into preallocated arrays, each with its own operands so
   that no matmul finds the previous one's in cache;
+* elementwise: every loop over a layer's output (bias and activation, act', the bias gradient's
+  sum; ``elementwise_shapes``) with fused.py's kernels, each on a block of its own;
 * adam: the fused Adam update of D (``d_steps`` times) and of G with its weight average, alone;
-* other loops = jitted - matmuls - adam: bias and activation, act', bias sums, the BCE, the pack
-  spread, copies;
+* what none of these covers (the BCE, the pack spread, copies, the threads' start and join) is the
+  step's time less the parts' sum;
 * step, 2 threads: ``GAN.train_step`` with two Numba threads (each runs half of the batch, BLAS
   single-threaded inside), and its speed-up over one thread.
 
-The parts are measured apart, so they need not add up to the step to the last microsecond; the
-table prints their sum beside it.
+The parts are measured apart, each with operands of its own (the step itself keeps a layer's
+weights in cache from the forward to the backward), so they need not add up to the step to the
+last microsecond; the table prints their sum beside it. "GFLOP/s": the matmuls' rate alone.
 """
 
 from __future__ import annotations
@@ -37,10 +40,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tinygan.fast.kernels import njit  # noqa: E402  (Numba's; profiling the numba backend needs it)
+from tinygan.fast.kernels import _act_backward_flat, bias_act_forward_numba, njit  # noqa: E402  (Numba's)
 
 FORWARD, WEIGHT_GRAD, INPUT_GRAD = 0, 1, 2  # h @ W,  h.T @ g,  g @ W.T
+ACT_FORWARD, ACT_BACKWARD, BIAS_SUM = 0, 1, 2  # a <- act(a + b),  g <- g act'(a),  db = sum of g's rows
 DEFAULT_CASES = "1024x128,4096x128,1024x512,two,ring8,grid25,digits"
+
+
+def layer_sizes(config: Any) -> tuple[list[int], list[int]]:
+    """G's widths n_0 ... n_L and D's (D's input: a pack of samples, and its spread if it has one)."""
+    c = config
+    g_sizes = [c.noise_dim] + [c.hidden] * c.depth + [c.data_dim]
+    d_sizes = [c.data_dim * c.pack + (1 if c.pack_spread else 0)] + [c.hidden] * c.depth + [1]
+    return g_sizes, d_sizes
 
 
 def matmul_shapes(config: Any) -> list[tuple[int, int, int, int]]:
@@ -49,9 +61,7 @@ def matmul_shapes(config: Any) -> list[tuple[int, int, int, int]]:
     kind FORWARD: (m, k) @ (k, n), a layer's h W; WEIGHT_GRAD: (k, m).T @ (k, n), dL/dW = h^T g;
     INPUT_GRAD: (m, k) @ (n, k).T, dL/dh = g W^T. The skips are fused.py's: no dL/dx of D's first
     layer in the D step, no dL/dW of D in the G step, no dL/dz of G's first layer."""
-    c = config
-    g_sizes = [c.noise_dim] + [c.hidden] * c.depth + [c.data_dim]
-    d_sizes = [c.data_dim * c.pack + (1 if c.pack_spread else 0)] + [c.hidden] * c.depth + [1]
+    c, (g_sizes, d_sizes) = config, layer_sizes(config)
     n, b = c.batch_size * c.pack, c.batch_size  # G's rows (samples), D's rows per side (packs)
 
     def forward(sizes: list[int], rows: int) -> list[tuple[int, int, int, int]]:
@@ -70,6 +80,37 @@ def matmul_shapes(config: Any) -> list[tuple[int, int, int, int]]:
     d_step = forward(g_sizes, n) + forward(d_sizes, 2 * b) + backward(d_sizes, 2 * b, True, False)
     g_step = forward(g_sizes, n) + forward(d_sizes, b) + backward(d_sizes, b, False, True)
     g_step += backward(g_sizes, n, True, False)
+    return d_step * c.d_steps + g_step
+
+
+def elementwise_shapes(config: Any) -> list[tuple[int, int, int, int]]:
+    """(rows, cols, kind, activation code) of every elementwise loop over a layer's output in one fused
+    step, in order (one thread, the whole batch): bias and activation after each matmul of the forward
+    (ACT_FORWARD), act' in the backward where the activation is not the identity (ACT_BACKWARD), and
+    the bias gradient's sum over rows where the weights get gradients (BIAS_SUM)."""
+    from tinygan.fast.kernels import ACTIVATION_CODES, IDENTITY
+
+    c, (g_sizes, d_sizes) = config, layer_sizes(config)
+    g_output = IDENTITY if c.g_output == "linear" else ACTIVATION_CODES[c.g_output]
+    g_acts = [ACTIVATION_CODES[c.g_activation]] * c.depth + [g_output]
+    d_acts = [ACTIVATION_CODES[c.d_activation]] * c.depth + [IDENTITY]
+    n, b = c.batch_size * c.pack, c.batch_size
+
+    def forward(sizes: list[int], acts: list[int], rows: int) -> list[tuple[int, int, int, int]]:
+        return [(rows, o, ACT_FORWARD, act) for o, act in zip(sizes[1:], acts)]
+
+    def backward(sizes: list[int], acts: list[int], rows: int, weights: bool) -> list[tuple[int, int, int, int]]:
+        loops = []
+        for o, act in zip(sizes[:0:-1], acts[::-1]):
+            if act != IDENTITY:
+                loops.append((rows, o, ACT_BACKWARD, act))
+            if weights:
+                loops.append((rows, o, BIAS_SUM, act))
+        return loops
+
+    d_step = forward(g_sizes, g_acts, n) + forward(d_sizes, d_acts, 2 * b) + backward(d_sizes, d_acts, 2 * b, True)
+    g_step = forward(g_sizes, g_acts, n) + forward(d_sizes, d_acts, b) + backward(d_sizes, d_acts, b, False)
+    g_step += backward(g_sizes, g_acts, n, True)
     return d_step * c.d_steps + g_step
 
 
@@ -130,6 +171,47 @@ def matmul_operands(shapes: list[tuple[int, int, int, int]], dtype: Any) -> tupl
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal(int(size)).astype(dtype) for size in offsets[:2])
     return np.array(table, np.int64), a, b, np.empty(int(offsets[2]), dtype)
+
+
+@njit
+def run_elementwise(
+    table: np.ndarray, data: np.ndarray, outputs: np.ndarray, bias: np.ndarray, grad_bias: np.ndarray, slope: float
+) -> None:
+    """Row i of table (K, 5) = (rows, cols, kind, act, offset): one of fused.py's loops over a (rows,
+    cols) block of ``data`` at ``offset`` (``outputs`` at the same offset: the activation's output
+    that act' reads), with fused.py's kernels; ``bias`` and ``grad_bias`` are as long as the widest layer."""
+    for i in range(table.shape[0]):
+        rows, cols, kind, act, start = table[i]
+        block = data[start : start + rows * cols]
+        if kind == ACT_FORWARD:
+            bias_act_forward_numba(block.reshape(rows, cols), bias[:cols], act, slope)
+        elif kind == ACT_BACKWARD:
+            _act_backward_flat(block, outputs[start : start + rows * cols], act, slope)
+        else:
+            sums = grad_bias[:cols]
+            sums[:] = 0
+            g = block.reshape(rows, cols)
+            for r in range(rows):
+                sums += g[r]
+
+
+def elementwise_operands(loops: list[tuple[int, int, int, int]], dtype: Any) -> tuple[np.ndarray, ...]:
+    """(table, data, outputs, bias, grad_bias) for run_elementwise: each loop gets a block of its own.
+
+    Timing calls the loops a thousand times on the same numbers, so they are chosen to stay normal:
+    a small bias, outputs of +-1e-3 (act' is then 0 or 1, or 1 - 1e-6 for tanh), and the caller
+    passes slope 1 (a LeakyReLU slope below 1, applied a thousand times, would reach subnormal
+    floats, which are slow). The loops cost the same for any values."""
+    table, offset = [], 0
+    for rows, cols, kind, act in loops:
+        table.append((rows, cols, kind, act, offset))
+        offset += rows * cols
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal(offset).astype(dtype)
+    outputs = rng.choice(np.array([-1e-3, 1e-3], dtype), offset)
+    widest = max(cols for _, cols, _, _ in loops)
+    bias = 1e-3 * rng.standard_normal(widest).astype(dtype)
+    return np.array(table, np.int64), data, outputs, bias, np.empty(widest, dtype)
 
 
 def adam_runner(gan: Any) -> Callable[[], None]:
@@ -196,8 +278,10 @@ def profile_case(case: str, seconds: float, repeats: int) -> dict[str, Any]:
         result["python"], result["jitted"] = statistics.median(python), statistics.median(jitted)
         operands = matmul_operands(shapes, gan.dtype)
         result["matmuls"] = median_rate(lambda: run_matmuls(*operands), seconds, repeats)
+        loops = elementwise_operands(elementwise_shapes(config), gan.dtype)
+        result["elementwise"] = median_rate(lambda: run_elementwise(*loops, 1.0), seconds, repeats)
         result["adam"] = median_rate(adam_runner(gan), seconds, repeats)
-    result["other_loops"] = result["jitted"] - result["matmuls"] - result["adam"]
+    result["parts"] = result["matmuls"] + result["elementwise"] + result["adam"] + result["python"]
     numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
     result["threads"] = numba.get_num_threads()
     result["step_2"] = median_rate(gan.train_step, seconds, repeats)
@@ -207,16 +291,13 @@ def profile_case(case: str, seconds: float, repeats: int) -> dict[str, Any]:
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    ms = "ms"
-    print(f"{'case':>10} {'step 1t':>8} {'matmuls':>14} {'adam':>7} {'other':>7} {'python':>7} {'sum':>7}"
-          f" {'matmul GF/s':>11} {'step 2t':>8} {'x':>5}  ({ms})")  # fmt: skip
+    """Milliseconds per step: the 1-thread step, its parts measured alone, their sum; the 2-thread step."""
+    keys = ("step_1", "matmuls", "elementwise", "adam", "python", "parts", "step_2")
+    print(f"{'case':>10} {'1 thread':>9} {'matmuls':>9} {'elementw.':>9} {'adam':>9} {'python':>9} {'sum':>9}"
+          f" {'GFLOP/s':>8} {'2 threads':>9} {'speed-up':>8}   (ms per step)")  # fmt: skip
     for r in rows:
-        parts = r["matmuls"] + r["adam"] + r["other_loops"] + r["python"]
-        share = 100 * r["matmuls"] / r["step_1"]
-        times = [1e3 * r[key] for key in ("step_1", "matmuls", "adam", "other_loops", "python")]
-        print(f"{r['case']:>10} {times[0]:8.3f} {times[1]:7.3f} ({share:3.0f}%) {times[2]:7.3f} {times[3]:7.3f}"
-              f" {times[4]:7.3f} {1e3 * parts:7.3f} {r['matmul_gflops_1']:11.1f} {1e3 * r['step_2']:8.3f}"
-              f" {r['speedup']:5.2f}")  # fmt: skip
+        times = "".join(f"{1e3 * r[key]:9.3f} " for key in keys[:-1])
+        print(f"{r['case']:>10} {times}{r['matmul_gflops_1']:8.1f} {1e3 * r['step_2']:9.3f} {r['speedup']:8.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
