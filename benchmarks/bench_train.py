@@ -14,7 +14,8 @@ estimated seconds of the recipe's full run (config.steps / steps per second). Fr
 batches every step, float32. Each runs in its own subprocess pinned to the same
 number of threads (``--threads``, default: every CPU this process may use), so one library's
 spinning thread pool cannot slow the next one down; ``--rounds 2`` runs them all twice, the second time
-in reverse order, and pools the repeats. For each shape or recipe: one first step
+in reverse order, and pools the repeats (``--pool A.json B.json`` does the same for separate runs'
+JSON files, and runs nothing). For each shape or recipe: one first step
 (compile), a warm-up that also sizes the repeats, then the median of ``--repeats`` timed repeats of
 about ``--seconds`` each; asynchronous libraries (JAX, CUDA) are synchronised at the end of a repeat.
 On a machine shared with other work, ``--threads 1`` gives far steadier numbers: a BLAS or OpenMP
@@ -541,6 +542,27 @@ def pool_rounds(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any
     return earlier
 
 
+def load_pooled(paths: list[Path]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], Any, dict[str, Any]]:
+    """(results, spec, peak_info, compile_times, machine) of earlier runs' JSON files, every (impl, case,
+    variant) keeping all their timed repeats (pool_rounds); the matmul peak is the best of the runs'."""
+    documents = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+    names = [[c["name"] for c in d["settings"]["cases"]] for d in documents]
+    if any(n != names[0] for n in names):
+        raise SystemExit(f"--pool: the runs timed different cases: {names}")
+    results: dict[str, Any] = {}
+    for document in documents:
+        for impl, records in document["raw"].items():
+            result = {"records": [dict(r) for r in records]}
+            results[impl] = pool_rounds(results[impl], result) if impl in results else result
+    for impl, reason in documents[0].get("skipped", {}).items():
+        results[impl] = {"records": [], "skipped": reason}
+    spec = documents[0]["settings"] | {"rounds": sum(d["settings"].get("rounds", 1) for d in documents)}
+    peaks = [d["machine"]["matmul_peak_gflops"].get(spec["dtype"]) for d in documents]
+    peak_info = {spec["dtype"]: {"gflops": max(p for p in peaks if p), "n": 2048}} if any(peaks) else {}
+    machine = documents[0]["machine"] | {"pooled_runs": len(documents)}
+    return results, spec, peak_info, documents[0].get("numba_compile"), machine
+
+
 def best_torch(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """For each case, the faster of torch's default and fused Adam, with the other noted."""
     by_size: dict[str, list[dict[str, Any]]] = {}
@@ -651,6 +673,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--json", type=Path, help="write records and machine facts to this file")
     parser.add_argument("--no-compile", action="store_true", help="skip the Numba compile-time measurement")
+    parser.add_argument(
+        "--pool",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="run nothing: pool the repeats of earlier runs' --json files (the same cases) into one table",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the workers' stderr")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
@@ -661,48 +690,65 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeats < 1 or args.seconds <= 0 or args.threads < 1:
         parser.error("--repeats and --threads must be >= 1 and --seconds > 0")
 
-    for name in SLOW_ENV:
-        if name in os.environ:
-            print(
-                f"warning: {name}={os.environ[name]} is set; it slows NumPy's matmul on this kind of machine."
-                " Run as: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_train.py",
-                file=sys.stderr,
-            )
-    if args.threads > available:
-        print(f"warning: --threads {args.threads} > {available} usable CPUs (oversubscribed)", file=sys.stderr)
+    if args.pool:
+        results, spec, peak_info, compile_times, machine = load_pooled(args.pool)
+        args.impls, args.dtype, args.rounds = [i for i in IMPLS if i in results], spec["dtype"], spec["rounds"]
+        args.threads, args.seconds, args.repeats = spec["threads"], spec["seconds"], spec["repeats"] * spec["rounds"]
+    else:
+        for name in SLOW_ENV:
+            if name in os.environ:
+                print(
+                    f"warning: {name}={os.environ[name]} is set; it slows NumPy's matmul on this kind of machine."
+                    " Run as: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_train.py",
+                    file=sys.stderr,
+                )
+        if args.threads > available:
+            print(f"warning: --threads {args.threads} > {available} usable CPUs (oversubscribed)", file=sys.stderr)
 
-    spec = {
-        "cases": make_cases(args.configs, list(RECIPES) if args.recipes is None else args.recipes),
-        "dtype": args.dtype,
-        "seconds": args.seconds,
-        "repeats": args.repeats,
-        "threads": args.threads,
-    }
-    print(f"matmul peak (NumPy, {args.threads} threads) ...", file=sys.stderr, flush=True)
-    peak_runs = [call_worker("peak", spec, args.verbose).get("peak", {})]
+        spec = {
+            "cases": make_cases(args.configs, list(RECIPES) if args.recipes is None else args.recipes),
+            "dtype": args.dtype,
+            "seconds": args.seconds,
+            "repeats": args.repeats,
+            "threads": args.threads,
+        }
+        print(f"matmul peak (NumPy, {args.threads} threads) ...", file=sys.stderr, flush=True)
+        peak_runs = [call_worker("peak", spec, args.verbose).get("peak", {})]
 
-    results: dict[str, dict[str, Any]] = {}
-    for round_index in range(args.rounds):
-        # every other round in reverse order, so a slow spell of the machine falls on different implementations
-        order = args.impls if round_index % 2 == 0 else args.impls[::-1]
-        for impl in order:
-            print(f"{impl} (round {round_index + 1} of {args.rounds}) ...", file=sys.stderr, flush=True)
-            result = call_worker(impl, spec, args.verbose)
-            results[impl] = pool_rounds(results[impl], result) if impl in results else result
-            for key in ("skipped", "error"):
-                if key in result and round_index == 0:
-                    print(f"  {impl}: {key}: {result[key]}", file=sys.stderr, flush=True)
+        results: dict[str, dict[str, Any]] = {}
+        for round_index in range(args.rounds):
+            # every other round in reverse order, so a slow spell of the machine falls on different implementations
+            order = args.impls if round_index % 2 == 0 else args.impls[::-1]
+            for impl in order:
+                print(f"{impl} (round {round_index + 1} of {args.rounds}) ...", file=sys.stderr, flush=True)
+                result = call_worker(impl, spec, args.verbose)
+                results[impl] = pool_rounds(results[impl], result) if impl in results else result
+                for key in ("skipped", "error"):
+                    if key in result and round_index == 0:
+                        print(f"  {impl}: {key}: {result[key]}", file=sys.stderr, flush=True)
 
-    print("matmul peak again ...", file=sys.stderr, flush=True)
-    peak_runs.append(call_worker("peak", spec, args.verbose).get("peak", {}))
-    peak_info = max_peak(peak_runs)
+        print("matmul peak again ...", file=sys.stderr, flush=True)
+        peak_runs.append(call_worker("peak", spec, args.verbose).get("peak", {}))
+        peak_info = max_peak(peak_runs)
+
+        compile_times = None
+        if "tinygan-numba" in args.impls and not args.no_compile and "skipped" not in results["tinygan-numba"]:
+            print("numba compile time (cold and cached cache dir) ...", file=sys.stderr, flush=True)
+            compile_times = numba_compile_times(*args.configs[0], args.threads) if args.configs else None
+
+        machine = {
+            "cpu": cpu_model(),
+            "cpus_usable": available,
+            "threads": args.threads,
+            "platform": platform.platform(),
+            "versions": versions(),
+            "numpy_blas": peak_info.get("blas", []),
+            "matmul_peak_gflops": {k: v["gflops"] for k, v in peak_info.items() if k != "blas"},
+            "workers": {impl: r.get("info", {}) for impl, r in results.items()},
+            "slow_env_set": {name: os.environ[name] for name in SLOW_ENV if name in os.environ},
+        }
+
     peak = peak_info.get(args.dtype, {}).get("gflops")
-
-    compile_times = None
-    if "tinygan-numba" in args.impls and not args.no_compile and "skipped" not in results["tinygan-numba"]:
-        print("numba compile time (cold and cached cache dir) ...", file=sys.stderr, flush=True)
-        compile_times = numba_compile_times(*args.configs[0], args.threads) if args.configs else None
-
     # ---- one row per (size, impl): torch-eager keeps the faster Adam
     best: dict[str, dict[tuple[int, int], dict[str, Any]]] = {}
     for impl, result in results.items():
@@ -735,18 +781,6 @@ def main(argv: list[str] | None = None) -> int:
                     row["note"] = f"{rate / cuda_rate:.2f}x torch-cuda"
             rows.append(row)
 
-    machine = {
-        "cpu": cpu_model(),
-        "cpus_usable": available,
-        "threads": args.threads,
-        "platform": platform.platform(),
-        "versions": versions(),
-        "numpy_blas": peak_info.get("blas", []),
-        "matmul_peak_gflops": {k: v["gflops"] for k, v in peak_info.items() if k != "blas"},
-        "workers": {impl: r.get("info", {}) for impl, r in results.items()},
-        "slow_env_set": {name: os.environ[name] for name in SLOW_ENV if name in os.environ},
-    }
-
     print("\n== tinygan training-step benchmark" + (" (slowed by OPENBLAS_* env!)" if machine["slow_env_set"] else ""))
     print(f"CPU: {machine['cpu']}; {available} usable CPUs; {args.threads} threads for every implementation")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items()))
@@ -760,9 +794,10 @@ def main(argv: list[str] | None = None) -> int:
         size = peak_info[args.dtype]["n"]
         print(
             f"matmul peak: {peak:.1f} GFLOP/s ({args.dtype} {size}x{size} NumPy matmul,"
-            " best of 7 before and 7 after the runs)"
+            " best of 7 before and 7 after the runs" + (", the best of the pooled runs" if args.pool else "") + ")"
         )
-    print(f"dtype {args.dtype}; median of {args.repeats} repeats of ~{args.seconds:g} s after warm-up")
+    pooled = f" ({len(args.pool)} runs' repeats pooled)" if args.pool else ""
+    print(f"dtype {args.dtype}; median of {args.repeats} repeats of ~{args.seconds:g} s after warm-up{pooled}")
     print("x torch / x jax: steps/s ratio to torch-eager / jax-jit (CPU); spread: (max-min)/median")
     for impl, result in results.items():
         if "skipped" in result:

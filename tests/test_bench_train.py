@@ -38,3 +38,32 @@ def test_two_rounds_time_the_digits_recipe_and_pool_the_repeats(tmp_path):
     assert set(raw) == {"64x16", "digits"} and all(len(r["rates"]) == 4 for r in raw.values())
     digits = next(r for r in document["records"] if r["case"] == "digits")
     assert digits["recipe"] == "digits" and digits["steps_per_s"] > 0 and digits["full_run_s"] > 0
+
+
+def test_pool_tabulates_earlier_runs_with_every_repeat_of_each(tmp_path, capsys):
+    paths = [tmp_path / "a.json", tmp_path / "b.json"]
+    for path in paths:
+        argv = ["--configs", "64x16", "--recipes", "", "--impls", "tinygan-numpy", "--seconds", "0.02",
+                "--repeats", "3", "--threads", "1", "--no-compile", "--json", str(path)]  # fmt: skip
+        assert bench.main(argv) == 0
+    pooled_path = tmp_path / "pooled.json"
+    assert bench.main(["--pool", *map(str, paths), "--json", str(pooled_path)]) == 0
+    assert "2 runs' repeats pooled" in capsys.readouterr().out
+    runs = [json.loads(p.read_text()) for p in paths]
+    pooled = json.loads(pooled_path.read_text())
+    rates = [rate for run in runs for rate in run["raw"]["tinygan-numpy"][0]["rates"]]
+    assert pooled["raw"]["tinygan-numpy"][0]["rates"] == rates and len(rates) == 6
+    record = pooled["records"][0]
+    assert record["steps_per_s"] == sorted(rates)[2] / 2 + sorted(rates)[3] / 2  # the median of all six
+    assert pooled["settings"]["rounds"] == 2
+
+
+def test_pool_refuses_runs_of_different_cases(tmp_path):
+    documents = []
+    for name in ("64x16", "128x16"):
+        documents.append({"settings": {"cases": [{"name": name}]}, "raw": {}, "machine": {}})
+    paths = [tmp_path / "a.json", tmp_path / "b.json"]
+    for path, document in zip(paths, documents):
+        path.write_text(json.dumps(document))
+    with pytest.raises(SystemExit, match="different cases"):
+        bench.load_pooled(paths)
