@@ -40,19 +40,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from tinygan.fast.fused import layer_widths  # noqa: E402  (the widths the fused step uses)
 from tinygan.fast.kernels import _act_backward_flat, bias_act_forward_numba, njit  # noqa: E402  (Numba's)
 
 FORWARD, WEIGHT_GRAD, INPUT_GRAD = 0, 1, 2  # h @ W,  h.T @ g,  g @ W.T
 ACT_FORWARD, ACT_BACKWARD, BIAS_SUM = 0, 1, 2  # a <- act(a + b),  g <- g act'(a),  db = sum of g's rows
 DEFAULT_CASES = "1024x128,4096x128,1024x512,two,ring8,grid25,digits"
-
-
-def layer_sizes(config: Any) -> tuple[list[int], list[int]]:
-    """G's widths n_0 ... n_L and D's (D's input: a pack of samples, and its spread if it has one)."""
-    c = config
-    g_sizes = [c.noise_dim] + [c.hidden] * c.depth + [c.data_dim]
-    d_sizes = [c.data_dim * c.pack + (1 if c.pack_spread else 0)] + [c.hidden] * c.depth + [1]
-    return g_sizes, d_sizes
 
 
 def matmul_shapes(config: Any) -> list[tuple[int, int, int, int]]:
@@ -61,7 +54,7 @@ def matmul_shapes(config: Any) -> list[tuple[int, int, int, int]]:
     kind FORWARD: (m, k) @ (k, n), a layer's h W; WEIGHT_GRAD: (k, m).T @ (k, n), dL/dW = h^T g;
     INPUT_GRAD: (m, k) @ (n, k).T, dL/dh = g W^T. The skips are fused.py's: no dL/dx of D's first
     layer in the D step, no dL/dW of D in the G step, no dL/dz of G's first layer."""
-    c, (g_sizes, d_sizes) = config, layer_sizes(config)
+    c, (g_sizes, d_sizes) = config, layer_widths(config)
     n, b = c.batch_size * c.pack, c.batch_size  # G's rows (samples), D's rows per side (packs)
 
     def forward(sizes: list[int], rows: int) -> list[tuple[int, int, int, int]]:
@@ -90,7 +83,7 @@ def elementwise_shapes(config: Any) -> list[tuple[int, int, int, int]]:
     the bias gradient's sum over rows where the weights get gradients (BIAS_SUM)."""
     from tinygan.fast.kernels import ACTIVATION_CODES, IDENTITY
 
-    c, (g_sizes, d_sizes) = config, layer_sizes(config)
+    c, (g_sizes, d_sizes) = config, layer_widths(config)
     g_output = IDENTITY if c.g_output == "linear" else ACTIVATION_CODES[c.g_output]
     g_acts = [ACTIVATION_CODES[c.g_activation]] * c.depth + [g_output]
     d_acts = [ACTIVATION_CODES[c.d_activation]] * c.depth + [IDENTITY]

@@ -38,7 +38,7 @@ def test_the_runner_makes_each_kind_of_product():
 
 def test_the_elementwise_list_covers_every_layer_output_of_the_forward_passes():
     config = profile.make_config("ring8")  # 3 x 256, pack 2: G on 128 samples, D on 128 then 64 packs
-    g_sizes, d_sizes = profile.layer_sizes(config)
+    g_sizes, d_sizes = profile.layer_widths(config)
     loops = profile.elementwise_shapes(config)
     forward = sum(rows * cols for rows, cols, kind, _ in loops if kind == profile.ACT_FORWARD)
     assert forward == 2 * 128 * sum(g_sizes[1:]) + (128 + 64) * sum(d_sizes[1:])

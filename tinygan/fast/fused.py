@@ -421,14 +421,20 @@ def train_step_fused(G, D, settings, batches, work, d_steps_done, g_steps_done, 
     return d_loss, g_loss
 
 
+def layer_widths(config: Any) -> tuple[list[int], list[int]]:
+    """G's widths [n_0, ..., n_L] and D's, as the fused step sees them: D's input is a pack of m
+    samples (m d values), and its log spread when config.pack_spread."""
+    c = config
+    d_inputs = c.data_dim * c.pack + (1 if c.pack_spread else 0)
+    return [c.noise_dim] + [c.hidden] * c.depth + [c.data_dim], [d_inputs] + [c.hidden] * c.depth + [1]
+
+
 class FusedStep:
     """Buffers sized for one GAN's batch, split over the Numba threads, and the call into ``train_step_fused``."""
 
     def __init__(self, gan: Any) -> None:
         c = gan.config
-        self.g_sizes = np.array([c.noise_dim] + [c.hidden] * c.depth + [c.data_dim], np.int64)
-        d_inputs = c.data_dim * c.pack + (1 if c.pack_spread else 0)  # the packs (and their log spread)
-        self.d_sizes = np.array([d_inputs] + [c.hidden] * c.depth + [1], np.int64)
+        self.g_sizes, self.d_sizes = (np.array(sizes, np.int64) for sizes in layer_widths(c))
         self.blas = _blas_libraries()
         self.g_flat, self.d_flat = gan.G.flat, gan.D.flat  # looked up once: Module.flat walks the parameters
         self.g_average = gan.G_ema if gan.G_ema is not None else np.empty(0, gan.dtype)  # the jitted step moves it
