@@ -185,10 +185,8 @@ def evaluate(gan: Any, mixture: Any, n: int = 5000, *, seed: int = 12345) -> dic
         return result
     if hasattr(mixture, "means"):
         result |= mode_statistics(fake, mixture)
-    fake64, other = (
-        check_points(fake, "fake"),
-        to_numpy(mixture.sample(n, rng)).astype(np.float64),
-    )  # other: the floor's
+    fake64 = check_points(fake, "fake")
+    other = to_numpy(mixture.sample(n, rng)).astype(np.float64)  # a second real draw, for the noise floor
     real_spread = _mean_self_distance(real, 256)  # E|Y - Y'|, a term of both distances below
     result["energy_distance"] = 2 * _mean_distance(fake64, real, 256) - _mean_self_distance(fake64, 256) - real_spread
     result["energy_noise_floor"] = 2 * _mean_distance(real, other, 256) - real_spread - _mean_self_distance(other, 256)

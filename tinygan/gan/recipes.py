@@ -11,8 +11,9 @@ optimum, so G follows the JSD's gradient rather than a stale D's. docs/case_stud
 measurements.
 
 ring8 / grid25 (mode coverage): 3 x 256 nets, batch 64, 40,000 steps on the ring and 50,000 on
-the grid (at 40,000 the ring kept every goal in 10 of 10 seeds), with a cosine decay from 40% of
-the run to 1% of the rate. Both pack 2 samples for D (PacGAN2), which keeps every mode;
+the grid (at 40,000 the ring kept every goal in 10 of 10 seeds and the grid lost width and high
+quality; 3 x 192 nets lost a goal on each), with a cosine decay from 40% of the run to 1% of the
+rate. Both pack 2 samples for D (PacGAN2), which keeps every mode;
 give D the log of each pack's spread, which keeps each mode as wide as the data's (on the grid it
 opens after 30% of the run: from the start it cost modes); sample G from an exponential moving
 average (0.999) of its weights; and leave out the noise where G stretches most (Jacobian
