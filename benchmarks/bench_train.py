@@ -21,7 +21,7 @@ about ``--seconds`` each; asynchronous libraries (JAX, CUDA) are synchronised at
 On a machine shared with other work, ``--threads 1`` gives far steadier numbers: a BLAS or OpenMP
 pool as wide as the machine stalls whenever another process holds one of its cores.
 
-Matmul FLOPs per step count 2*m*n*k for every matmul the step needs (``matmul_flops``; it equals
+Matmul FLOPs per step count 2*m*n*k for every matmul the step needs (``matmul_shapes``; it equals
 torch.utils.flop_counter's count of the torch reference's step, less the 2x2 sampling bmm);
 "%peak" divides the achieved rate by a large float32 NumPy matmul measured in the same run.
 Numba compile time is measured in fresh subprocesses: ``import tinygan`` + first ``train_step``,
@@ -74,32 +74,45 @@ def gan_config(batch: int, hidden: int, dtype: str = "float32") -> Any:
     )
 
 
-def matmul_flops(batch: int, hidden: int, depth: int = 2, noise_dim: int = 2, data_dim: int = 2,
-                 pack: int = 1, d_steps: int = 1, pack_spread: bool = False) -> int:  # fmt: skip
-    """FLOPs (2*m*n*k each) of the matmuls one training step needs, forward and backward.
+FORWARD, WEIGHT_GRAD, INPUT_GRAD = 0, 1, 2  # h @ W,  h.T @ g,  g @ W.T
 
-    A Dense layer (a -> b) on m rows costs 2mab forward, 2mab for dL/dW, 2mab for dL/dx.
-    D step: G forward (n = B*pack rows); D forward, dL/dW and dL/dx on [real; fake] (2B packs), except
-    dL/dx of D's first layer (nobody needs d/dreal). G step: G forward, D forward, D's dL/dx
-    (B packs; D's dL/dW is not needed), G's dL/dW and dL/dx except its first layer's (d/dz).
-    """
-    g = [noise_dim] + [hidden] * depth + [data_dim]
-    d = [data_dim * pack + (1 if pack_spread else 0)] + [hidden] * depth + [1]  # D sees the spread too
 
-    def layers(sizes: list[int], rows: int, skip_first: bool = False) -> int:
-        pairs = list(zip(sizes[:-1], sizes[1:]))[1 if skip_first else 0 :]
-        return sum(2 * rows * a * b for a, b in pairs)
+def matmul_shapes(config: Any) -> list[tuple[int, int, int, int]]:
+    """(m, k, n, kind) of every matmul one training step needs, in order, for one thread holding the
+    whole batch (the fused step's order; benchmarks/profile_step.py times them).
 
-    b, n = batch, batch * pack
-    d_step = layers(g, n) + 2 * layers(d, 2 * b) + layers(d, 2 * b, skip_first=True)
-    g_step = 2 * layers(g, n) + 2 * layers(d, b) + layers(g, n, skip_first=True)
-    return d_steps * d_step + g_step
+    kind FORWARD: (m, k) @ (k, n), a layer's h W; WEIGHT_GRAD: (k, m).T @ (k, n), dL/dW = h^T g;
+    INPUT_GRAD: (m, k) @ (n, k).T, dL/dh = g W^T. D step: G forward (n = B*pack rows); D forward,
+    dL/dW and dL/dx on [real; fake] (2B packs), except dL/dx of D's first layer (nobody needs
+    d/dreal). G step: G forward, D forward, D's dL/dx (B packs; D's dL/dW is not needed), G's dL/dW
+    and dL/dx except its first layer's (d/dz)."""
+    from tinygan.fast.fused import layer_widths  # here, not at the top: workers set their threads first
+
+    c, (g_sizes, d_sizes) = config, layer_widths(config)
+    n, b = c.batch_size * c.pack, c.batch_size  # G's rows (samples), D's rows per side (packs)
+
+    def forward(sizes: list[int], rows: int) -> list[tuple[int, int, int, int]]:
+        return [(rows, a, o, FORWARD) for a, o in zip(sizes[:-1], sizes[1:])]
+
+    def backward(sizes: list[int], rows: int, weights: bool, first_input: bool) -> list[tuple[int, int, int, int]]:
+        shapes = []
+        for layer in range(len(sizes) - 2, -1, -1):
+            a, o = sizes[layer], sizes[layer + 1]
+            if weights:
+                shapes.append((a, rows, o, WEIGHT_GRAD))
+            if layer > 0 or first_input:
+                shapes.append((rows, o, a, INPUT_GRAD))
+        return shapes
+
+    d_step = forward(g_sizes, n) + forward(d_sizes, 2 * b) + backward(d_sizes, 2 * b, True, False)
+    g_step = forward(g_sizes, n) + forward(d_sizes, b) + backward(d_sizes, b, False, True)
+    g_step += backward(g_sizes, n, True, False)
+    return d_step * c.d_steps + g_step
 
 
 def config_flops(config: Any) -> int:
-    """matmul_flops of a GANConfig's step."""
-    c = config
-    return matmul_flops(c.batch_size, c.hidden, c.depth, c.noise_dim, c.data_dim, c.pack, c.d_steps, c.pack_spread)
+    """FLOPs (2 m k n each) of the matmuls in one training step of a GANConfig (matmul_shapes)."""
+    return sum(2 * m * k * n for m, k, n, _ in matmul_shapes(config))
 
 
 def parse_configs(text: str) -> list[tuple[int, int]]:

@@ -9,8 +9,8 @@ backend, float32, median of ``--repeats`` repeats of about ``--seconds``:
 * step, 1 thread: ``GAN.train_step`` with one Numba thread and one BLAS thread;
 * jitted: the part of it inside ``train_step_fused`` (the rest, "python", draws the batches and
   builds the call's arguments);
-* matmuls: every matmul that step makes (``matmul_shapes``: the same shapes, transposes and
-  order), through Numba's ``np.dot`` into preallocated arrays, each with its own operands so
+* matmuls: every matmul that step makes (bench_train's ``matmul_shapes``: the same shapes,
+  transposes and order), through Numba's ``np.dot`` into preallocated arrays, each with its own operands so
   that no matmul finds the previous one's in cache;
 * elementwise: every loop over a layer's output (bias and activation, act', the bias gradient's
   sum; ``elementwise_shapes``) with fused.py's kernels, each on a block of its own;
@@ -40,40 +40,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_train import FORWARD, WEIGHT_GRAD, config_flops, matmul_shapes  # noqa: E402  (the step's matmuls)
+
 from tinygan.fast.fused import layer_widths  # noqa: E402  (the widths the fused step uses)
 from tinygan.fast.kernels import _act_backward_flat, bias_act_forward_numba, njit  # noqa: E402  (Numba's)
 
-FORWARD, WEIGHT_GRAD, INPUT_GRAD = 0, 1, 2  # h @ W,  h.T @ g,  g @ W.T
 ACT_FORWARD, ACT_BACKWARD, BIAS_SUM = 0, 1, 2  # a <- act(a + b),  g <- g act'(a),  db = sum of g's rows
 DEFAULT_CASES = "1024x128,4096x128,1024x512,two,ring8,grid25,digits"
-
-
-def matmul_shapes(config: Any) -> list[tuple[int, int, int, int]]:
-    """(m, k, n, kind) of every matmul in one fused step, in order, for one thread holding the whole batch.
-
-    kind FORWARD: (m, k) @ (k, n), a layer's h W; WEIGHT_GRAD: (k, m).T @ (k, n), dL/dW = h^T g;
-    INPUT_GRAD: (m, k) @ (n, k).T, dL/dh = g W^T. The skips are fused.py's: no dL/dx of D's first
-    layer in the D step, no dL/dW of D in the G step, no dL/dz of G's first layer."""
-    c, (g_sizes, d_sizes) = config, layer_widths(config)
-    n, b = c.batch_size * c.pack, c.batch_size  # G's rows (samples), D's rows per side (packs)
-
-    def forward(sizes: list[int], rows: int) -> list[tuple[int, int, int, int]]:
-        return [(rows, a, o, FORWARD) for a, o in zip(sizes[:-1], sizes[1:])]
-
-    def backward(sizes: list[int], rows: int, weights: bool, first_input: bool) -> list[tuple[int, int, int, int]]:
-        shapes = []
-        for layer in range(len(sizes) - 2, -1, -1):
-            a, o = sizes[layer], sizes[layer + 1]
-            if weights:
-                shapes.append((a, rows, o, WEIGHT_GRAD))
-            if layer > 0 or first_input:
-                shapes.append((rows, o, a, INPUT_GRAD))
-        return shapes
-
-    d_step = forward(g_sizes, n) + forward(d_sizes, 2 * b) + backward(d_sizes, 2 * b, True, False)
-    g_step = forward(g_sizes, n) + forward(d_sizes, b) + backward(d_sizes, b, False, True)
-    g_step += backward(g_sizes, n, True, False)
-    return d_step * c.d_steps + g_step
 
 
 def elementwise_shapes(config: Any) -> list[tuple[int, int, int, int]]:
@@ -105,11 +78,6 @@ def elementwise_shapes(config: Any) -> list[tuple[int, int, int, int]]:
     g_step = forward(g_sizes, g_acts, n) + forward(d_sizes, d_acts, b) + backward(d_sizes, d_acts, b, False)
     g_step += backward(g_sizes, g_acts, n, True)
     return d_step * c.d_steps + g_step
-
-
-def shape_flops(shapes: list[tuple[int, int, int, int]]) -> int:
-    """2 m k n summed over the matmuls."""
-    return sum(2 * m * k * n for m, k, n, _ in shapes)
 
 
 def make_config(case: str) -> Any:
@@ -233,7 +201,7 @@ def adam_runner(gan: Any) -> Callable[[], None]:
 def profile_case(case: str, seconds: float, repeats: int) -> dict[str, Any]:
     """One case's parts (seconds per step) and the 1- and 2-thread steps."""
     import numba
-    from bench_train import load_data
+    from bench_train import RECIPES, load_data
     from threadpoolctl import threadpool_limits
 
     import tinygan
@@ -242,7 +210,7 @@ def profile_case(case: str, seconds: float, repeats: int) -> dict[str, Any]:
 
     config = make_config(case)
     tinygan.set_backend("numba")
-    gan = GAN(load_data(case if case in ("two", "ring8", "grid25", "digits") else "two", "float32"), config, seed=0)
+    gan = GAN(load_data(case if case in RECIPES else "two", "float32"), config, seed=0)
     shapes = matmul_shapes(config)
     jitted_seconds = [0.0]
     original = fused.train_step_fused
@@ -253,7 +221,7 @@ def profile_case(case: str, seconds: float, repeats: int) -> dict[str, Any]:
         jitted_seconds[0] += time.perf_counter() - start
         return result
 
-    result: dict[str, Any] = {"case": case, "matmul_flops": shape_flops(shapes)}
+    result: dict[str, Any] = {"case": case, "matmul_flops": config_flops(config)}
     with threadpool_limits(1):
         numba.set_num_threads(1)
         result["step_1"] = median_rate(gan.train_step, seconds, repeats)

@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 HERE = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(HERE))
@@ -15,21 +14,36 @@ spec.loader.exec_module(profile)
 import bench_train  # noqa: E402  (benchmarks/ is on the path now)
 
 
-@pytest.mark.parametrize("case", ["64x16", "1024x512", "two", "ring8", "grid25", "digits"])  # two: 2 D steps
-def test_the_matmul_list_costs_what_the_benchmark_counts(case):
-    config = profile.make_config(case)
-    assert profile.shape_flops(profile.matmul_shapes(config)) == bench_train.config_flops(config)
+def test_the_matmul_list_of_the_case_study_shape_costs_its_hand_count():
+    # Batch 64, G 2-128-128-2, D 2-128-128-1; a layer a -> b on m rows costs 2mab per matmul.
+    # D step: G forward on 64 rows (2,162,688), D forward and dL/dW on 128 rows (4,292,608 each),
+    #   dL/dx without D's first layer (4,227,072): 14,974,976.
+    # G step: G forward and dL/dW (2,162,688 each), D forward and dL/dx on 64 rows (2,146,304 each),
+    #   G's dL/dx without its first layer (2,129,920): 10,747,904.
+    config = profile.make_config("64x128")
+    assert bench_train.config_flops(config) == 14_974_976 + 10_747_904
+    config.d_steps = 2
+    assert bench_train.config_flops(config) == 2 * 14_974_976 + 10_747_904
+
+
+def test_the_matmul_list_skips_what_the_fused_step_skips():
+    config = profile.make_config("ring8")  # G 2-256-256-256-2, D 5-256-256-256-1 (2 samples and their spread)
+    shapes = bench_train.matmul_shapes(config)
+    kinds = [kind for _, _, _, kind in shapes]
+    assert kinds.count(bench_train.FORWARD) == 4 + 4 + 4 + 4  # G and D, in each of the two steps
+    assert kinds.count(bench_train.WEIGHT_GRAD) == 4 + 4  # D's in the D step, G's in the G step
+    assert kinds.count(bench_train.INPUT_GRAD) == 3 + 4 + 3  # no d/dreal and no d/dz; all of D's in the G step
 
 
 def test_the_runner_makes_each_kind_of_product():
-    shapes = [(3, 4, 5, profile.FORWARD), (4, 3, 5, profile.WEIGHT_GRAD), (3, 5, 4, profile.INPUT_GRAD)]
+    shapes = [(3, 4, 5, bench_train.FORWARD), (4, 3, 5, bench_train.WEIGHT_GRAD), (3, 5, 4, bench_train.INPUT_GRAD)]
     table, a, b, c = profile.matmul_operands(shapes, np.float64)
     profile.run_matmuls(table, a, b, c)
     assert len(set(table[:, 4])) == len(set(table[:, 5])) == len(set(table[:, 6])) == 3  # operands of their own
     for (m, k, n, kind), (_, _, _, _, a0, b0, c0) in zip(shapes, table):
-        if kind == profile.FORWARD:
+        if kind == bench_train.FORWARD:
             expected = a[a0 : a0 + m * k].reshape(m, k) @ b[b0 : b0 + k * n].reshape(k, n)
-        elif kind == profile.WEIGHT_GRAD:
+        elif kind == bench_train.WEIGHT_GRAD:
             expected = a[a0 : a0 + k * m].reshape(k, m).T @ b[b0 : b0 + k * n].reshape(k, n)
         else:
             expected = a[a0 : a0 + m * k].reshape(m, k) @ b[b0 : b0 + n * k].reshape(n, k).T
