@@ -122,7 +122,10 @@ def median_width(ratios: np.ndarray) -> float:
     return float(np.median(finite)) if finite.size else math.nan
 
 
-def energy_distance(x: np.ndarray, y: np.ndarray, *, chunk: int = 256) -> float:
+DISTANCE_CHUNK = 256  # rows of a distance matrix computed at a time (scipy's cdist)
+
+
+def energy_distance(x: np.ndarray, y: np.ndarray, *, chunk: int = DISTANCE_CHUNK) -> float:
     """2 E|X-Y| - E|X-X'| - E|Y-Y'| with all pairs (V-statistic), computed in chunks of ``chunk`` rows."""
     x, y = check_points(x, "x"), check_points(y, "y")
     return 2 * _mean_distance(x, y, chunk) - _mean_self_distance(x, chunk) - _mean_self_distance(y, chunk)
@@ -187,9 +190,11 @@ def evaluate(gan: Any, mixture: Any, n: int = 5000, *, seed: int = 12345) -> dic
         result |= mode_statistics(fake, mixture)
     fake64 = check_points(fake, "fake")
     other = to_numpy(mixture.sample(n, rng)).astype(np.float64)  # a second real draw, for the noise floor
-    real_spread = _mean_self_distance(real, 256)  # E|Y - Y'|, a term of both distances below
-    result["energy_distance"] = 2 * _mean_distance(fake64, real, 256) - _mean_self_distance(fake64, 256) - real_spread
-    result["energy_noise_floor"] = 2 * _mean_distance(real, other, 256) - real_spread - _mean_self_distance(other, 256)
+    chunk = DISTANCE_CHUNK
+    real_spread = _mean_self_distance(real, chunk)  # E|Y - Y'|, a term of both distances below
+    fake_spread, other_spread = _mean_self_distance(fake64, chunk), _mean_self_distance(other, chunk)
+    result["energy_distance"] = 2 * _mean_distance(fake64, real, chunk) - fake_spread - real_spread
+    result["energy_noise_floor"] = 2 * _mean_distance(real, other, chunk) - real_spread - other_spread
     result["energy_ratio"] = result["energy_distance"] / result["energy_noise_floor"]
     logits_real, logits_fake = gan.logits(real), gan.logits(fake)
     result["value"] = value_function(logits_real, logits_fake)
