@@ -555,6 +555,9 @@ def pool_rounds(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any
     return earlier
 
 
+POOL_CONFLICTS = ("configs", "recipes", "impls", "repeats", "seconds", "rounds", "threads", "dtype", "no_compile")
+
+
 def load_pooled(paths: list[Path]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], Any, dict[str, Any]]:
     """(results, spec, peak_info, compile_times, machine) of earlier runs' JSON files, every (impl, case,
     variant) keeping all their timed repeats (pool_rounds); the matmul peak is the best of the runs'."""
@@ -704,6 +707,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeats and --threads must be >= 1 and --seconds > 0")
 
     if args.pool:
+        chosen = [f"--{d.replace('_', '-')}" for d in POOL_CONFLICTS if getattr(args, d) != parser.get_default(d)]
+        if chosen:
+            parser.error(f"argument --pool: not allowed with {', '.join(chosen)} (the pooled runs' settings are used)")
         results, spec, peak_info, compile_times, machine = load_pooled(args.pool)
         args.impls, args.dtype, args.rounds = [i for i in IMPLS if i in results], spec["dtype"], spec["rounds"]
         args.threads, args.seconds, args.repeats = spec["threads"], spec["seconds"], spec["repeats"] * spec["rounds"]

@@ -67,3 +67,9 @@ def test_pool_refuses_runs_of_different_cases(tmp_path):
         path.write_text(json.dumps(document))
     with pytest.raises(SystemExit, match="different cases"):
         bench.load_pooled(paths)
+
+
+def test_pool_refuses_flags_that_would_change_a_run(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--pool", str(tmp_path / "a.json"), "--rounds", "3"])
+    assert "argument --pool: not allowed with --rounds" in capsys.readouterr().err
