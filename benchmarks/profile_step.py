@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_train import FORWARD, WEIGHT_GRAD, config_flops, matmul_shapes  # noqa: E402  (the step's matmuls)
+from bench_train import FORWARD, WEIGHT_GRAD, config_flops, matmul_shapes, measure, noop  # noqa: E402
 
 from tinygan.fast.fused import layer_widths  # noqa: E402  (the widths the fused step uses)
 from tinygan.fast.kernels import _act_backward_flat, bias_act_forward_numba, njit  # noqa: E402  (Numba's)
@@ -93,19 +93,9 @@ def make_config(case: str) -> Any:
 
 
 def median_rate(call: Callable[[], Any], seconds: float, repeats: int) -> float:
-    """Median seconds per call over ``repeats`` timed runs of about ``seconds`` (after a warm-up)."""
-    start, n = time.perf_counter(), 0
-    while time.perf_counter() - start < max(0.2, seconds / 2) or n < 3:
-        call()
-        n += 1
-    calls = max(1, round(seconds / ((time.perf_counter() - start) / n)))
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(calls):
-            call()
-        times.append((time.perf_counter() - start) / calls)
-    return statistics.median(times)
+    """Seconds per call: 1 / the median calls/s of bench_train's ``measure`` (a first call, a warm-up,
+    then ``repeats`` timed runs of about ``seconds``)."""
+    return 1.0 / measure(call, noop, seconds, repeats)["steps_per_s"]
 
 
 @njit
