@@ -7,10 +7,13 @@
 Trains ``tinygan.recipe(MIXTURE)`` (the schedule spans STEPS) and, at 50%, 75% and 100% of the run,
 scores 2500 samples of G itself ("raw"), of its weight average ("ema") and of the average with
 Jacobian truncation ("jbt"): [strict modes, % high quality, reverse KL, width ratio] each
-(tinygan.evaluation.metrics.mode_statistics). Prints one JSON line.
+(tinygan.evaluation.metrics.mode_statistics); "far": of the average's untruncated samples, the % more
+than 4 std from every mode and the % of those within 15 degrees of an axis through their nearest
+mode (on the grid: on the line to a neighbour); with output_noise, "scale": the average's s in
+data units. Prints one JSON line.
 
 FIELD=VALUE sets a GANConfig field; backend=numpy or numba chooses the backend (a seed's run differs
-between them in the last bits, and 15,000 steps of a GAN amplify them). Three remedies that tinygan
+between them in the last bits, and 15,000 steps of a GAN amplify them). Five remedies that tinygan
 does not ship are built here on the readable path (they need the numpy backend, which they select):
 
 * ``energy=L``: G's loss gains L times the energy distance between its batch and a fresh real batch
@@ -20,6 +23,14 @@ does not ship are built here on the readable path (they need the numpy backend, 
 * ``d_lr=K``: D's learning rate is K times G's (two time-scale updates).
 * ``instance_noise=S``: real and generated points get N(0, s^2) noise before D, s falling linearly
   from S to 0 over the first 60% of the run.
+* ``output_noise=1``: G's output gains learned per-axis noise, fake = G(z) + s * eps, eps ~ N(0, I)
+  fresh for every sample, s (d,) starting at 0 and trained by its own Adam at G's rate:
+  dL/ds_j = sum_i dL/dfake_ij eps_ij. G could then draw each mode as a point and let s give the width.
+  Scored samples use the average (0.999) of s.
+* ``codes=K``: G's noise gains a one-hot code c ~ uniform on K values (a categorical latent, as
+  InfoGAN's, with no mutual-information term): G([z, onehot(c)]) need not be continuous from one
+  code to the next, so it could jump between modes without a bridge. Truncation ranks by the
+  Jacobian's columns for z only.
 
 Noise, real batches and the scoring samples come from fixed seeds, so a line is reproducible on one machine.
 """
@@ -34,11 +45,12 @@ import time
 import numpy as np
 
 import tinygan as tg
-from tinygan.evaluation.metrics import mode_statistics
+from tinygan.evaluation.metrics import assign_modes, mode_statistics
 from tinygan.gan.model import GAN
+from tinygan.gan.truncation import draws_needed, keep_smallest
 from tinygan.nn.losses import generator_loss
 
-REMEDIES = ("energy", "d_lr", "instance_noise")
+REMEDIES = ("energy", "d_lr", "instance_noise", "output_noise", "codes")
 
 
 def energy_gradient(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -68,38 +80,117 @@ class ScreenedGAN(GAN):
 
     def generate(self, z, labels=None):
         fake = super().generate(z, labels)
+        if self.remedies.get("output_noise"):
+            self._eps = self.rng.standard_normal(fake.shape, dtype=fake.dtype)  # (n, d)
+            fake = fake + self.noise_scale.astype(fake.dtype) * self._eps
         scale = self._noise_scale()
         if scale > 0:
             fake = fake + (scale * self.rng.standard_normal(fake.shape)).astype(fake.dtype)
         return fake
 
+    def sample_noise(self, n):
+        return draw_noise(self, self.rng, n)
+
+    def setup_output_noise(self) -> None:
+        """s (d,) = 0, Adam's moments for it, and its running average (output_noise)."""
+        d = self.config.data_dim
+        self.noise_scale, self.noise_scale_average = np.zeros(d), np.zeros(d)
+        self._scale_m, self._scale_v, self._scale_steps, self._eps = np.zeros(d), np.zeros(d), 0, None
+
     def generator_forward_backward(self, z, labels=None):
         weight = self.remedies.get("energy", 0.0)
-        if weight == 0:
+        if weight == 0 and not self.remedies.get("output_noise"):
             return super().generator_forward_backward(z, labels)
         n = self.config.batch_size * self.config.pack
         fake = self.generate(z)  # (n, d)
         logits = self.D.forward(fake.reshape(self.config.batch_size, -1))
         g_loss, grad_logits = generator_loss(logits, self.config.loss)
         grad_fake = self.D.backward(grad_logits).reshape(n, -1)
-        real = self.sample_real(n)
-        grad_fake += weight * energy_gradient(fake.astype(np.float64), real.astype(np.float64)).astype(fake.dtype)
+        if weight:
+            real = self.sample_real(n)
+            grad_fake += weight * energy_gradient(fake.astype(np.float64), real.astype(np.float64)).astype(fake.dtype)
         self.D.zero_grad()
         self.G.zero_grad()
         self.G.backward(grad_fake)
+        if self.remedies.get("output_noise"):
+            self._adam_on_scale((grad_fake * self._eps).sum(axis=0).astype(np.float64))  # dL/ds, (d,)
         return g_loss
+
+    def _adam_on_scale(self, grad: np.ndarray) -> None:
+        (b1, b2), lr = self.config.betas, self.opt_G.lr
+        self._scale_steps += 1
+        self._scale_m = b1 * self._scale_m + (1 - b1) * grad
+        self._scale_v = b2 * self._scale_v + (1 - b2) * grad * grad
+        m_hat, v_hat = self._scale_m / (1 - b1**self._scale_steps), self._scale_v / (1 - b2**self._scale_steps)
+        self.noise_scale -= lr * m_hat / (np.sqrt(v_hat) + self.config.eps)
+        rate = 1 - (self.config.ema or 0.999)
+        self.noise_scale_average += rate * (self.noise_scale - self.noise_scale_average)
+
+
+def draw_noise(gan: GAN, rng: np.random.Generator, n: int) -> np.ndarray:
+    """G's input for n samples: z ~ N(0, I), and with codes=K a one-hot code after it, (n, noise_dim)."""
+    codes = int(gan.remedies.get("codes", 0)) if isinstance(gan, ScreenedGAN) else 0
+    z = rng.standard_normal((n, gan.config.noise_dim - codes), dtype=gan.dtype)
+    if not codes:
+        return z
+    return np.concatenate([z, np.eye(codes, dtype=gan.dtype)[rng.integers(0, codes, n)]], axis=1)
+
+
+def averaged_sample(gan: ScreenedGAN, n: int, seed: int, truncation: float) -> np.ndarray:
+    """GAN.sample for the codes and output-noise remedies: the averaged weights, Jacobian truncation
+    ranked by the columns for z alone, and the averaged output noise added last (data units, (n, d))."""
+    rng, codes = np.random.default_rng(seed), int(gan.remedies.get("codes", 0))
+    noise = draw_noise(gan, rng, draws_needed(n, truncation))  # (m, noise_dim)
+    trained = gan.G.flat.data.copy()
+    gan.G.flat.data[...] = gan.G_ema
+    try:
+        points = gan.G.forward(noise)  # (m, d)
+        squared = np.zeros(len(noise))
+        for j in range(points.shape[1]):
+            unit = np.zeros_like(points)
+            unit[:, j] = 1
+            rows = gan.G.backward(unit)[:, : gan.config.noise_dim - codes]  # dG_j/dz, (m, noise_dim - K)
+            squared += (rows * rows).sum(axis=1)
+        gan.G.zero_grad()
+    finally:
+        gan.G.flat.data[...] = trained
+    points = points[keep_smallest(squared, n)]
+    if gan.remedies.get("output_noise"):
+        points = points + gan.noise_scale_average * rng.standard_normal(points.shape)
+    return np.asarray(points) * gan.config.data_scale
+
+
+def far_from_modes(points: np.ndarray, data) -> list[float]:
+    """[% of points beyond 4 std of every mode, % of those within 15 degrees of an axis from their mode]."""
+    nearest, distance = assign_modes(points, data.means)
+    far = distance > 4 * data.stds[nearest]
+    offset = np.abs(points[far] - data.means[nearest[far]])  # (f, d)
+    angle = np.degrees(np.arctan2(offset.min(axis=1), offset.max(axis=1)))  # 0: on an axis
+    return [round(100 * float(far.mean()), 2), round(100 * float((angle < 15).mean()), 1) if far.any() else 0.0]
 
 
 def score(gan: GAN, data) -> dict[str, list]:
     """[strict modes, % HQ, reverse KL, width] of G itself, its average, and the average truncated."""
     z = np.random.default_rng(777).standard_normal((2500, gan.config.noise_dim)).astype(gan.dtype)
-    raw = np.asarray(gan.G.forward(z)) * gan.config.data_scale
+    if gan.remedies.get("codes") or gan.remedies.get("output_noise"):
+        rng = np.random.default_rng(777)
+        raw = np.asarray(gan.G.forward(draw_noise(gan, rng, 2500)))  # G itself, (2500, d)
+        if gan.remedies.get("output_noise"):
+            raw = raw + gan.noise_scale * rng.standard_normal(raw.shape)
+        raw = raw * gan.config.data_scale
+        q = gan.config.jacobian_truncation
+        samples = {"ema": averaged_sample(gan, 2500, 778, 0.0), "jbt": averaged_sample(gan, 2500, 779, q)}
+    else:
+        raw = np.asarray(gan.G.forward(z)) * gan.config.data_scale
+        samples = {"ema": gan.sample(2500, rng=778, jacobian_truncation=0.0), "jbt": gan.sample(2500, rng=779)}
     out = {}
-    for name, points in (("raw", raw), ("ema", gan.sample(2500, rng=778, jacobian_truncation=0.0)),
-                         ("jbt", gan.sample(2500, rng=779))):  # fmt: skip
+    for name, points in (("raw", raw), *samples.items()):
         s = mode_statistics(points, data)
         out[name] = [s["modes_captured_strict"], round(100 * s["high_quality_fraction"], 2),
                      round(s["reverse_kl"], 4), round(s["width_ratio"], 3)]  # fmt: skip
+    out["far"] = far_from_modes(samples["ema"], data)
+    if gan.remedies.get("output_noise"):
+        out["scale"] = [round(float(v) * gan.config.data_scale, 4) for v in np.abs(gan.noise_scale_average)]
     return out
 
 
@@ -118,12 +209,16 @@ def main(argv: list[str]) -> int:
     for key, text in settings.items():
         kind = type(getattr(config, key))
         fields[key] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)
+    if "codes" in remedies:
+        fields["noise_dim"] = fields.get("noise_dim", config.noise_dim) + int(remedies["codes"])
     config = dataclasses.replace(config, steps=steps, **fields)
     if backend is not None:
         tg.set_backend(backend)
     data = tg.mixture(mixture)
     ScreenedGAN.remedies = remedies
     gan = ScreenedGAN(data, config, seed=seed)
+    if "output_noise" in remedies:
+        gan.setup_output_noise()
     if "d_lr" in remedies:
         step_d = gan.opt_D.step
 
