@@ -1,0 +1,72 @@
+"""benchmarks/width_screen.py: the remedies it builds on the readable path (output noise, one-hot codes)."""
+
+import dataclasses
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinygan as tg
+from tinygan.nn.losses import generator_loss
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "width_screen.py"
+spec = importlib.util.spec_from_file_location("width_screen", SCRIPT)
+width_screen = importlib.util.module_from_spec(spec)
+sys.modules["width_screen"] = width_screen
+spec.loader.exec_module(width_screen)
+
+
+def tiny_gan(remedies: dict, **fields) -> "width_screen.ScreenedGAN":
+    config = dataclasses.replace(tg.recipe("ring8"), hidden=8, depth=1, batch_size=4, steps=10, **fields)
+    width_screen.ScreenedGAN.remedies = remedies
+    return width_screen.ScreenedGAN(tg.mixture("ring8"), config, seed=0)
+
+
+@given(
+    scale=st.lists(st.floats(-0.5, 0.5), min_size=2, max_size=2),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_output_noise_scale_gradient_matches_central_differences(scale, seed):
+    """dL/ds_j = sum_i dL/dfake_ij eps_ij, against the G loss's central differences in s (float64)."""
+    gan = tiny_gan({"output_noise": 1.0}, dtype="float64")
+    gan.setup_output_noise()
+    gan.noise_scale[:] = scale
+    z = np.random.default_rng(seed).standard_normal((8, gan.config.noise_dim))
+    seen = {}
+    gan._adam_on_scale = lambda grad: seen.setdefault("grad", grad)  # the gradient the update gets
+    gan.generator_forward_backward(z)
+    eps, batch = gan._eps, gan.config.batch_size
+
+    def loss(s: np.ndarray) -> float:
+        fake = gan.G.forward(z) + s * eps  # (8, 2), the same eps
+        return float(generator_loss(gan.D.forward(fake.reshape(batch, -1)), gan.config.loss)[0])
+
+    h, numeric = 1e-6, np.zeros(2)
+    for j in range(2):
+        step = np.zeros(2)
+        step[j] = h
+        numeric[j] = (loss(gan.noise_scale + step) - loss(gan.noise_scale - step)) / (2 * h)
+    np.testing.assert_allclose(seen["grad"], numeric, rtol=1e-5, atol=1e-9)
+
+
+def test_codes_append_a_one_hot_code_to_the_noise():
+    gan = tiny_gan({"codes": 3.0}, noise_dim=5)  # z of 2 and a code of 3, as main() sets it
+    noise = width_screen.draw_noise(gan, np.random.default_rng(1), 200)
+    assert noise.shape == (200, 5)
+    codes = noise[:, 2:]
+    assert set(np.unique(codes)) == {0.0, 1.0} and np.all(codes.sum(axis=1) == 1)
+    assert np.all(codes.sum(axis=0) > 0)  # every code drawn
+    assert abs(noise[:, :2].std() - 1) < 0.15
+
+
+def test_a_short_screen_scores_the_remedies_and_the_far_share(capsys):
+    assert width_screen.main(["ring8", "0", "8", "hidden=8", "depth=1", "batch_size=4", "output_noise=1"]) == 0
+    scores = json.loads(capsys.readouterr().out)["scores"]["8"]
+    assert set(scores) == {"raw", "ema", "jbt", "far", "scale"}
+    assert 0 <= scores["far"][0] <= 100 and len(scores["scale"]) == 2
+    assert width_screen.main(["ring8", "0", "8", "hidden=8", "depth=1", "batch_size=4", "codes=4"]) == 0
+    assert "scale" not in json.loads(capsys.readouterr().out)["scores"]["8"]
