@@ -47,7 +47,7 @@ import numpy as np
 import tinygan as tg
 from tinygan.evaluation.metrics import assign_modes, mode_statistics
 from tinygan.gan.model import GAN
-from tinygan.gan.truncation import draws_needed, keep_smallest
+from tinygan.gan.truncation import draws_needed, split_by_jacobian
 from tinygan.nn.losses import generator_loss
 
 REMEDIES = ("energy", "d_lr", "instance_noise", "output_noise", "codes")
@@ -144,17 +144,9 @@ def averaged_sample(gan: ScreenedGAN, n: int, seed: int, truncation: float) -> n
     trained = gan.G.flat.data.copy()
     gan.G.flat.data[...] = gan.G_ema
     try:
-        points = gan.G.forward(noise)  # (m, d)
-        squared = np.zeros(len(noise))
-        for j in range(points.shape[1]):
-            unit = np.zeros_like(points)
-            unit[:, j] = 1
-            rows = gan.G.backward(unit)[:, : gan.config.noise_dim - codes]  # dG_j/dz, (m, noise_dim - K)
-            squared += (rows * rows).sum(axis=1)
-        gan.G.zero_grad()
+        points, _ = split_by_jacobian(gan.G, noise, n, columns=gan.config.noise_dim - codes)  # (n, d)
     finally:
         gan.G.flat.data[...] = trained
-    points = points[keep_smallest(squared, n)]
     if gan.remedies.get("output_noise"):
         points = points + gan.noise_scale_average * rng.standard_normal(points.shape)
     return np.asarray(points) * gan.config.data_scale

@@ -150,3 +150,17 @@ def test_bad_truncation_is_a_clear_error(bad):
     if not isinstance(bad, (str, bool)):
         with pytest.raises(ValueError, match="jacobian_truncation"):
             GANConfig(jacobian_truncation=bad).validate()
+
+
+def test_jacobian_norms_over_the_first_columns_ignore_the_rest():
+    """columns=c: the norm of the Jacobian's first c columns, the same as a net that sees only them."""
+    rng = np.random.default_rng(3)
+    net = tg.mlp([5, 8, 2], "tanh", rng=rng, dtype=np.float64)
+    z = rng.normal(size=(16, 5))
+    expected = np.sqrt((finite_difference_jacobians(net, z, 1e-5)[:, :, :2] ** 2).sum(axis=(1, 2)))  # (m,)
+    _, norms = jacobian_norms(net, z, columns=2)
+    np.testing.assert_allclose(norms, expected, rtol=1e-6, atol=1e-9)
+    assert np.all(norms < jacobian_norms(net, z)[1])  # the other three columns add to the full norm
+    for bad in (0, 6, 2.0, True):
+        with pytest.raises(ValueError, match="columns must be an int in \\[1, 5\\]"):
+            jacobian_norms(net, z, columns=bad)

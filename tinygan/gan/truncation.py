@@ -41,18 +41,23 @@ def draws_needed(n: int, fraction: float) -> int:
     return math.ceil(n / (1.0 - check_truncation(fraction)))
 
 
-def jacobian_norms(net: Module, z: Any) -> tuple[Any, Any]:
+def jacobian_norms(net: Module, z: Any, columns: int | None = None) -> tuple[Any, Any]:
     """net(z) (m, d_out) and ||d net / dz||_F for each row of z, (m,).
 
+    ``columns`` = c: the Jacobian with respect to the first c inputs only, (d_out, c) (for an input
+    whose later columns are not continuous noise, such as a one-hot code); None: all of them.
     Leaves net's parameter gradients at zero (the backward passes fill them on the way).
     """
+    if columns is not None and (isinstance(columns, bool) or not isinstance(columns, int)
+                                or not 1 <= columns <= z.shape[1]):  # fmt: skip
+        raise ValueError(f"columns must be an int in [1, {z.shape[1]}] (z's width) or None, got {columns!r}")
     xp = net.xp
     out = net.forward(z)  # (m, d_out); the layers cache what backward needs
     squared = xp.zeros(out.shape[0], dtype=out.dtype)  # (m,)
     for j in range(out.shape[1]):
         unit = xp.zeros_like(out)  # (m, d_out), e_j in every row
         unit[:, j] = 1
-        row_j = net.backward(unit)  # (m, d_in): row i is dG_j/dz at z_i
+        row_j = net.backward(unit)[:, :columns]  # (m, c): row i is dG_j/dz at z_i
         squared += (row_j * row_j).sum(axis=1)
     net.zero_grad()
     return out, xp.sqrt(squared)
@@ -67,12 +72,12 @@ def keep_smallest(norms: Any, n: int) -> np.ndarray:
     return np.sort(order[:n])
 
 
-def split_by_jacobian(net: Module, z: Any, n: int) -> tuple[Any, Any]:
+def split_by_jacobian(net: Module, z: Any, n: int, columns: int | None = None) -> tuple[Any, Any]:
     """net's outputs split in two: the n rows of z (m >= n) where ||J||_F is smallest, (n, d_out),
-    and the m - n left out, (m - n, d_out); each part in draw order."""
+    and the m - n left out, (m - n, d_out); each part in draw order. ``columns``: as jacobian_norms."""
     if z.shape[0] < n:
         raise ValueError(f"z must have at least n = {n} rows, got {z.shape[0]}")
-    out, norms = jacobian_norms(net, z)
+    out, norms = jacobian_norms(net, z, columns)
     kept = keep_smallest(norms, n)  # (n,) host indices
     left_out = np.setdiff1d(np.arange(z.shape[0]), kept)  # (m - n,)
     return out[net.xp.asarray(kept)], out[net.xp.asarray(left_out)]
