@@ -141,12 +141,8 @@ def averaged_sample(gan: ScreenedGAN, n: int, seed: int, truncation: float) -> n
     ranked by the columns for z alone, and the averaged output noise added last (data units, (n, d))."""
     rng, codes = np.random.default_rng(seed), int(gan.remedies.get("codes", 0))
     noise = draw_noise(gan, rng, draws_needed(n, truncation))  # (m, noise_dim)
-    trained = gan.G.flat.data.copy()
-    gan.G.flat.data[...] = gan.G_ema
-    try:
+    with gan.averaged_weights():
         points, _ = split_by_jacobian(gan.G, noise, n, columns=gan.config.noise_dim - codes)  # (n, d)
-    finally:
-        gan.G.flat.data[...] = trained
     if gan.remedies.get("output_noise"):
         points = points + gan.noise_scale_average * rng.standard_normal(points.shape)
     return np.asarray(points) * gan.config.data_scale

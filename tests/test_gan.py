@@ -174,3 +174,16 @@ def test_fused_step_split_over_threads_equals_readable_step(threads):
         results[backend] = (np.array(losses), gan.G.flat.data.copy(), gan.D.flat.data.copy(), gan.G_ema.copy())
     for a, b in zip(results["numpy"], results["numba"]):
         np.testing.assert_allclose(b, a, rtol=1e-11, atol=1e-12)
+
+
+def test_averaged_weights_hold_the_average_inside_and_restore_the_trained_weights_after_an_error():
+    gan = GAN(tg.mixture("two"), GANConfig(hidden=8, batch_size=8, ema=0.9), seed=0)
+    for _ in range(3):
+        gan.train_step()
+    trained = gan.G.flat.data.copy()
+    assert not np.array_equal(trained, gan.G_ema)
+    with pytest.raises(RuntimeError, match="inside"):
+        with gan.averaged_weights():
+            np.testing.assert_array_equal(gan.G.flat.data, gan.G_ema)
+            raise RuntimeError("inside")
+    np.testing.assert_array_equal(gan.G.flat.data, trained)

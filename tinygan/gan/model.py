@@ -20,6 +20,8 @@ only part G made. Widths: G (noise_dim + K) -> d; D (d + K) m -> 1.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -291,17 +293,11 @@ class GAN:
         noise_rng = rng if rng is not None else self.rng
         z = self.xp.asarray(noise_rng.standard_normal((draws, self.config.noise_dim), dtype=self.dtype))
         z = self.with_labels(z, labels)  # (draws, noise_dim + K) if conditional
-        trained = self.G.flat.data.copy() if self.G_ema is not None else None
-        if trained is not None:
-            self.G.flat.data[...] = self.G_ema  # sample with the averaged weights
-        try:
+        with self.averaged_weights():
             if q > 0:
                 kept, left_out = split_by_jacobian(self.G, z, int(n))  # (n, 2), (m - n, 2)
             else:
                 kept, left_out = self.G.forward(z), self.xp.zeros((0, self.config.data_dim), self.dtype)  # (n, d)
-        finally:
-            if trained is not None:
-                self.G.flat.data[...] = trained
         scale = self.config.data_scale
         if return_left_out:
             return to_numpy(kept * scale), to_numpy(left_out * scale)
@@ -319,14 +315,22 @@ class GAN:
             )
         elif labels is not None:
             raise ValueError("labels are for class-conditional GANs (config.num_classes > 0)")
-        trained = self.G.flat.data.copy() if self.G_ema is not None else None
-        if trained is not None:
-            self.G.flat.data[...] = self.G_ema
-        try:
+        with self.averaged_weights():
             return to_numpy(self.generate(z, labels)) * self.config.data_scale  # (n, d)
+
+    @contextlib.contextmanager
+    def averaged_weights(self) -> Iterator[None]:
+        """Within the block G holds its weight average (when ``config.ema`` > 0; else its own
+        weights); the trained weights come back afterwards, also after an error."""
+        if self.G_ema is None:
+            yield
+            return
+        trained = self.G.flat.data.copy()
+        self.G.flat.data[...] = self.G_ema
+        try:
+            yield
         finally:
-            if trained is not None:
-                self.G.flat.data[...] = trained
+            self.G.flat.data[...] = trained
 
     def balanced_labels(self, n: int) -> np.ndarray:
         """0, 1, ..., K - 1, 0, 1, ... : n labels, every class as often as n allows, (n,)."""
