@@ -13,7 +13,7 @@ mode (on the grid: on the line to a neighbour); with output_noise, "scale": the 
 data units. Prints one JSON line.
 
 FIELD=VALUE sets a GANConfig field; backend=numpy or numba chooses the backend (a seed's run differs
-between them in the last bits, and 15,000 steps of a GAN amplify them). Five remedies that tinygan
+between them in the last bits, and 15,000 steps of a GAN amplify them). Six remedies that tinygan
 does not ship are built here on the readable path (they need the numpy backend, which they select):
 
 * ``energy=L``: G's loss gains L times the energy distance between its batch and a fresh real batch
@@ -31,6 +31,9 @@ does not ship are built here on the readable path (they need the numpy backend, 
   InfoGAN's, with no mutual-information term): G([z, onehot(c)]) need not be continuous from one
   code to the next, so it could jump between modes without a bridge. Truncation ranks by the
   Jacobian's columns for z only.
+* ``noise_scale=C``: G's noise is C z. The same as G's first weights W starting C times larger and
+  learning at C times the rate (Adam moves W by about lr a step, C W by C lr): G's first layer
+  could cut the noise into modes with steeper slopes, and leave less of it on the bridges.
 
 Noise, real batches and the scoring samples come from fixed seeds, so a line is reproducible on one machine.
 """
@@ -50,7 +53,7 @@ from tinygan.gan.model import GAN
 from tinygan.gan.truncation import draws_needed, split_by_jacobian
 from tinygan.nn.losses import generator_loss
 
-REMEDIES = ("energy", "d_lr", "instance_noise", "output_noise", "codes")
+REMEDIES = ("energy", "d_lr", "instance_noise", "output_noise", "codes", "noise_scale")
 
 
 def energy_gradient(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -128,9 +131,13 @@ class ScreenedGAN(GAN):
 
 
 def draw_noise(gan: GAN, rng: np.random.Generator, n: int) -> np.ndarray:
-    """G's input for n samples: z ~ N(0, I), and with codes=K a one-hot code after it, (n, noise_dim)."""
-    codes = int(gan.remedies.get("codes", 0)) if isinstance(gan, ScreenedGAN) else 0
+    """G's input for n samples: z ~ N(0, c^2 I) (c = noise_scale, default 1), and with codes=K a one-hot
+    code after it, (n, noise_dim)."""
+    remedies = gan.remedies if isinstance(gan, ScreenedGAN) else {}
+    codes = int(remedies.get("codes", 0))
     z = rng.standard_normal((n, gan.config.noise_dim - codes), dtype=gan.dtype)
+    if remedies.get("noise_scale", 1.0) != 1.0:
+        z *= gan.dtype.type(remedies["noise_scale"])
     if not codes:
         return z
     return np.concatenate([z, np.eye(codes, dtype=gan.dtype)[rng.integers(0, codes, n)]], axis=1)
@@ -160,7 +167,7 @@ def far_from_modes(points: np.ndarray, data) -> list[float]:
 def score(gan: GAN, data) -> dict[str, list]:
     """[strict modes, % HQ, reverse KL, width] of G itself, its average, and the average truncated."""
     z = np.random.default_rng(777).standard_normal((2500, gan.config.noise_dim)).astype(gan.dtype)
-    if gan.remedies.get("codes") or gan.remedies.get("output_noise"):
+    if any(gan.remedies.get(name) for name in ("codes", "output_noise", "noise_scale")):
         rng = np.random.default_rng(777)
         raw = np.asarray(gan.G.forward(draw_noise(gan, rng, 2500)))  # G itself, (2500, d)
         if gan.remedies.get("output_noise"):
