@@ -1,4 +1,5 @@
-"""benchmarks/width_screen.py: the remedies it builds on the readable path (output noise, one-hot codes)."""
+"""benchmarks/width_screen.py: the remedies it builds on the readable path (output noise, one-hot codes,
+wider noise)."""
 
 import dataclasses
 import importlib.util
@@ -61,6 +62,14 @@ def test_codes_append_a_one_hot_code_to_the_noise():
     assert set(np.unique(codes)) == {0.0, 1.0} and np.all(codes.sum(axis=1) == 1)
     assert np.all(codes.sum(axis=0) > 0)  # every code drawn
     assert abs(noise[:, :2].std() - 1) < 0.15
+
+
+def test_noise_scale_multiplies_the_noise_g_trains_on_and_is_sampled_from():
+    gan = tiny_gan({"noise_scale": 4.0})
+    expected = 4 * np.random.default_rng(2).standard_normal((50, 2), dtype=np.float32)
+    np.testing.assert_allclose(width_screen.draw_noise(gan, np.random.default_rng(2), 50), expected)
+    gan.rng = np.random.default_rng(2)
+    np.testing.assert_allclose(gan.sample_noise(50), expected)  # the readable step's draw
 
 
 def test_a_short_screen_scores_the_remedies_and_the_far_share(capsys):
