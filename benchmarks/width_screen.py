@@ -13,7 +13,7 @@ mode (on the grid: on the line to a neighbour); with output_noise, "scale": the 
 data units. Prints one JSON line.
 
 FIELD=VALUE sets a GANConfig field; backend=numpy or numba chooses the backend (a seed's run differs
-between them in the last bits, and 15,000 steps of a GAN amplify them). Six remedies that tinygan
+between them in the last bits, and 15,000 steps of a GAN amplify them). Seven remedies that tinygan
 does not ship are built here on the readable path (they need the numpy backend, which they select):
 
 * ``energy=L``: G's loss gains L times the energy distance between its batch and a fresh real batch
@@ -31,6 +31,12 @@ does not ship are built here on the readable path (they need the numpy backend, 
   InfoGAN's, with no mutual-information term): G([z, onehot(c)]) need not be continuous from one
   code to the next, so it could jump between modes without a bridge. Truncation ranks by the
   Jacobian's columns for z only.
+* ``info=L`` (with ``codes=K``): InfoGAN's mutual-information term. A network Q (d -> 128 -> 128 -> K,
+  LeakyReLU) learns to tell the code from G's output, and G is trained to make it easy: both minimise
+  L times the cross-entropy CE = mean_i -log softmax(Q(G(z_i, c_i)))_{c_i}, a lower bound on
+  -I(c; G(z, c)) up to a constant. G's extra gradient is L dCE/dfake = L Q's input gradient of
+  (softmax(Q(fake)) - onehot(c)) / n. If each code comes to draw one mode, G jumps between modes
+  where the code changes and needs no bridge.
 * ``noise_scale=C``: G's noise is C z. The same as G's first weights W starting C times larger and
   learning at C times the rate (Adam moves W by about lr a step, C W by C lr): G's first layer
   could cut the noise into modes with steeper slopes, and leave less of it on the bridges.
@@ -51,9 +57,9 @@ import tinygan as tg
 from tinygan.evaluation.metrics import assign_modes, mode_statistics
 from tinygan.gan.model import GAN
 from tinygan.gan.truncation import draws_needed, split_by_jacobian
-from tinygan.nn.losses import generator_loss
+from tinygan.nn.losses import generator_loss, softmax_cross_entropy
 
-REMEDIES = ("energy", "d_lr", "instance_noise", "output_noise", "codes", "noise_scale")
+REMEDIES = ("energy", "d_lr", "instance_noise", "output_noise", "codes", "noise_scale", "info")
 
 
 def energy_gradient(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -100,9 +106,20 @@ class ScreenedGAN(GAN):
         self.noise_scale, self.noise_scale_average = np.zeros(d), np.zeros(d)
         self._scale_m, self._scale_v, self._scale_steps, self._eps = np.zeros(d), np.zeros(d), 0, None
 
+    def setup_info(self) -> None:
+        """Q: G's output (n, d) -> code logits (n, K), and its own Adam (info)."""
+        codes = int(self.remedies["codes"])
+        self.Q = tg.mlp(
+            [self.config.data_dim, 128, 128, codes],
+            "leaky_relu",
+            rng=np.random.default_rng([self.seed, 9]),
+            dtype=self.dtype,
+        )
+        self.opt_Q = tg.Adam(self.Q.parameters(), lr=self.config.lr, betas=self.config.betas)
+
     def generator_forward_backward(self, z, labels=None):
         weight = self.remedies.get("energy", 0.0)
-        if weight == 0 and not self.remedies.get("output_noise"):
+        if weight == 0 and not self.remedies.get("output_noise") and not self.remedies.get("info"):
             return super().generator_forward_backward(z, labels)
         n = self.config.batch_size * self.config.pack
         fake = self.generate(z)  # (n, d)
@@ -112,12 +129,25 @@ class ScreenedGAN(GAN):
         if weight:
             real = self.sample_real(n)
             grad_fake += weight * energy_gradient(fake.astype(np.float64), real.astype(np.float64)).astype(fake.dtype)
+        if self.remedies.get("info"):
+            grad_fake += self._info_gradient(fake, z)
         self.D.zero_grad()
         self.G.zero_grad()
         self.G.backward(grad_fake)
         if self.remedies.get("output_noise"):
             self._adam_on_scale((grad_fake * self._eps).sum(axis=0).astype(np.float64))  # dL/ds, (d,)
         return g_loss
+
+    def _info_gradient(self, fake: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """One Adam step of Q on the codes of ``fake`` (n, d); returns L dCE/dfake (n, d) for G."""
+        codes = int(self.remedies["codes"])
+        code = z[:, -codes:].argmax(axis=1)  # (n,) the one-hot code's index
+        _, grad_logits = softmax_cross_entropy(self.Q.forward(fake), code)  # (n, K)
+        self.Q.zero_grad()
+        grad_input = self.Q.backward(grad_logits)  # dCE/dfake (n, d); Q's own gradients kept
+        self.opt_Q.lr = self.opt_G.lr
+        self.opt_Q.step()
+        return self.remedies["info"] * grad_input
 
     def _adam_on_scale(self, grad: np.ndarray) -> None:
         (b1, b2), lr = self.config.betas, self.opt_G.lr
@@ -214,6 +244,10 @@ def main(argv: list[str]) -> int:
     gan = ScreenedGAN(data, config, seed=seed)
     if "output_noise" in remedies:
         gan.setup_output_noise()
+    if "info" in remedies:
+        if "codes" not in remedies:
+            raise SystemExit("info=L needs codes=K: Q tells the code from G's output")
+        gan.setup_info()
     if "d_lr" in remedies:
         step_d = gan.opt_D.step
 
