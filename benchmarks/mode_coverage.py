@@ -67,6 +67,8 @@ NONE = {
     "jacobian_truncation": 0.0,
     "fourier_features": 0,
     "pack_spread": False,
+    "latent_codes": 0,
+    "code_info": 0.0,
 }
 METHODS: dict[str, Method] = {
     "gan": Method("GAN (pack 1)", NONE),
@@ -86,6 +88,10 @@ METHODS: dict[str, Method] = {
                          NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.03, "pack_spread": True}),
     "spread_jbt5": Method("PacGAN2 + pack spread + EMA of G (0.999) + Jacobian truncation 5%",
                           NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.05, "pack_spread": True}),
+    "spread_codes": Method("PacGAN2 + pack spread + 100 latent codes read by Q (InfoGAN, 0.2) + EMA of G (0.999) "
+                           "+ Jacobian truncation 5%",
+                           NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.05, "pack_spread": True,
+                                   "latent_codes": 100, "code_info": 0.2}),
 }  # fmt: skip
 UNTRUNCATED = "_untruncated"  # a truncated run's samples drawn again without truncation: METHOD + UNTRUNCATED
 N_SAMPLES = 2500  # generated points per run, as in the PacGAN and VEEGAN papers

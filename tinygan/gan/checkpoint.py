@@ -197,7 +197,8 @@ def load_checkpoint(path: str | os.PathLike, data: Any = None, *, config: GANCon
     config = config or saved
     architecture = ("hidden", "depth", "noise_dim", "data_dim", "g_activation", "d_activation", "pack", "dtype")
     fourier = ("fourier_features", "fourier_max_scale", "pack_spread")  # D's input features: width, frequencies
-    for name in (*architecture, "g_output", "num_classes", *fourier):  # every field the arrays depend on
+    codes = ("latent_codes", "code_info")  # G's input width; whether Q exists
+    for name in (*architecture, "g_output", "num_classes", *fourier, *codes):  # every field the arrays depend on
         if getattr(config, name) != getattr(saved, name):
             raise CheckpointError(
                 f"checkpoint {path!r} has {name}={getattr(saved, name)!r}, "
@@ -265,12 +266,12 @@ def _check_arrays(state: dict[str, Any], config: GANConfig, path: str) -> None:
             raise bad(name, f"must be a float array, got dtype {value.dtype}")
         elif not np.all(np.isfinite(value)):
             raise bad(name, f"contains {int(np.sum(~np.isfinite(value)))} NaN or inf value(s)")
-        elif name.startswith(("opt_G.v.", "opt_D.v.")) and np.any(value < 0):
+        elif name.startswith(("opt_G.v.", "opt_D.v.", "opt_Q.v.")) and np.any(value < 0):
             raise bad(name, "holds Adam's squared-gradient average and must be >= 0")
     step = counts.get("step")
     if step is None:
         raise bad("step", "is missing")
-    expected = {"opt_G.step": step, "opt_D.step": step * config.d_steps}
+    expected = {"opt_G.step": step, "opt_D.step": step * config.d_steps, "opt_Q.step": step}
     for name, value in expected.items():
         if name in counts and counts[name] != value:
             raise bad(name, f"is {counts[name]}, but {step} steps of this run make {value}")

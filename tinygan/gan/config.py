@@ -54,6 +54,8 @@ class GANConfig:
     fourier_anneal: float = 0.6  # fraction of the run's steps over which they open, coarse to fine (0: all at once)
     pack_spread: bool = False  # D also sees log of each pack's spread (nn/pack_spread.py); needs pack >= 2
     pack_spread_from: float = 0.0  # it opens after this fraction of the run, over the next 10% (0: open throughout)
+    latent_codes: int = 0  # if > 0, G's noise gains a one-hot code of this many equally likely values (codes.py)
+    code_info: float = 0.0  # weight of InfoGAN's term that makes the code readable from G's output (needs latent_codes)
     dtype: str = "float32"
     extra: dict = field(default_factory=dict)  # free-form notes kept with checkpoints
 
@@ -85,6 +87,16 @@ class GANConfig:
             raise ValueError(f"pack_spread needs pack >= 2 (the spread of one point is 0), got pack={self.pack}")
         if self.pack_spread and self.fourier_features:
             raise ValueError("pack_spread and fourier_features cannot be combined: choose one of D's input features")
+        value = self.latent_codes
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0 or value == 1:
+            raise ValueError(f"latent_codes must be 0 (none) or an int >= 2, got {value!r}")
+        _check_real("code_info", self.code_info)
+        if self.code_info < 0:
+            raise ValueError(f"code_info must be >= 0, got {self.code_info!r}")
+        if self.code_info and not self.latent_codes:
+            raise ValueError("code_info needs latent_codes >= 2: it makes G's code readable from its output")
+        if self.latent_codes and self.num_classes:
+            raise ValueError("latent_codes is for unconditional GANs (num_classes = 0)")
         for name in ("lr", "eps", "data_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be a finite number > 0, got {getattr(self, name)!r}")

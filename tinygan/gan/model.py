@@ -16,6 +16,11 @@ each sample D judges, D([x, y]). Fakes are asked for the labels of the real batc
 (so D cannot tell them apart by label frequencies) and for labels drawn from the data in the G
 step. D's gradient with respect to its input [fake, y] is sliced back to the fake part, the
 only part G made. Widths: G (noise_dim + K) -> d; D (d + K) m -> 1.
+
+Latent codes (``config.latent_codes`` = K > 0, codes.py): a one-hot code of K equally likely values
+follows z in G's noise, G([z, onehot(c)]) (noise_dim + K) -> d, and with ``config.code_info`` > 0 a
+network Q learns to read the code back from G's output, and G's gradient gains the term that makes
+it readable (InfoGAN).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from ..nn.layers import Sequential, as_float_dtype, mlp
 from ..nn.losses import discriminator_loss, generator_loss
 from ..nn.optim import Adam
 from ..nn.pack_spread import PackSpread
+from .codes import CodeReader, one_hot_codes
 from .config import GANConfig, lr_multiplier, pack_spread_gate
 from .memory import available_bytes, describe_bytes, sampling_bytes
 from .truncation import draws_needed, split_by_jacobian
@@ -76,7 +82,7 @@ class GAN:
         self.rng = self._make_rng([self.seed, 1])  # noise and data, on the backend's device
         hidden, classes = [config.hidden] * config.depth, config.num_classes  # classes: 0 if unconditional
         g_output = None if config.g_output == "linear" else config.g_output
-        self.G = mlp([config.noise_dim + classes, *hidden, config.data_dim], config.g_activation, g_output,
+        self.G = mlp([self.noise_width + classes, *hidden, config.data_dim], config.g_activation, g_output,
                      negative_slope=config.negative_slope, rng=init_rng, dtype=self.dtype)  # fmt: skip
         d_input = (config.data_dim + classes) * config.pack  # (B, (d + K) m): a pack of m samples
         self.features = None  # random Fourier features of D's input, when config.fourier_features > 0
@@ -96,10 +102,16 @@ class GAN:
             self.D = Sequential(self.spread, *self.D.layers)
         self.opt_G = Adam(self.G.parameters(), config.lr, config.betas, config.eps)
         self.opt_D = Adam(self.D.parameters(), config.lr, config.betas, config.eps)
+        self.code_reader = None  # Q, reading G's latent code back from its output (config.code_info > 0)
+        if config.code_info > 0:
+            self.code_reader = CodeReader(config.data_dim, config.latent_codes, config.code_info, lr=config.lr,
+                                          betas=config.betas, eps=config.eps, rng=np.random.default_rng([self.seed, 9]),
+                                          dtype=self.dtype)  # fmt: skip
         # theta_ema <- theta_ema + (1 - ema) (theta - theta_ema) after every G update
         self.G_ema = self.xp.array(self.G.flat.data) if config.ema > 0 else None
         self.fused = None  # the numba backend runs the same step as one jitted call (plain, unconditional MLPs)
-        if get_backend().name == "numba" and not self.conditional and self.features is None:
+        plain = not self.conditional and self.features is None and not config.latent_codes
+        if get_backend().name == "numba" and plain:
             from ..fast.fused import FusedStep
 
             self.fused = FusedStep(self)
@@ -111,6 +123,11 @@ class GAN:
     @property
     def conditional(self) -> bool:
         return self.config.num_classes > 0
+
+    @property
+    def noise_width(self) -> int:
+        """Columns of G's noise: z (noise_dim), then the one-hot latent code (latent_codes) if any."""
+        return self.config.noise_dim + self.config.latent_codes
 
     def _make_rng(self, seed: list[int]) -> Any:
         if self.xp is np:
@@ -127,7 +144,17 @@ class GAN:
         return x / self.config.data_scale, labels
 
     def sample_noise(self, n: int) -> Any:
-        return self.rng.standard_normal((n, self.config.noise_dim), dtype=self.dtype)  # (n, noise_dim)
+        return self.draw_noise(n, self.rng)  # (n, noise_width)
+
+    def draw_noise(self, n: int, rng: Any) -> Any:
+        """G's noise for n samples from ``rng``: z ~ N(0, I) (n, noise_dim), then, with latent codes,
+        a one-hot code of K equally likely values drawn after it, (n, noise_dim + K)."""
+        z = rng.standard_normal((n, self.config.noise_dim), dtype=self.dtype)
+        if not self.config.latent_codes:
+            return z
+        codes = to_numpy(rng.integers(0, self.config.latent_codes, n))  # (n,)
+        one_hot = self.xp.asarray(one_hot_codes(codes, self.config.latent_codes, self.dtype))  # (n, K)
+        return self.xp.concatenate([z, one_hot], axis=1)
 
     def with_labels(self, x: Any, labels: Any) -> Any:
         """[x, onehot(labels)] (n, width + K) for a conditional GAN; x itself when labels is None."""
@@ -175,7 +202,7 @@ class GAN:
         n = self.config.batch_size * self.config.pack
         self.opt_G.lr = self.config.lr * lr_multiplier(self.config, self.step)
         self._open_input_features()
-        z = self.sample_noise(n)  # (n, noise_dim)
+        z = self.sample_noise(n)  # (n, noise_width)
         labels = self.data.sample_labels(n, self.rng) if self.conditional else None  # asked-for classes
         g_loss = self.generator_forward_backward(z, labels)
         self.opt_G.step()
@@ -225,6 +252,9 @@ class GAN:
         g_loss, grad_logits = generator_loss(logits, self.config.loss)
         grad_input = self.D.backward(grad_logits).reshape(n, -1)  # dL_G/d(D's input), (n, d) or (n, d + K)
         grad_fake = grad_input[:, :d]  # dL_G/dfake, (n, d): the label columns are not G's to change
+        if self.code_reader is not None:  # + lambda dCE/dfake: make the code readable (codes.py); Q steps
+            _, grad_info = self.code_reader.generator_gradient(fake, z[:, self.config.noise_dim :], self.opt_G.lr)
+            grad_fake = grad_fake + grad_info
         self.D.zero_grad()  # D is not updated by the G step
         self.G.zero_grad()
         self.G.backward(grad_fake)  # fills G's grads
@@ -291,11 +321,11 @@ class GAN:
         elif labels is not None:
             raise ValueError("labels are for class-conditional GANs (config.num_classes > 0)")
         noise_rng = rng if rng is not None else self.rng
-        z = self.xp.asarray(noise_rng.standard_normal((draws, self.config.noise_dim), dtype=self.dtype))
+        z = self.xp.asarray(self.draw_noise(draws, noise_rng))  # (draws, noise_width)
         z = self.with_labels(z, labels)  # (draws, noise_dim + K) if conditional
         with self.averaged_weights():
-            if q > 0:
-                kept, left_out = split_by_jacobian(self.G, z, int(n))  # (n, 2), (m - n, 2)
+            if q > 0:  # ranked by the Jacobian with respect to z alone: a code's columns are not continuous
+                kept, left_out = split_by_jacobian(self.G, z, int(n), columns=self.config.noise_dim)  # (n, d), (m-n, d)
             else:
                 kept, left_out = self.G.forward(z), self.xp.zeros((0, self.config.data_dim), self.dtype)  # (n, d)
         scale = self.config.data_scale
@@ -304,11 +334,12 @@ class GAN:
         return to_numpy(kept * scale)
 
     def decode(self, z: Any, labels: Any = None) -> np.ndarray:
-        """G(z) (conditional: G(z, y)) for given noise z (n, noise_dim), on the host in data units,
-        with the averaged weights when ``config.ema`` > 0: ``sample`` without the random draw."""
+        """G(z) (conditional: G(z, y)) for given noise z (n, noise_width), on the host in data units,
+        with the averaged weights when ``config.ema`` > 0: ``sample`` without the random draw.
+        With latent codes, z's last ``latent_codes`` columns are the one-hot code (``draw_noise``)."""
         z = self.xp.asarray(np.asarray(z, dtype=self.dtype) if isinstance(z, np.ndarray) else z)
-        if z.ndim != 2 or z.shape[1] != self.config.noise_dim:
-            raise ValueError(f"z must have shape (n, {self.config.noise_dim}), got {tuple(z.shape)}")
+        if z.ndim != 2 or z.shape[1] != self.noise_width:
+            raise ValueError(f"z must have shape (n, {self.noise_width}), got {tuple(z.shape)}")
         if self.conditional:
             labels = self.xp.asarray(
                 self.check_labels(self.balanced_labels(len(z)) if labels is None else labels, len(z))
@@ -415,6 +446,9 @@ class GAN:
         state |= {f"opt_D.{k}": v for k, v in self.opt_D.state_dict().items()}
         if self.G_ema is not None:
             state["G_ema"] = to_numpy(self.G_ema).copy()
+        if self.code_reader is not None:
+            state |= {f"Q.{k}": v for k, v in self.code_reader.Q.state_dict().items()}
+            state |= {f"opt_Q.{k}": v for k, v in self.code_reader.opt.state_dict().items()}
         state["step"] = np.int64(self.step)
         return state
 
@@ -430,5 +464,8 @@ class GAN:
             if "G_ema" not in state or np.shape(state["G_ema"]) != tuple(self.G_ema.shape):
                 raise ValueError(f"state has no G_ema of shape {tuple(self.G_ema.shape)} (config.ema > 0)")
             self.G_ema[...] = self.xp.asarray(np.asarray(state["G_ema"], dtype=self.dtype))
+        if self.code_reader is not None:
+            self.code_reader.Q.load_state_dict(part("Q."))
+            self.code_reader.opt.load_state_dict(part("opt_Q."))
         self.step = int(state["step"])
         self._open_input_features()

@@ -26,6 +26,7 @@ import numpy as np
 from ..evaluation.metrics import value_function
 from ..fast.backend import limit_threads, to_numpy
 from .checkpoint import save_checkpoint
+from .codes import one_hot_codes
 from .model import GAN
 
 # A working GAN's losses are near log 4 ~ 1.39 (D's) and a few units at most; a mean BCE of 100 means D
@@ -120,6 +121,9 @@ def train(
         real, labels = to_numpy(gan.data.sample(eval_size, eval_rng)), None
     real = real.astype(np.float64)
     z = eval_rng.standard_normal((eval_size, gan.config.noise_dim)).astype(gan.dtype)
+    if gan.config.latent_codes:  # G's noise ends in a one-hot code (codes.py)
+        codes = eval_rng.integers(0, gan.config.latent_codes, eval_size)
+        z = np.concatenate([z, one_hot_codes(codes, gan.config.latent_codes, gan.dtype)], axis=1)
     evaluation = (real, z, labels)
 
     with limit_threads(threads):

@@ -1,0 +1,138 @@
+"""Latent codes read back by Q (tinygan/gan/codes.py): config, gradients, the step, sampling, checkpoints."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygan as tg
+from tinygan.gan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from tinygan.gan.codes import CodeReader
+from tinygan.nn.losses import generator_loss, softmax_cross_entropy
+
+CONFIG = tg.GANConfig(hidden=8, depth=1, batch_size=6, pack=2, steps=40, ema=0.9, latent_codes=5, code_info=0.5)
+
+
+def small_gan(dtype: str = "float32", seed: int = 0, **fields) -> tg.GAN:
+    return tg.GAN(tg.mixture("ring8"), dataclasses.replace(CONFIG, dtype=dtype, **fields), seed=seed)
+
+
+@pytest.mark.parametrize("fields, match", [
+    ({"latent_codes": 1}, "latent_codes"), ({"latent_codes": -2}, "latent_codes"),
+    ({"latent_codes": 2.5}, "latent_codes"),
+    ({"code_info": -0.1}, "code_info"), ({"code_info": float("nan")}, "code_info"),
+    ({"latent_codes": 0, "code_info": 0.2}, "code_info needs latent_codes"),
+    ({"num_classes": 3}, "latent_codes is for unconditional"),
+])  # fmt: skip
+def test_bad_code_settings_name_the_field(fields, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        dataclasses.replace(CONFIG, **fields).validate()
+
+
+def test_noise_ends_in_a_one_hot_code_of_equally_likely_values():
+    gan = small_gan()
+    noise = gan.draw_noise(5000, np.random.default_rng(1))
+    assert noise.shape == (5000, 2 + 5) and gan.G.layers[0].weight.data.shape[0] == 7
+    code = noise[:, 2:]
+    assert set(np.unique(code)) == {0.0, 1.0} and np.all(code.sum(axis=1) == 1)
+    np.testing.assert_allclose(code.mean(axis=0), 0.2, atol=0.02)
+    assert abs(noise[:, :2].std() - 1) < 0.05
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), weight=st.floats(0.05, 3.0))
+def test_code_gradient_matches_central_differences(seed, weight):
+    """lambda dCE/dfake, CE = mean_i -log softmax(Q(fake_i))_{c_i}, against central differences in float64
+    (Q's weights before its step), and Q has taken a step afterwards."""
+    rng = np.random.default_rng(seed)
+    reader = CodeReader(2, 4, weight, lr=1e-3, betas=(0.5, 0.999), eps=1e-8, rng=rng, dtype=np.float64)
+    fake = rng.standard_normal((7, 2))
+    columns = np.eye(4)[rng.integers(0, 4, 7)]  # (7, 4) one-hot codes
+    before = reader.Q.flat.data.copy()
+
+    def loss(x: np.ndarray) -> float:
+        return weight * float(softmax_cross_entropy(reader.Q.forward(x), columns.argmax(axis=1))[0])
+
+    h, numeric = 1e-6, np.zeros_like(fake)
+    for index in np.ndindex(*fake.shape):
+        step = np.zeros_like(fake)
+        step[index] = h
+        numeric[index] = (loss(fake + step) - loss(fake - step)) / (2 * h)
+    expected = loss(fake)
+    ce, grad = reader.generator_gradient(fake, columns, lr=1e-3)
+    assert weight * float(ce) == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-9)
+    assert not np.array_equal(reader.Q.flat.data, before)
+
+
+def test_generator_gradient_is_the_whole_loss_through_d_and_q():
+    """G's gradient from one G step equals central differences of g_loss(D(G(z))) + lambda CE(Q(G(z)))
+    in G's parameters (float64), Q and D as they were before the step."""
+    gan = small_gan("float64", seed=3)
+    for _ in range(3):
+        gan.train_step()
+    z = gan.draw_noise(12, np.random.default_rng(4))  # (12, 7)
+    q_before = gan.code_reader.Q.flat.data.copy()
+    gan.generator_forward_backward(z)  # G's gradient; Q takes its step
+    analytic = gan.G.flat.grad.copy()
+    gan.code_reader.Q.flat.data[...] = q_before  # Q as the gradient saw it
+    G, D, Q, batch = gan.G, gan.D, gan.code_reader.Q, gan.config.batch_size
+
+    def loss() -> float:
+        fake = G.forward(z)
+        adversarial = generator_loss(D.forward(fake.reshape(batch, -1)), gan.config.loss)[0]
+        return float(adversarial) + 0.5 * float(softmax_cross_entropy(Q.forward(fake), z[:, 2:].argmax(1))[0])
+
+    h, params = 1e-6, G.flat.data
+    picks = np.random.default_rng(5).choice(params.size, 20, replace=False)
+    for i in picks:
+        saved = params[i]
+        params[i] = saved + h
+        up = loss()
+        params[i] = saved - h
+        down = loss()
+        params[i] = saved
+        assert analytic[i] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-9)
+
+
+def test_numba_backend_equals_the_readable_step():
+    results = {}
+    for backend in ("numpy", "numba"):
+        tg.set_backend(backend)
+        gan = small_gan("float64", seed=2)
+        assert gan.fused is None  # codes run the readable step, with Numba's kernels on the numba backend
+        losses = [[float(v) for v in gan.train_step().values()] for _ in range(8)]
+        results[backend] = (np.array(losses), gan.G.flat.data.copy(), gan.code_reader.Q.flat.data.copy())
+    for a, b in zip(results["numpy"], results["numba"]):
+        np.testing.assert_allclose(b, a, rtol=1e-11, atol=1e-12)
+
+
+def test_sampling_with_truncation_ranks_by_the_noise_alone():
+    gan = small_gan()
+    for _ in range(5):
+        gan.train_step()
+    kept, left_out = gan.sample(100, rng=0, jacobian_truncation=0.2, return_left_out=True)
+    assert kept.shape == (100, 2) and left_out.shape == (25, 2)
+    points = gan.decode(gan.draw_noise(3, np.random.default_rng(0)))
+    assert points.shape == (3, 2)
+    with pytest.raises(ValueError, match=r"z must have shape \(n, 7\)"):
+        gan.decode(np.zeros((3, 2)))
+
+
+def test_checkpoint_keeps_q_and_resumes_bit_identically(tmp_path):
+    straight = small_gan()
+    for _ in range(10):
+        straight.train_step()
+    half = small_gan()
+    for _ in range(5):
+        half.train_step()
+    save_checkpoint(half, tmp_path / "half.npz")
+    resumed = load_checkpoint(tmp_path / "half.npz")
+    for _ in range(5):
+        resumed.train_step()
+    np.testing.assert_array_equal(resumed.G.flat.data, straight.G.flat.data)
+    np.testing.assert_array_equal(resumed.code_reader.Q.flat.data, straight.code_reader.Q.flat.data)
+    with pytest.raises(CheckpointError, match="latent_codes=5.*latent_codes=6"):
+        load_checkpoint(tmp_path / "half.npz", config=dataclasses.replace(CONFIG, latent_codes=6))
