@@ -13,9 +13,10 @@ output, and G is trained to make that easy. Both minimise
 
     L_info = lambda CE,   CE = mean_i -log softmax(Q(G(z_i, c_i)))_{c_i}
 
-(Q, mean over the n samples of the G step; lambda = ``config.code_info``). E[-CE] is a lower bound on
-the mutual information I(c; G(z, c)) minus the code's entropy log K, so both sides raise the
-information that the output carries about the code; codes that draw separate modes are the easy way.
+(mean over the n samples of the G step; lambda = ``config.code_info``). Since I(c; x) = H(c) - H(c | x)
+and Q's cross-entropy bounds H(c | x) from above, log K - CE is a lower bound on the mutual
+information I(c; G(z, c)): both sides raise the information that the output carries about the code,
+and codes that draw separate modes are the easy way to carry it.
 
 Gradient (losses.softmax_cross_entropy derives dCE/dlogits = (softmax(l) - onehot(c)) / n):
 

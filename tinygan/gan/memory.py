@@ -22,7 +22,8 @@ def parameter_count(config: GANConfig) -> int:
         return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
 
     hidden = [config.hidden] * config.depth
-    return mlp([config.noise_dim, *hidden, config.data_dim]) + mlp([config.data_dim * config.pack, *hidden, 1])
+    g_input = config.noise_dim + config.latent_codes + config.num_classes
+    return mlp([g_input, *hidden, config.data_dim]) + mlp([config.data_dim * config.pack, *hidden, 1])
 
 
 def training_bytes(config: GANConfig) -> int:
@@ -42,7 +43,7 @@ def sampling_bytes(config: GANConfig, n: int, truncation: float | None = None) -
     q = config.jacobian_truncation if truncation is None else truncation
     draws = draws_needed(int(n), q)
     itemsize = np.dtype(config.dtype).itemsize
-    per_draw = config.noise_dim + 4 * config.hidden * config.depth + 3 * config.data_dim
+    per_draw = config.noise_dim + config.latent_codes + 4 * config.hidden * config.depth + 3 * config.data_dim
     return itemsize * draws * per_draw + 8 * int(n) * config.data_dim
 
 
