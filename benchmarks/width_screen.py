@@ -12,9 +12,11 @@ than 4 std from every mode and the % of those within 15 degrees of an axis throu
 mode (on the grid: on the line to a neighbour); with output_noise, "scale": the average's s in
 data units. Prints one JSON line.
 
-FIELD=VALUE sets a GANConfig field; backend=numpy or numba chooses the backend (a seed's run differs
-between them in the last bits, and 15,000 steps of a GAN amplify them). Seven remedies that tinygan
-does not ship are built here on the readable path (they need the numpy backend, which they select):
+FIELD=VALUE sets a GANConfig field (latent_codes=K code_info=L: G's noise gains a code that Q reads
+back, tinygan/gan/codes.py; latent_codes=0 code_info=0 trains the grid's recipe without them);
+backend=numpy or numba chooses the backend (a seed's run differs between them in the last bits,
+and 15,000 steps of a GAN amplify them). Five remedies that tinygan does not ship are built here
+on the readable path (they need the numpy backend, which they select):
 
 * ``energy=L``: G's loss gains L times the energy distance between its batch and a fresh real batch
   in network units, 2 E|x - y| - E|x - x'|. Its gradient for a generated point x_i is
@@ -27,16 +29,6 @@ does not ship are built here on the readable path (they need the numpy backend, 
   fresh for every sample, s (d,) starting at 0 and trained by its own Adam at G's rate:
   dL/ds_j = sum_i dL/dfake_ij eps_ij. G could then draw each mode as a point and let s give the width.
   Scored samples use the average (0.999) of s.
-* ``codes=K``: G's noise gains a one-hot code c ~ uniform on K values (a categorical latent, as
-  InfoGAN's, with no mutual-information term): G([z, onehot(c)]) need not be continuous from one
-  code to the next, so it could jump between modes without a bridge. Truncation ranks by the
-  Jacobian's columns for z only.
-* ``info=L`` (with ``codes=K``): InfoGAN's mutual-information term. A network Q (d -> 128 -> 128 -> K,
-  LeakyReLU) learns to tell the code from G's output, and G is trained to make it easy: both minimise
-  L times the cross-entropy CE = mean_i -log softmax(Q(G(z_i, c_i)))_{c_i}, a lower bound on
-  -I(c; G(z, c)) up to a constant. G's extra gradient is L dCE/dfake = L Q's input gradient of
-  (softmax(Q(fake)) - onehot(c)) / n. If each code comes to draw one mode, G jumps between modes
-  where the code changes and needs no bridge.
 * ``noise_scale=C``: G's noise is C z. The same as G's first weights W starting C times larger and
   learning at C times the rate (Adam moves W by about lr a step, C W by C lr): G's first layer
   could cut the noise into modes with steeper slopes, and leave less of it on the bridges.
@@ -57,9 +49,9 @@ import tinygan as tg
 from tinygan.evaluation.metrics import assign_modes, mode_statistics
 from tinygan.gan.model import GAN
 from tinygan.gan.truncation import draws_needed, split_by_jacobian
-from tinygan.nn.losses import generator_loss, softmax_cross_entropy
+from tinygan.nn.losses import generator_loss
 
-REMEDIES = ("energy", "d_lr", "instance_noise", "output_noise", "codes", "noise_scale", "info")
+REMEDIES = ("energy", "d_lr", "instance_noise", "output_noise", "noise_scale")
 
 
 def energy_gradient(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -106,20 +98,9 @@ class ScreenedGAN(GAN):
         self.noise_scale, self.noise_scale_average = np.zeros(d), np.zeros(d)
         self._scale_m, self._scale_v, self._scale_steps, self._eps = np.zeros(d), np.zeros(d), 0, None
 
-    def setup_info(self) -> None:
-        """Q: G's output (n, d) -> code logits (n, K), and its own Adam (info)."""
-        codes = int(self.remedies["codes"])
-        self.Q = tg.mlp(
-            [self.config.data_dim, 128, 128, codes],
-            "leaky_relu",
-            rng=np.random.default_rng([self.seed, 9]),
-            dtype=self.dtype,
-        )
-        self.opt_Q = tg.Adam(self.Q.parameters(), lr=self.config.lr, betas=self.config.betas)
-
     def generator_forward_backward(self, z, labels=None):
         weight = self.remedies.get("energy", 0.0)
-        if weight == 0 and not self.remedies.get("output_noise") and not self.remedies.get("info"):
+        if weight == 0 and not self.remedies.get("output_noise"):
             return super().generator_forward_backward(z, labels)
         n = self.config.batch_size * self.config.pack
         fake = self.generate(z)  # (n, d)
@@ -129,25 +110,12 @@ class ScreenedGAN(GAN):
         if weight:
             real = self.sample_real(n)
             grad_fake += weight * energy_gradient(fake.astype(np.float64), real.astype(np.float64)).astype(fake.dtype)
-        if self.remedies.get("info"):
-            grad_fake += self._info_gradient(fake, z)
         self.D.zero_grad()
         self.G.zero_grad()
         self.G.backward(grad_fake)
         if self.remedies.get("output_noise"):
             self._adam_on_scale((grad_fake * self._eps).sum(axis=0).astype(np.float64))  # dL/ds, (d,)
         return g_loss
-
-    def _info_gradient(self, fake: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """One Adam step of Q on the codes of ``fake`` (n, d); returns L dCE/dfake (n, d) for G."""
-        codes = int(self.remedies["codes"])
-        code = z[:, -codes:].argmax(axis=1)  # (n,) the one-hot code's index
-        _, grad_logits = softmax_cross_entropy(self.Q.forward(fake), code)  # (n, K)
-        self.Q.zero_grad()
-        grad_input = self.Q.backward(grad_logits)  # dCE/dfake (n, d); Q's own gradients kept
-        self.opt_Q.lr = self.opt_G.lr
-        self.opt_Q.step()
-        return self.remedies["info"] * grad_input
 
     def _adam_on_scale(self, grad: np.ndarray) -> None:
         (b1, b2), lr = self.config.betas, self.opt_G.lr
@@ -161,25 +129,22 @@ class ScreenedGAN(GAN):
 
 
 def draw_noise(gan: GAN, rng: np.random.Generator, n: int) -> np.ndarray:
-    """G's input for n samples: z ~ N(0, c^2 I) (c = noise_scale, default 1), and with codes=K a one-hot
-    code after it, (n, noise_dim)."""
-    remedies = gan.remedies if isinstance(gan, ScreenedGAN) else {}
-    codes = int(remedies.get("codes", 0))
-    z = rng.standard_normal((n, gan.config.noise_dim - codes), dtype=gan.dtype)
-    if remedies.get("noise_scale", 1.0) != 1.0:
-        z *= gan.dtype.type(remedies["noise_scale"])
-    if not codes:
-        return z
-    return np.concatenate([z, np.eye(codes, dtype=gan.dtype)[rng.integers(0, codes, n)]], axis=1)
+    """G's noise for n samples (GAN.draw_noise), with z (its first noise_dim columns) times c =
+    noise_scale, (n, noise_width)."""
+    noise = gan.draw_noise(n, rng)
+    scale = gan.remedies.get("noise_scale", 1.0) if isinstance(gan, ScreenedGAN) else 1.0
+    if scale != 1.0:
+        noise[:, : gan.config.noise_dim] *= gan.dtype.type(scale)
+    return noise
 
 
 def averaged_sample(gan: ScreenedGAN, n: int, seed: int, truncation: float) -> np.ndarray:
-    """GAN.sample for the codes and output-noise remedies: the averaged weights, Jacobian truncation
-    ranked by the columns for z alone, and the averaged output noise added last (data units, (n, d))."""
-    rng, codes = np.random.default_rng(seed), int(gan.remedies.get("codes", 0))
-    noise = draw_noise(gan, rng, draws_needed(n, truncation))  # (m, noise_dim)
+    """GAN.sample for the output-noise and noise-scale remedies: the averaged weights, Jacobian
+    truncation ranked by z's columns, and the averaged output noise added last (data units, (n, d))."""
+    rng = np.random.default_rng(seed)
+    noise = draw_noise(gan, rng, draws_needed(n, truncation))  # (m, noise_width)
     with gan.averaged_weights():
-        points, _ = split_by_jacobian(gan.G, noise, n, columns=gan.config.noise_dim - codes)  # (n, d)
+        points, _ = split_by_jacobian(gan.G, noise, n, columns=gan.config.noise_dim)  # (n, d)
     if gan.remedies.get("output_noise"):
         points = points + gan.noise_scale_average * rng.standard_normal(points.shape)
     return np.asarray(points) * gan.config.data_scale
@@ -197,7 +162,9 @@ def far_from_modes(points: np.ndarray, data) -> list[float]:
 def score(gan: GAN, data) -> dict[str, list]:
     """[strict modes, % HQ, reverse KL, width] of G itself, its average, and the average truncated."""
     z = np.random.default_rng(777).standard_normal((2500, gan.config.noise_dim)).astype(gan.dtype)
-    if any(gan.remedies.get(name) for name in ("codes", "output_noise", "noise_scale")):
+    if gan.config.latent_codes:  # z and its one-hot code
+        z = gan.draw_noise(2500, np.random.default_rng(777))
+    if any(gan.remedies.get(name) for name in ("output_noise", "noise_scale")):
         rng = np.random.default_rng(777)
         raw = np.asarray(gan.G.forward(draw_noise(gan, rng, 2500)))  # G itself, (2500, d)
         if gan.remedies.get("output_noise"):
@@ -234,8 +201,6 @@ def main(argv: list[str]) -> int:
     for key, text in settings.items():
         kind = type(getattr(config, key))
         fields[key] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)
-    if "codes" in remedies:
-        fields["noise_dim"] = fields.get("noise_dim", config.noise_dim) + int(remedies["codes"])
     config = dataclasses.replace(config, steps=steps, **fields)
     if backend is not None:
         tg.set_backend(backend)
@@ -244,10 +209,6 @@ def main(argv: list[str]) -> int:
     gan = ScreenedGAN(data, config, seed=seed)
     if "output_noise" in remedies:
         gan.setup_output_noise()
-    if "info" in remedies:
-        if "codes" not in remedies:
-            raise SystemExit("info=L needs codes=K: Q tells the code from G's output")
-        gan.setup_info()
     if "d_lr" in remedies:
         step_d = gan.opt_D.step
 
