@@ -158,6 +158,15 @@ class ndarray:  # noqa: N801 - named like cupy.ndarray
     def mean(self, axis: Any = None, keepdims: bool = False) -> ndarray:
         return _wrap(self._a.mean(axis=axis, keepdims=keepdims))
 
+    def min(self, axis: Any = None, keepdims: bool = False) -> ndarray:
+        return _wrap(self._a.min(axis=axis, keepdims=keepdims))
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> ndarray:
+        return _wrap(self._a.max(axis=axis, keepdims=keepdims))
+
+    def argmax(self, axis: Any = None) -> ndarray:
+        return ndarray(np.asarray(self._a.argmax(axis=axis)))
+
     def all(self, axis: Any = None) -> ndarray:
         return _wrap(self._a.all(axis=axis))
 
@@ -307,6 +316,9 @@ class Generator:
 
     def standard_normal(self, size: Any = None, dtype: Any = np.float64, out: Any = None) -> ndarray:
         return self._draw("standard_normal", size, dtype, out)
+
+    def integers(self, low: int, high: int | None = None, size: Any = None) -> ndarray:
+        return ndarray(np.asarray(self.bit_generator._host.integers(low, high, size)))
 
     def _draw(self, method: str, size: Any, dtype: Any, out: Any) -> ndarray:
         if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):

@@ -393,6 +393,9 @@ class HostDrawnRNG:
     def standard_normal(self, size=None, dtype=np.float64):
         return self.cupy.asarray(self.host.standard_normal(size, dtype=dtype))
 
+    def integers(self, low, high=None, size=None):
+        return self.cupy.asarray(self.host.integers(low, high, size))
+
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -39,7 +39,7 @@ from ..nn.layers import Sequential, as_float_dtype, mlp
 from ..nn.losses import discriminator_loss, generator_loss
 from ..nn.optim import Adam
 from ..nn.pack_spread import PackSpread
-from .codes import CodeReader, one_hot_codes
+from .codes import CodeReader
 from .config import GANConfig, lr_multiplier, pack_spread_gate
 from .memory import available_bytes, describe_bytes, sampling_bytes
 from .truncation import draws_needed, split_by_jacobian
@@ -152,9 +152,9 @@ class GAN:
         z = rng.standard_normal((n, self.config.noise_dim), dtype=self.dtype)
         if not self.config.latent_codes:
             return z
-        codes = to_numpy(rng.integers(0, self.config.latent_codes, n))  # (n,)
-        one_hot = self.xp.asarray(one_hot_codes(codes, self.config.latent_codes, self.dtype))  # (n, K)
-        return self.xp.concatenate([z, one_hot], axis=1)
+        codes = self.xp.asarray(rng.integers(0, self.config.latent_codes, n))  # (n,)
+        one_hot = self.xp.eye(self.config.latent_codes, dtype=self.dtype)[codes]  # (n, K)
+        return self.xp.concatenate([self.xp.asarray(z), one_hot], axis=1)
 
     def with_labels(self, x: Any, labels: Any) -> Any:
         """[x, onehot(labels)] (n, width + K) for a conditional GAN; x itself when labels is None."""
