@@ -82,12 +82,12 @@ def elementwise_shapes(config: Any) -> list[tuple[int, int, int, int]]:
 
 def make_config(case: str) -> Any:
     """A recipe's config, or bench_train's shape config for 'BATCHxHIDDEN'."""
-    from bench_train import gan_config, parse_configs
+    from bench_train import benchmark_recipe, gan_config, parse_configs
 
-    from tinygan.gan.recipes import RECIPES, recipe
+    from tinygan.gan.recipes import RECIPES
 
     if case in RECIPES:
-        return recipe(case)
+        return benchmark_recipe(case)
     (batch, hidden), *_ = parse_configs(case)
     return gan_config(batch, hidden)
 
