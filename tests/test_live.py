@@ -205,7 +205,11 @@ def test_server_binds_localhost_and_stops_cleanly_on_ctrl_c():
     pytest.importorskip("bokeh", reason="the live extra is not installed")
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     command = [sys.executable, "-m", "tinygan.live", "--no-browser", "--port", "0", "--backend", "numpy"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    # Python raises KeyboardInterrupt on SIGINT only if SIGINT was not ignored when it started, and a job
+    # launched in the background (nohup ... &) passes SIG_IGN on: give the server the default, as a terminal would.
+    restore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+                               preexec_fn=restore_sigint)  # fmt: skip
     try:
         line = process.stdout.readline()  # "tinygan live: open http://127.0.0.1:PORT/  (Ctrl-C stops)"
         match = re.search(r"open (http://127\.0\.0\.1:\d+/)", line)
