@@ -161,9 +161,8 @@ def far_from_modes(points: np.ndarray, data) -> list[float]:
 
 def score(gan: GAN, data) -> dict[str, list]:
     """[strict modes, % HQ, reverse KL, width] of G itself, its average, and the average truncated."""
-    z = np.random.default_rng(777).standard_normal((2500, gan.config.noise_dim)).astype(gan.dtype)
-    if gan.config.latent_codes:  # z and its one-hot code
-        z = gan.draw_noise(2500, np.random.default_rng(777))
+    rng = np.random.default_rng(777)
+    z = gan.with_codes(rng.standard_normal((2500, gan.config.noise_dim)).astype(gan.dtype), rng)  # (2500, noise_width)
     if any(gan.remedies.get(name) for name in ("output_noise", "noise_scale")):
         rng = np.random.default_rng(777)
         raw = np.asarray(gan.G.forward(draw_noise(gan, rng, 2500)))  # G itself, (2500, d)

@@ -39,11 +39,6 @@ from ..nn.optim import Adam
 Q_HIDDEN = 128  # Q: d -> 128 -> 128 -> K, LeakyReLU
 
 
-def one_hot_codes(codes: np.ndarray, count: int, dtype: Any) -> np.ndarray:
-    """The codes (n,) as one-hot rows (n, count)."""
-    return np.eye(count, dtype=dtype)[codes]
-
-
 class CodeReader:
     """Q and its Adam: reads the code back from G's output and returns G's extra gradient."""
 

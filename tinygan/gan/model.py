@@ -149,10 +149,14 @@ class GAN:
     def draw_noise(self, n: int, rng: Any) -> Any:
         """G's noise for n samples from ``rng``: z ~ N(0, I) (n, noise_dim), then, with latent codes,
         a one-hot code of K equally likely values drawn after it, (n, noise_dim + K)."""
-        z = rng.standard_normal((n, self.config.noise_dim), dtype=self.dtype)
+        return self.with_codes(rng.standard_normal((n, self.config.noise_dim), dtype=self.dtype), rng)
+
+    def with_codes(self, z: Any, rng: Any) -> Any:
+        """[z, onehot(c)] (n, noise_dim + K) with the latent codes c drawn from ``rng`` after z;
+        z itself when the GAN has no latent codes."""
         if not self.config.latent_codes:
             return z
-        codes = self.xp.asarray(rng.integers(0, self.config.latent_codes, n))  # (n,)
+        codes = self.xp.asarray(rng.integers(0, self.config.latent_codes, z.shape[0]))  # (n,)
         one_hot = self.xp.eye(self.config.latent_codes, dtype=self.dtype)[codes]  # (n, K)
         return self.xp.concatenate([self.xp.asarray(z), one_hot], axis=1)
 

@@ -26,7 +26,6 @@ import numpy as np
 from ..evaluation.metrics import value_function
 from ..fast.backend import limit_threads, to_numpy
 from .checkpoint import save_checkpoint
-from .codes import one_hot_codes
 from .model import GAN
 
 # A working GAN's losses are near log 4 ~ 1.39 (D's) and a few units at most; a mean BCE of 100 means D
@@ -121,9 +120,7 @@ def train(
         real, labels = to_numpy(gan.data.sample(eval_size, eval_rng)), None
     real = real.astype(np.float64)
     z = eval_rng.standard_normal((eval_size, gan.config.noise_dim)).astype(gan.dtype)
-    if gan.config.latent_codes:  # G's noise ends in a one-hot code (codes.py)
-        codes = eval_rng.integers(0, gan.config.latent_codes, eval_size)
-        z = np.concatenate([z, one_hot_codes(codes, gan.config.latent_codes, gan.dtype)], axis=1)
+    z = gan.with_codes(z, eval_rng)  # and the latent codes, if G has them (codes.py)
     evaluation = (real, z, labels)
 
     with limit_threads(threads):
