@@ -126,6 +126,7 @@ class RunSpec(NamedTuple):
     steps: int
     config: dict  # GANConfig.to_dict()
     backend: str | None = None
+    keep_model: bool = False  # return the trained GAN as checkpoint bytes under "model"
 
     @property
     def key(self) -> str:
@@ -169,6 +170,7 @@ def make_specs(
     steps: int | None = None,
     overrides: dict | None = None,
     backend: str | None = None,
+    keep_models: bool = False,
 ) -> list[RunSpec]:
     """All runs, seed-major (every mixture x method for seed 0 first), so a partial run is balanced."""
     specs = []
@@ -177,7 +179,7 @@ def make_specs(
             for method in methods:
                 config = method_config(mixture, method, steps, overrides)
                 total = steps if steps is not None else config.steps
-                specs.append(RunSpec(mixture, method, int(seed), int(total), config.to_dict(), backend))
+                specs.append(RunSpec(mixture, method, int(seed), int(total), config.to_dict(), backend, keep_models))
     return specs
 
 
@@ -226,7 +228,22 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         record["untruncated"] = scored(mode_statistics(plain, source), truncated=False)
     record["config"] = spec.config
     record["samples"] = samples
+    if spec.keep_model:
+        record["model"] = checkpoint_bytes(gan)
     return record
+
+
+def checkpoint_bytes(gan: Any) -> bytes:
+    """The GAN as a tinygan checkpoint (``save_checkpoint``), in bytes a worker can send back."""
+    import tempfile
+
+    from tinygan.gan.checkpoint import save_checkpoint
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.npz")
+        save_checkpoint(gan, path)
+        with open(path, "rb") as f:
+            return f.read()
 
 
 def scored(stats: dict[str, Any], truncated: bool) -> dict[str, Any]:
@@ -658,6 +675,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--resume", action="store_true", help="reuse runs in OUT/runs with the same config, steps and backend"
     )
+    p.add_argument("--keep-models", action="store_true",
+                   help="also write each trained GAN as OUT/runs/KEY.model.npz, a tinygan checkpoint")  # fmt: skip
     p.add_argument("--markdown", action="store_true", help="print the table as GitHub markdown")
     p.add_argument("--per-seed", action="store_true", help="also print one row per run")
     args = p.parse_args(argv)
@@ -723,6 +742,10 @@ def _load_finished(runs_dir: str, spec: RunSpec) -> dict | None:
 def _save_finished(runs_dir: str, record: dict) -> None:
     key = run_key(record)
     np.save(os.path.join(runs_dir, f"{key}.npy"), record["samples"])
+    if "model" in record:  # written whole, then renamed: a reader never sees half a checkpoint
+        with open(os.path.join(runs_dir, f"{key}.model.npz.tmp"), "wb") as f:
+            f.write(record.pop("model"))
+        os.replace(os.path.join(runs_dir, f"{key}.model.npz.tmp"), os.path.join(runs_dir, f"{key}.model.npz"))
     body = _json_safe({k: v for k, v in record.items() if k != "samples"})
     tmp = os.path.join(runs_dir, f"{key}.json.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
@@ -737,7 +760,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     if args.backend:
         set_backend(args.backend)
     backend = get_backend().name
-    specs = make_specs(args.mixtures, args.methods, args.seeds, args.steps, args.overrides, backend)
+    specs = make_specs(args.mixtures, args.methods, args.seeds, args.steps, args.overrides, backend, args.keep_models)
     runs_dir = os.path.join(args.out, "runs")
     os.makedirs(runs_dir, exist_ok=True)
     reused = {}

@@ -144,7 +144,7 @@ def averaged_sample(gan: ScreenedGAN, n: int, seed: int, truncation: float) -> n
     rng = np.random.default_rng(seed)
     noise = draw_noise(gan, rng, draws_needed(n, truncation))  # (m, noise_width)
     with gan.averaged_weights():
-        points, _ = split_by_jacobian(gan.G, noise, n, columns=gan.config.noise_dim)  # (n, d)
+        points, _ = split_by_jacobian(gan.G, noise, n, gan.config.noise_dim, gan.codes_of(noise))  # (n, d)
     if gan.remedies.get("output_noise"):
         points = points + gan.noise_scale_average * rng.standard_normal(points.shape)
     return np.asarray(points) * gan.config.data_scale

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import tinygan as tg
 from tinygan.gan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tinygan.gan.codes import CodeReader
+from tinygan.gan.truncation import jacobian_norms, keep_smallest
 from tinygan.nn.gradcheck import numerical_gradient
 from tinygan.nn.losses import generator_loss, softmax_cross_entropy
 
@@ -105,6 +106,20 @@ def test_sampling_with_truncation_ranks_by_the_noise_alone():
         gan.train_step()
     kept, left_out = gan.sample(100, rng=0, jacobian_truncation=0.2, return_left_out=True)
     assert kept.shape == (100, 2) and left_out.shape == (25, 2)
+    z = gan.draw_noise(125, np.random.default_rng(0))  # the draws behind kept and left_out: (125, 7)
+    codes = z[:, 2:].argmax(1)
+    with gan.averaged_weights():
+        out, norms = jacobian_norms(gan.G, gan.xp.asarray(z), columns=2)
+    for code in range(5):  # each code loses a fifth of its draws, its largest Jacobians with respect to z
+        rows = np.flatnonzero(codes == code)
+        lost = np.setdiff1d(rows, keep_smallest(norms, 100, codes))
+        assert abs(len(lost) - len(rows) / 5) <= 1
+        assert norms[lost].min() >= np.delete(norms[rows], np.searchsorted(rows, lost)).max()
+    np.testing.assert_allclose(
+        np.sort(left_out, 0),
+        np.sort(out[np.setdiff1d(np.arange(125), keep_smallest(norms, 100, codes))] * gan.config.data_scale, 0),
+        rtol=1e-6,
+    )
     points = gan.decode(gan.draw_noise(3, np.random.default_rng(0)))
     assert points.shape == (3, 2)
     with pytest.raises(ValueError, match=r"z must have shape \(n, 7\)"):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tinygan.gan.checkpoint import load_checkpoint
 from tinygan.gan.recipes import recipe
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "mode_coverage.py"
@@ -251,3 +252,18 @@ def test_per_seed_flag_prints_one_line_per_run(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "pack2_jbt_untruncated" in printed and "train s" in printed
     assert "train s" not in without
+
+
+def test_keep_models_writes_checkpoints_that_sample_the_recorded_points(tmp_path):
+    argv = [*TINY, "--mixtures", "ring8", "--methods", "pack2_jbt", "--seeds", "1", "--true-trials", "2",
+            "--no-png", "--out", str(tmp_path), "--keep-models"]  # fmt: skip
+    assert mode_coverage.main(argv) == 0
+    gan = load_checkpoint(tmp_path / "runs" / "ring8_pack2_jbt_s0.model.npz")
+    recorded = np.load(tmp_path / "runs" / "ring8_pack2_jbt_s0.npy")
+    again = gan.sample(mode_coverage.N_SAMPLES, rng=np.random.default_rng([0, 2])).astype(np.float32)
+    np.testing.assert_array_equal(again, recorded)  # the same G, truncation and all
+    assert gan.config.jacobian_truncation == 0.03 and gan.step == 30
+    assert (
+        not list((tmp_path / "runs").glob("*.tmp"))
+        and "model" not in json.loads((tmp_path / "results.json").read_text())["runs"][0]
+    )

@@ -91,6 +91,36 @@ def test_keep_smallest_keeps_the_n_smallest_in_draw_order(norms, data):
         assert np.all(dropped[ties] > kept[norms[kept] == norms[kept].max()].max())  # ties: earliest kept
 
 
+@given(
+    norms=st.lists(st.integers(0, 5), min_size=1, max_size=60),
+    groups=st.lists(st.integers(0, 3), min_size=60, max_size=60),
+    data=st.data(),
+)
+def test_keep_smallest_with_groups_leaves_out_the_same_share_of_each_group(norms, groups, data):
+    norms = np.array(norms, dtype=np.float64)
+    groups = np.array(groups[: len(norms)])
+    n = data.draw(st.integers(1, len(norms)))
+    kept = keep_smallest(norms, n, groups)
+    assert len(kept) == n and np.all(np.diff(kept) > 0)
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        mine = np.intersect1d(kept, rows)
+        assert abs(len(mine) - len(rows) * n / len(norms)) <= 1  # its share, give or take one row
+        dropped = np.setdiff1d(rows, mine)
+        if len(mine) and len(dropped):  # within a group, the smallest norms are kept
+            assert norms[mine].max() <= norms[dropped].min()
+
+
+def test_keep_smallest_with_groups_keeps_a_stretched_group_its_weight():
+    norms = np.r_[np.full(50, 100.0), np.arange(50.0)]  # group 0 stretches more than all of group 1
+    groups = np.repeat([0, 1], 50)
+    assert np.sum(keep_smallest(norms, 90) < 50) == 40  # ranked together, group 0 loses 10 of its 50
+    kept = keep_smallest(norms, 90, groups)
+    assert np.sum(kept < 50) == 45 and np.all(kept[45:] < 95)  # grouped, each loses 5: its own largest
+    with pytest.raises(ValueError, match="groups must have one entry per row"):
+        keep_smallest(norms, 90, groups[:10])
+
+
 def trained_gan(**overrides) -> GAN:
     gan = GAN(mixture("grid25"), GANConfig(hidden=16, batch_size=32, steps=100, **overrides), seed=2)
     for _ in range(5):

@@ -160,6 +160,10 @@ class GAN:
         one_hot = self.xp.eye(self.config.latent_codes, dtype=self.dtype)[codes]  # (n, K)
         return self.xp.concatenate([self.xp.asarray(z), one_hot], axis=1)
 
+    def codes_of(self, z: Any) -> Any:
+        """The latent code of each row of G's noise z (n, noise_dim + K), (n,); None without codes."""
+        return z[:, self.config.noise_dim :].argmax(axis=1) if self.config.latent_codes else None
+
     def with_labels(self, x: Any, labels: Any) -> Any:
         """[x, onehot(labels)] (n, width + K) for a conditional GAN; x itself when labels is None."""
         if labels is None:
@@ -298,7 +302,8 @@ class GAN:
         With ``config.ema`` > 0 they come from the averaged weights. With a jacobian truncation
         q > 0 (default ``config.jacobian_truncation``), ceil(n / (1 - q)) noise vectors are drawn
         and the fraction q where G stretches most, the bridges between modes, is left out
-        (truncation.py). ``return_left_out=True`` also returns those points, (m - n, d).
+        (truncation.py); with latent codes, the fraction q of each code's draws, so that the codes
+        keep their equal weights. ``return_left_out=True`` also returns those points, (m - n, d).
         A conditional GAN draws sample i of class ``labels[i]`` (n,); by default the classes in
         turn, 0, 1, ..., K - 1, 0, 1, ... (see ``balanced_labels``).
         """
@@ -329,7 +334,8 @@ class GAN:
         z = self.with_labels(z, labels)  # (draws, noise_dim + K) if conditional
         with self.averaged_weights():
             if q > 0:  # ranked by the Jacobian with respect to z alone: a code's columns are not continuous
-                kept, left_out = split_by_jacobian(self.G, z, int(n), columns=self.config.noise_dim)  # (n, d), (m-n, d)
+                codes = self.codes_of(z)  # (m,) or None: each code loses the same share
+                kept, left_out = split_by_jacobian(self.G, z, int(n), self.config.noise_dim, codes)  # (n, d), (m-n, d)
             else:
                 kept, left_out = self.G.forward(z), self.xp.zeros((0, self.config.data_dim), self.dtype)  # (n, d)
         scale = self.config.data_scale

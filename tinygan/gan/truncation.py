@@ -16,6 +16,11 @@ How backprop gives J. For the loss L = sum_i g_i . G(z_i) over a batch, G.backwa
 dL/dz_i = J(z_i)^T g_i, row by row (an MLP never mixes the rows of a batch). With g_i = e_j, the
 j-th unit vector in every row, it returns row i's d G_j / dz, the j-th row of J(z_i). One pass
 per output coordinate gives the whole Jacobian: ||J(z_i)||_F^2 = sum_j ||J(z_i)^T e_j||^2.
+
+With latent codes (codes.py) the noise has a discrete part, and the modes are drawn by codes of equal
+weight. Some codes stretch more than others, so leaving out the largest norms overall would take more
+from some modes than from others and unbalance their weights. ``keep_smallest(..., groups=codes)``
+leaves out the same share of every code instead.
 """
 
 from __future__ import annotations
@@ -63,21 +68,39 @@ def jacobian_norms(net: Module, z: Any, columns: int | None = None) -> tuple[Any
     return out, xp.sqrt(squared)
 
 
-def keep_smallest(norms: Any, n: int) -> np.ndarray:
+def keep_smallest(norms: Any, n: int, groups: Any = None) -> np.ndarray:
     """Indices of the n smallest norms, in increasing index order (so samples keep their draw order).
 
     Ties are broken by position (a stable sort), so the choice is reproducible.
+    ``groups`` (m,) ints, such as each row's latent code: leave out the same share of every group
+    instead of the same share overall, so the groups keep their weights. Each row is ranked within
+    its group by norm, and the rows are kept in order of (rank + 1/2) / group size, norm breaking
+    ties; a group of s rows then keeps s * n / m of them, give or take one.
     """
-    order = np.argsort(to_numpy(norms), kind="stable")  # (m,) on the host: a few kB even on a GPU
+    norms = to_numpy(norms)  # (m,) on the host: a few kB even on a GPU
+    if groups is None:
+        order = np.argsort(norms, kind="stable")
+    else:
+        groups = np.asarray(to_numpy(groups))
+        if groups.shape != norms.shape:
+            raise ValueError(f"groups must have one entry per row, shape {norms.shape}, got {groups.shape}")
+        by_group = np.lexsort((norms, groups))  # (m,) rows sorted by group, then by norm (stable)
+        sorted_groups = groups[by_group]
+        first = np.searchsorted(sorted_groups, sorted_groups, side="left")  # each row's group start
+        size = np.searchsorted(sorted_groups, sorted_groups, side="right") - first
+        share = np.empty(len(norms))  # (m,): a row's place within its group, in (0, 1)
+        share[by_group] = (np.arange(len(norms)) - first + 0.5) / size
+        order = np.lexsort((norms, share))  # by share, then by norm (stable)
     return np.sort(order[:n])
 
 
-def split_by_jacobian(net: Module, z: Any, n: int, columns: int | None = None) -> tuple[Any, Any]:
+def split_by_jacobian(net: Module, z: Any, n: int, columns: int | None = None, groups: Any = None) -> tuple[Any, Any]:
     """net's outputs split in two: the n rows of z (m >= n) where ||J||_F is smallest, (n, d_out),
-    and the m - n left out, (m - n, d_out); each part in draw order. ``columns``: as jacobian_norms."""
+    and the m - n left out, (m - n, d_out); each part in draw order. ``columns``: as jacobian_norms;
+    ``groups`` (m,): as keep_smallest, the same share left out of every group."""
     if z.shape[0] < n:
         raise ValueError(f"z must have at least n = {n} rows, got {z.shape[0]}")
     out, norms = jacobian_norms(net, z, columns)
-    kept = keep_smallest(norms, n)  # (n,) host indices
+    kept = keep_smallest(norms, n, groups)  # (n,) host indices
     left_out = np.setdiff1d(np.arange(z.shape[0]), kept)  # (m - n,)
     return out[net.xp.asarray(kept)], out[net.xp.asarray(left_out)]
