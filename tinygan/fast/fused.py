@@ -45,6 +45,7 @@ from typing import Any, NamedTuple
 import numba
 import numpy as np
 
+from ..gan.codes import Q_HIDDEN, Q_SLOPE
 from . import kernels
 
 if kernels.numba is None:  # pragma: no cover
@@ -82,14 +83,17 @@ class Settings(NamedTuple):
     pack_spread: bool  # D's input gains log of each pack's spread (nn/pack_spread.py)
     spread_eps: float  # its eps
     spread_gate: float  # and its gate a: D sees a log(v + eps)
+    code_info: float  # lambda of the latent codes' InfoGAN term (gan/codes.py); 0: no Q
+    q_slope: float  # Q's LeakyReLU slope
 
 
 class Batches(NamedTuple):
     """The step's random draws, made in Python in GAN.train_step's order."""
 
     real: np.ndarray  # (d_steps, n, 2) real samples, one batch per D update
-    z_d: np.ndarray  # (d_steps, n, noise_dim) G's noise for the fakes D is trained on
-    z_g: np.ndarray  # (n, noise_dim) G's noise for the G update
+    z_d: np.ndarray  # (d_steps, n, noise_width) G's noise for the fakes D is trained on (z, then any one-hot code)
+    z_g: np.ndarray  # (n, noise_width) G's noise for the G update
+    codes_g: np.ndarray  # (n,) int64 the G update's latent codes, which Q reads back (empty without Q)
 
 
 class ShareBuffers(NamedTuple):
@@ -104,6 +108,8 @@ class ShareBuffers(NamedTuple):
     fake_grad: np.ndarray  # (mb, 2) dL_G/dfake, D's input gradient unpacked sample by sample
     input_grads: np.ndarray  # backward's dL/dh, two halves used in turn: a layer's input gradient is
     # written into one half while its output gradient is read from the other
+    q_outputs: np.ndarray  # Q's layer outputs, as g_outputs (empty without Q)
+    q_logits_grad: np.ndarray  # (mb, K) dCE/d(Q's logits)
 
 
 class Workspace(NamedTuple):
@@ -117,8 +123,11 @@ class Workspace(NamedTuple):
     logits_grad: np.ndarray  # (threads, 2b_max, 1)
     fake_grad: np.ndarray  # (threads, mb_max, 2)
     input_grads: np.ndarray  # (threads, 2 * 2 mb_max * widest layer)
+    q_outputs: np.ndarray  # (threads, mb_max * (n_1 + ... + n_L) of Q); (threads, 0) without Q
+    q_logits_grad: np.ndarray  # (threads, mb_max, K); (threads, 0, 0) without Q
     g_grads: np.ndarray  # (threads, P_G) each share's dL_G/dtheta_G
     d_grads: np.ndarray  # (threads, P_D) each share's dL_D/dtheta_D
+    q_grads: np.ndarray  # (threads, P_Q) each share's dCE/dtheta_Q; (threads, 0) without Q
     losses: np.ndarray  # (threads,) float64 each share's part of the loss
 
 
@@ -275,11 +284,31 @@ def discriminator_forward_backward(G, D, settings, real, z, buffers):
 
 
 @njit
-def generator_forward_backward(G, D, settings, z, buffers):
-    """G's loss on D(G(z)) for one share (z (mb, 2)): leaves its part of dL_G/dparams in G.grads
-    (D's grads are never formed) and returns its part of the loss.
+def softmax_cross_entropy_grad(logits, codes, grad, n_total):
+    """grad (rows, K) = (softmax(l) - onehot(c)) / N for the logits (rows, K) of this share and their
+    codes (rows,), N = n_total the whole batch's rows: losses.softmax_cross_entropy's gradient, with
+    the same stable shift by each row's largest logit."""
+    for i in range(logits.shape[0]):
+        largest = logits[i].max()
+        total = 0.0
+        for k in range(logits.shape[1]):
+            grad[i, k] = math.exp(logits[i, k] - largest)
+            total += grad[i, k]
+        for k in range(logits.shape[1]):
+            grad[i, k] /= total
+        grad[i, codes[i]] -= 1.0
+        for k in range(logits.shape[1]):
+            grad[i, k] /= n_total
 
-    dL_G/dtheta_G = (dL_G/dfake) (dfake/dtheta_G): dL_G/dfake comes out of D's backward."""
+
+@njit
+def generator_forward_backward(G, D, Q, settings, z, codes, buffers):
+    """G's loss on D(G(z)) for one share (z (mb, noise_width)): leaves its part of dL_G/dparams in
+    G.grads (D's grads are never formed) and returns its part of the loss.
+
+    dL_G/dtheta_G = (dL_G/dfake) (dfake/dtheta_G): dL_G/dfake comes out of D's backward. With latent
+    codes read back by Q (settings.code_info = lambda > 0), lambda dCE/dfake is added to it, and Q's
+    part of dCE/dtheta_Q lands in Q.grads, as CodeReader.generator_gradient (gan/codes.py)."""
     batch, slope = z.shape[0] // settings.pack, settings.negative_slope
     fake = mlp_forward(G, buffers.g_outputs, z, slope)  # (mb, 2)
     packed_fake = _d_input(settings, fake.reshape(batch, -1), buffers)  # (b, 2m)
@@ -300,6 +329,17 @@ def generator_forward_backward(G, D, settings, z, buffers):
                              settings.spread_gate, buffers.fake_grad.reshape(batch, -1))  # fmt: skip
     else:
         buffers.fake_grad[:] = grad_packed.reshape(buffers.fake_grad.shape)  # (mb, 2)
+    if settings.code_info > 0:  # + lambda dCE/dfake, Q's gradients on the way
+        code_logits = mlp_forward(Q, buffers.q_outputs, fake, settings.q_slope)  # (mb, K)
+        softmax_cross_entropy_grad(code_logits, codes, buffers.q_logits_grad, settings.batch * settings.pack)
+        grad_info = mlp_backward(
+            Q, buffers.q_outputs, fake, buffers.q_logits_grad, settings.q_slope, buffers.input_grads, True, True
+        )  # fmt: skip  (mb, 2)
+        lam = np.empty(1, fake.dtype)  # storing into it casts lambda to the buffers' dtype, as NumPy does
+        lam[0] = settings.code_info
+        for i in range(fake.shape[0]):
+            for j in range(fake.shape[1]):
+                buffers.fake_grad[i, j] += lam[0] * grad_info[i, j]
     mlp_backward(G, buffers.g_outputs, z, buffers.fake_grad, slope, buffers.input_grads, True, False)
     return g_loss
 
@@ -368,6 +408,8 @@ def _share_buffers(work, share, packs, pack):
         work.logits_grad[share, : 2 * packs],
         work.fake_grad[share, :n],
         work.input_grads[share],
+        work.q_outputs[share],
+        work.q_logits_grad[share, :n],
     )
 
 
@@ -392,31 +434,39 @@ def discriminator_shares(G, D, settings, real, z, work, losses):
 
 
 @parallel_njit
-def generator_shares(G, D, settings, z, work, losses):
-    """generator_forward_backward on every share at once, one per thread, into work.g_grads and losses."""
+def generator_shares(G, D, Q, settings, z, codes, work, losses):
+    """generator_forward_backward on every share at once, one per thread, into work.g_grads (and
+    work.q_grads) and losses."""
     threads, m = losses.size, settings.pack
     for share in numba.prange(threads):
         lo, hi = _packs_of_share(settings.batch, threads, share)
         buffers = _share_buffers(work, share, hi - lo, m)
-        G_share = _share(G, work.g_grads[share])
-        losses[share] = generator_forward_backward(G_share, D, settings, z[m * lo : m * hi], buffers)
+        G_share, Q_share = _share(G, work.g_grads[share]), _share(Q, work.q_grads[share])
+        share_codes = codes[m * lo : m * hi] if codes.size else codes
+        losses[share] = generator_forward_backward(G_share, D, Q_share, settings, z[m * lo : m * hi], share_codes,
+                                                   buffers)  # fmt: skip
 
 
 @njit
-def train_step_fused(G, D, settings, batches, work, d_steps_done, g_steps_done, g_average, average_rate):
-    """``d_steps`` = len(batches.real) D updates, then one G update, as GAN.train_step.
+def train_step_fused(G, D, Q, settings, batches, work, d_steps_done, g_steps_done, q_steps_done, g_average,
+                     average_rate):  # fmt: skip
+    """``d_steps`` = len(batches.real) D updates, then one G update, as GAN.train_step; with latent codes
+    read back by Q (settings.code_info > 0), Q's Adam step (at G's rate, its own step count being G's) too.
 
     Each pass runs on every share of the batch at once (one per thread, ``threads`` = len(work.losses));
-    the shares' losses and gradients are then added up. ``d_steps_done`` / ``g_steps_done``: the Adam
-    steps each network took before (for bias correction). ``g_average`` (P_G,): G's weight average, moved
-    with rate ``average_rate`` after G's update (empty: none). Returns (d_loss of the last D update, g_loss)."""
+    the shares' losses and gradients are then added up. ``d_steps_done`` / ``g_steps_done`` /
+    ``q_steps_done``: the Adam steps each network took before (for bias correction). ``g_average``
+    (P_G,): G's weight average, moved with rate ``average_rate`` after G's update (empty: none).
+    Returns (d_loss of the last D update, g_loss)."""
     d_loss = 0.0
     for k in range(batches.real.shape[0]):
         discriminator_shares(G, D, settings, batches.real[k], batches.z_d[k], work, work.losses)
         d_loss = work.losses.sum()
         adam_step(D, work.d_grads, settings, d_steps_done + k + 1, g_average[:0], average_rate)
-    generator_shares(G, D, settings, batches.z_g, work, work.losses)
+    generator_shares(G, D, Q, settings, batches.z_g, batches.codes_g, work, work.losses)
     g_loss = work.losses.sum()
+    if settings.code_info > 0:
+        adam_step(Q, work.q_grads, settings, q_steps_done + 1, g_average[:0], average_rate)
     adam_step(G, work.g_grads, settings, g_steps_done + 1, g_average, average_rate)
     return d_loss, g_loss
 
@@ -426,7 +476,8 @@ def layer_widths(config: Any) -> tuple[list[int], list[int]]:
     samples (m d values), and its log spread when config.pack_spread."""
     c = config
     d_inputs = c.data_dim * c.pack + (1 if c.pack_spread else 0)
-    return [c.noise_dim] + [c.hidden] * c.depth + [c.data_dim], [d_inputs] + [c.hidden] * c.depth + [1]
+    g_inputs = c.noise_dim + c.latent_codes  # z, then the one-hot code
+    return [g_inputs] + [c.hidden] * c.depth + [c.data_dim], [d_inputs] + [c.hidden] * c.depth + [1]
 
 
 class FusedStep:
@@ -438,12 +489,15 @@ class FusedStep:
         self.blas = _blas_libraries()
         self.g_flat, self.d_flat = gan.G.flat, gan.D.flat  # looked up once: Module.flat walks the parameters
         self.g_average = gan.G_ema if gan.G_ema is not None else np.empty(0, gan.dtype)  # the jitted step moves it
+        self.reader = gan.code_reader  # Q and its Adam, or None
+        self.q_sizes = np.array([c.data_dim, Q_HIDDEN, Q_HIDDEN, c.latent_codes] if self.reader else [0], np.int64)
         self.work: Workspace | None = None
         n, dtype = c.batch_size * c.pack, gan.dtype
         self.batches = Batches(
             real=np.empty((c.d_steps, n, c.data_dim), dtype),
-            z_d=np.empty((c.d_steps, n, c.noise_dim), dtype),
-            z_g=np.empty((n, c.noise_dim), dtype),
+            z_d=np.empty((c.d_steps, n, gan.noise_width), dtype),
+            z_g=np.empty((n, gan.noise_width), dtype),
+            codes_g=np.zeros(n if self.reader else 0, np.int64),
         )
 
     def _workspace(self, gan: Any, threads: int) -> Workspace:
@@ -451,7 +505,8 @@ class FusedStep:
         c, dtype = gan.config, gan.dtype
         packs = -(-c.batch_size // threads)  # b_max = ceil(B / threads)
         n = packs * c.pack
-        widest = max(c.hidden, int(self.d_sizes[0]), c.noise_dim)
+        widest = max(c.hidden, int(self.d_sizes[0]), gan.noise_width, int(self.q_sizes.max()))
+        q_rows = n if self.reader else 0
         return Workspace(
             g_outputs=np.empty((threads, n * int(self.g_sizes[1:].sum())), dtype),  # G runs on mb rows
             d_outputs=np.empty((threads, 2 * packs * int(self.d_sizes[1:].sum())), dtype),  # D on up to 2b
@@ -461,27 +516,50 @@ class FusedStep:
             logits_grad=np.empty((threads, 2 * packs, 1), dtype),
             fake_grad=np.empty((threads, n, c.data_dim), dtype),
             input_grads=np.empty((threads, 2 * 2 * n * widest), dtype),
+            q_outputs=np.empty((threads, q_rows * int(self.q_sizes[1:].sum())), dtype),  # Q runs on mb rows
+            q_logits_grad=np.empty((threads, q_rows, c.latent_codes if self.reader else 0), dtype),
             g_grads=np.empty((threads, gan.G.flat.size), dtype),
             d_grads=np.empty((threads, gan.D.flat.size), dtype),
+            q_grads=np.empty((threads, self.reader.Q.flat.size if self.reader else 0), dtype),
             losses=np.empty(threads, np.float64),
         )
 
-    def step(self, gan: Any) -> tuple[float, float]:
-        """Draw the batches in GAN.train_step's order (into the buffers), then one jitted call."""
+    def _draw(self, gan: Any) -> None:
+        """The step's batches, drawn in GAN.train_step's order into the buffers."""
         c, n, b = gan.config, gan.config.batch_size * gan.config.pack, self.batches
         for k in range(c.d_steps):
             b.real[k] = gan.sample_real(n)
-            gan.rng.standard_normal(out=b.z_d[k], dtype=gan.dtype)
-        gan.rng.standard_normal(out=b.z_g, dtype=gan.dtype)
+            if c.latent_codes:  # z, then the codes (GAN.draw_noise)
+                b.z_d[k] = gan.draw_noise(n, gan.rng)
+            else:
+                gan.rng.standard_normal(out=b.z_d[k], dtype=gan.dtype)
+        if c.latent_codes:
+            b.z_g[...] = gan.draw_noise(n, gan.rng)
+            if self.reader:
+                b.codes_g[...] = gan.codes_of(b.z_g)
+        else:
+            gan.rng.standard_normal(out=b.z_g, dtype=gan.dtype)
+
+    def step(self, gan: Any) -> tuple[float, float]:
+        """Draw the batches in GAN.train_step's order (into the buffers), then one jitted call."""
+        c, b = gan.config, self.batches
+        self._draw(gan)
         threads = max(1, min(numba.get_num_threads(), c.batch_size))  # a share has at least one pack
         if self.work is None or self.work.losses.size != threads:
             self.work = self._workspace(gan, threads)
-        codes = kernels.ACTIVATION_CODES
-        g_output = IDENTITY if c.g_output == "linear" else codes[c.g_output]
+        acts = kernels.ACTIVATION_CODES
+        g_output = IDENTITY if c.g_output == "linear" else acts[c.g_output]
         G = Network(self.g_flat.data, self.g_flat.grad, gan.opt_G.m[0], gan.opt_G.v[0], self.g_sizes,
-                    codes[c.g_activation], g_output)  # fmt: skip
+                    acts[c.g_activation], g_output)  # fmt: skip
         D = Network(self.d_flat.data, self.d_flat.grad, gan.opt_D.m[0], gan.opt_D.v[0], self.d_sizes,
-                    codes[c.d_activation], IDENTITY)  # fmt: skip
+                    acts[c.d_activation], IDENTITY)  # fmt: skip
+        if self.reader:
+            q_flat, q_opt = self.reader.Q.flat, self.reader.opt
+            q_opt.lr = gan.opt_G.lr  # Q steps at G's scheduled rate
+            Q = Network(q_flat.data, q_flat.grad, q_opt.m[0], q_opt.v[0], self.q_sizes, acts["leaky_relu"], IDENTITY)
+        else:
+            empty = np.empty(0, gan.dtype)
+            Q = Network(empty, empty, empty, empty, self.q_sizes, IDENTITY, IDENTITY)
         settings = Settings(
             batch=c.batch_size,
             pack=c.pack,
@@ -495,12 +573,17 @@ class FusedStep:
             pack_spread=c.pack_spread,
             spread_eps=gan.spread.eps if gan.spread is not None else 1.0,
             spread_gate=gan.spread.gate if gan.spread is not None else 0.0,
+            code_info=c.code_info if self.reader else 0.0,
+            q_slope=Q_SLOPE,
         )
+        q_steps = self.reader.opt.step_count if self.reader else 0
         with _single_threaded(self.blas if threads > 1 else []):  # the threads share the cores already
-            losses = train_step_fused(G, D, settings, b, self.work, gan.opt_D.step_count, gan.opt_G.step_count,
-                                      self.g_average, 1.0 - c.ema)  # fmt: skip
+            losses = train_step_fused(G, D, Q, settings, b, self.work, gan.opt_D.step_count, gan.opt_G.step_count,
+                                      q_steps, self.g_average, 1.0 - c.ema)  # fmt: skip
         gan.opt_D.step_count += c.d_steps
         gan.opt_G.step_count += 1
+        if self.reader:
+            self.reader.opt.step_count += 1
         return losses
 
 

@@ -37,6 +37,7 @@ from ..nn.losses import softmax_cross_entropy
 from ..nn.optim import Adam
 
 Q_HIDDEN = 128  # Q: d -> 128 -> 128 -> K, LeakyReLU
+Q_SLOPE = 0.2  # Q's LeakyReLU slope (whatever D's and G's are)
 
 
 class CodeReader:
@@ -45,7 +46,8 @@ class CodeReader:
     def __init__(self, data_dim: int, codes: int, weight: float, *, lr: float, betas: tuple[float, float],
                  eps: float, rng: np.random.Generator, dtype: Any) -> None:  # fmt: skip
         self.codes, self.weight = int(codes), float(weight)
-        self.Q = mlp([data_dim, Q_HIDDEN, Q_HIDDEN, self.codes], "leaky_relu", rng=rng, dtype=dtype)
+        self.Q = mlp([data_dim, Q_HIDDEN, Q_HIDDEN, self.codes], "leaky_relu", negative_slope=Q_SLOPE, rng=rng,
+                     dtype=dtype)  # fmt: skip
         self.opt = Adam(self.Q.parameters(), lr, betas, eps)
 
     def generator_gradient(self, fake: Any, code_columns: Any, lr: float) -> tuple[Any, Any]:

@@ -110,7 +110,7 @@ class GAN:
         # theta_ema <- theta_ema + (1 - ema) (theta - theta_ema) after every G update
         self.G_ema = self.xp.array(self.G.flat.data) if config.ema > 0 else None
         self.fused = None  # the numba backend runs the same step as one jitted call (plain, unconditional MLPs)
-        plain = not self.conditional and self.features is None and not config.latent_codes
+        plain = not self.conditional and self.features is None
         if get_backend().name == "numba" and plain:
             from ..fast.fused import FusedStep
 
