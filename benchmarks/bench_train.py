@@ -8,8 +8,8 @@ Run it on a quiet machine, without the two OpenBLAS variables that slow NumPy's 
 Every implementation trains the same GAN from tinygan's initial weights. Shape rows (``--configs``):
 the case study's nets (G 2-H-H-2 ReLU, D 2-H-H-1 LeakyReLU(0.2)), Adam lr 2e-4, betas (0.5, 0.999),
 one D and one G update per step, at a given batch x hidden. Recipe rows (``--recipes``): the built-in
-recipes' exact step (tinygan.gan.recipes: depth, packing, d_steps, the weight average; the digits:
-64-D points, G ending in tanh), with the
+recipes' exact step (tinygan.gan.recipes: depth, packing, d_steps, the weight average; the grid's
+latent codes read back by Q; the digits: 64-D points, G ending in tanh), with the
 estimated seconds of the recipe's full run (config.steps / steps per second). Fresh real and noise
 batches every step, float32. Each runs in its own subprocess pinned to the same
 number of threads (``--threads``, default: every CPU this process may use), so one library's
@@ -31,7 +31,6 @@ once with an empty NUMBA_CACHE_DIR (cold) and once more with the same directory 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
@@ -85,9 +84,11 @@ def matmul_shapes(config: Any) -> list[tuple[int, int, int, int]]:
     kind FORWARD: (m, k) @ (k, n), a layer's h W; WEIGHT_GRAD: (k, m).T @ (k, n), dL/dW = h^T g;
     INPUT_GRAD: (m, k) @ (n, k).T, dL/dh = g W^T. D step: G forward (n = B*pack rows); D forward,
     dL/dW and dL/dx on [real; fake] (2B packs), except dL/dx of D's first layer (nobody needs
-    d/dreal). G step: G forward, D forward, D's dL/dx (B packs; D's dL/dW is not needed), G's dL/dW
-    and dL/dx except its first layer's (d/dz)."""
+    d/dreal). G step: G forward, D forward, D's dL/dx (B packs; D's dL/dW is not needed); with latent
+    codes read back by Q (config.code_info > 0), Q's forward, dL/dW and dL/dx down to the n fakes;
+    then G's dL/dW and dL/dx except its first layer's (d/dz)."""
     from tinygan.fast.fused import layer_widths  # here, not at the top: workers set their threads first
+    from tinygan.gan.codes import Q_HIDDEN
 
     c, (g_sizes, d_sizes) = config, layer_widths(config)
     n, b = c.batch_size * c.pack, c.batch_size  # G's rows (samples), D's rows per side (packs)
@@ -107,6 +108,9 @@ def matmul_shapes(config: Any) -> list[tuple[int, int, int, int]]:
 
     d_step = forward(g_sizes, n) + forward(d_sizes, 2 * b) + backward(d_sizes, 2 * b, True, False)
     g_step = forward(g_sizes, n) + forward(d_sizes, b) + backward(d_sizes, b, False, True)
+    if c.code_info > 0:
+        q_sizes = [c.data_dim, Q_HIDDEN, Q_HIDDEN, c.latent_codes]
+        g_step += forward(q_sizes, n) + backward(q_sizes, n, True, True)
     g_step += backward(g_sizes, n, True, False)
     return d_step * c.d_steps + g_step
 
@@ -135,12 +139,11 @@ def parse_configs(text: str) -> list[tuple[int, int]]:
 
 
 def benchmark_recipe(name: str) -> Any:
-    """The recipe's config as the benchmark times it: the grid's latent codes and their reader Q
-    (gan/codes.py) left out, since the fused step and the PyTorch and JAX references do not have
-    them; docs/performance.md times the grid's full recipe on its own."""
+    """The recipe's config as the benchmark times it: the recipe itself, the grid's latent codes and
+    their reader Q (gan/codes.py) included, which the fused step and the PyTorch and JAX references all run."""
     from tinygan.gan.recipes import recipe
 
-    return dataclasses.replace(recipe(name), latent_codes=0, code_info=0.0)
+    return recipe(name)
 
 
 def make_cases(configs: list[tuple[int, int]], recipes: list[str]) -> list[dict[str, Any]]:

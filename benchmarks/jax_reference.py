@@ -6,6 +6,9 @@ packing m, d_steps and weight average:
     key -> real ~ mixture, z_d, z_g ~ N(0, I)                                  jax.random, in the jit
     d_steps x  logits = D([real; G(z_d)] as packs of m)  (2B, 1);  loss_D = BCE(real half, 1) + BCE(fake half, 0)
     G step:    logits = D'(G(z_g) as packs) with the updated D';  loss_G = BCE(logits, 1) or mean log(1 - D)
+    codes:     with config.latent_codes = K, z = [z, onehot(c)] (noise_dim + K); with config.code_info = lambda
+               one gradient of loss_G + CE(Q(scale_grad(fake, lambda)), c) (CE a mean) gives G
+               dL_G/dfake + lambda dCE/dfake and Q dCE/dtheta_Q (unscaled); Q's Adam steps at G's rate
     average:   G_ema <- G_ema + (1 - ema) (G - G_ema)                           when config.ema > 0
 
 Parameters are lists of (W (in, out), b (out,)) as in tinygan, so y = x @ W + b and weights copy
@@ -17,6 +20,7 @@ tinygan sets its optimizers' lr each step. float64 needs JAX's x64 mode (``JAX_E
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from tinygan.gan.codes import Q_HIDDEN, Q_SLOPE
 from tinygan.gan.config import pack_spread_gate
 from tinygan.gan.model import GANConfig, lr_multiplier
 from tinygan.nn.pack_spread import PACK_SPREAD_EPS
@@ -58,6 +63,23 @@ def bce_with_logits(z: jax.Array, t: jax.Array | float) -> jax.Array:
     return jnp.maximum(z, 0) - z * t + jnp.log1p(jnp.exp(-jnp.abs(z)))
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def scale_grad(x: jax.Array, scale: float) -> jax.Array:
+    """y = x forward, dL/dx = scale dL/dy backward: lambda reaches G through Q's input, not Q's weights."""
+    return x
+
+
+def _scale_grad_forward(x: jax.Array, scale: float) -> tuple[jax.Array, None]:
+    return x, None
+
+
+def _scale_grad_backward(scale: float, _: None, grad: jax.Array) -> tuple[jax.Array]:
+    return (scale * grad,)
+
+
+scale_grad.defvjp(_scale_grad_forward, _scale_grad_backward)
+
+
 def torch_like_init(sizes: list[int], rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
     """W, b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), as tinygan's default init (used without a state)."""
     layers = []
@@ -68,7 +90,8 @@ def torch_like_init(sizes: list[int], rng: np.random.Generator) -> list[tuple[np
 
 
 class JaxGAN:
-    """G, D and their optax Adam states in one pytree; ``train_step`` is one jitted call."""
+    """G, D (and Q, with config.code_info > 0) and their optax Adam states in one pytree; ``train_step``
+    is one jitted call."""
 
     def __init__(
         self,
@@ -87,18 +110,22 @@ class JaxGAN:
             raise ValueError("float64 needs JAX's x64 mode: set JAX_ENABLE_X64=1 or use jax.enable_x64(True)")
         hidden = [c.hidden] * c.depth
         d_inputs = c.data_dim * c.pack + (1 if c.pack_spread else 0)  # the packs (and their log spread)
-        g_sizes, d_sizes = [c.noise_dim, *hidden, c.data_dim], [d_inputs, *hidden, 1]
+        g_sizes, d_sizes = [c.noise_dim + c.latent_codes, *hidden, c.data_dim], [d_inputs, *hidden, 1]
+        q_sizes = [c.data_dim, Q_HIDDEN, Q_HIDDEN, c.latent_codes] if c.code_info > 0 else []  # Q, tinygan.gan.codes
         self._d_first = 1 if c.pack_spread else 0  # tinygan's D has the spread feature at index 0
         if state is None:
             rng = np.random.default_rng([seed, 0])
             g_host, d_host = torch_like_init(g_sizes, rng), torch_like_init(d_sizes, rng)
+            q_host = torch_like_init(q_sizes, np.random.default_rng([seed, 9]))
         else:
             g_host = self._from_tinygan(state, "G", g_sizes, 0)
             d_host = self._from_tinygan(state, "D", d_sizes, self._d_first)
+            q_host = self._from_tinygan(state, "Q", q_sizes, 0)
         g_params, d_params = self._to_device(g_host), self._to_device(d_host)
         self.g_act = make_activation(c.g_activation, c.negative_slope)
         self.g_out = (lambda x: x) if c.g_output == "linear" else make_activation(c.g_output, c.negative_slope)
         self.d_act = make_activation(c.d_activation, c.negative_slope)
+        self.q_act = make_activation("leaky_relu", Q_SLOPE)
         self.tx = optax.scale_by_adam(b1=c.betas[0], b2=c.betas[1], eps=c.eps)
         self.state: dict[str, Any] = {
             "G": g_params,
@@ -109,6 +136,9 @@ class JaxGAN:
         }
         if c.ema > 0:
             self.state["G_ema"] = jax.tree.map(jnp.copy, g_params)
+        if q_sizes:
+            self.state["Q"] = self._to_device(q_host)
+            self.state["opt_Q"] = self.tx.init(self.state["Q"])
         # the data's constants, baked into the jitted step: a Gaussian mixture's, or a set of points
         self.mixture, self.points = None, None
         if data is not None and hasattr(data, "means"):
@@ -137,9 +167,11 @@ class JaxGAN:
         return [(jnp.asarray(w, dtype=self.dtype), jnp.asarray(b, dtype=self.dtype)) for w, b in layers]
 
     def tinygan_state(self) -> dict[str, np.ndarray]:
-        """Host copies with tinygan's keys: {'G.0.weight': (in, out), 'G.0.bias': (out,), ...}."""
+        """Host copies with tinygan's keys: {'G.0.weight': (in, out), 'G.0.bias': (out,), ..., 'D.*', 'Q.*'}."""
         out = {}
-        for net, first in (("G", 0), ("D", self._d_first)):
+        for net, first in (("G", 0), ("D", self._d_first), ("Q", 0)):
+            if net not in self.state:
+                continue
             for i, (weight, bias) in enumerate(self.state[net]):
                 out[f"{net}.{first + 2 * i}.weight"] = np.array(weight)
                 out[f"{net}.{first + 2 * i}.bias"] = np.array(bias)
@@ -159,9 +191,17 @@ class JaxGAN:
             component = jnp.searchsorted(cum_weights, u, side="right")
             eps = jax.random.normal(k_eps, (d * n, c.data_dim), dt)  # (d n, 2)
             real = means[component] + jnp.einsum("nij,nj->ni", chol[component], eps)  # (d n, 2)
-        z_d = jax.random.normal(k_d, (d, n, c.noise_dim), dt)
-        z_g = jax.random.normal(k_g, (n, c.noise_dim), dt)
-        return key, real.reshape(d, n, -1) / c.data_scale, z_d, z_g
+        return key, real.reshape(d, n, -1) / c.data_scale, self._noise(k_d, (d, n)), self._noise(k_g, (n,))
+
+    def _noise(self, key: jax.Array, rows: tuple[int, ...]) -> jax.Array:
+        """G's noise (*rows, noise_dim + K): z ~ N(0, I), then with latent codes onehot(c), c uniform on {0..K-1}."""
+        c = self.config
+        if not c.latent_codes:
+            return jax.random.normal(key, (*rows, c.noise_dim), self.dtype)
+        k_z, k_c = jax.random.split(key)
+        z = jax.random.normal(k_z, (*rows, c.noise_dim), self.dtype)
+        codes = jax.random.randint(k_c, rows, 0, c.latent_codes)
+        return jnp.concatenate([z, jax.nn.one_hot(codes, c.latent_codes, dtype=self.dtype)], axis=-1)
 
     def _generate(self, g_params: Params, z: jax.Array) -> jax.Array:
         """G(z): the MLP, then G's output activation (config.g_output; none when 'linear')."""
@@ -184,7 +224,8 @@ class JaxGAN:
 
     def _update(self, state: dict[str, Any], lr: jax.Array, gate: jax.Array, real: jax.Array, z_d: jax.Array,
                 z_g: jax.Array):  # fmt: skip
-        """real, z_d (d_steps, n, 2); z_g (n, noise_dim); n = B m; gate: the pack spread's."""
+        """real, z_d (d_steps, n, 2); z_g (n, noise_dim + latent_codes), the one-hot codes last; n = B m;
+        gate: the pack spread's."""
         c = self.config
         b = c.batch_size
         d_params, opt_d = state["D"], state["opt_D"]
@@ -199,16 +240,29 @@ class JaxGAN:
             d_loss, d_grads = jax.value_and_grad(d_loss_fn)(d_params)
             d_params, opt_d = self._adam(d_grads, opt_d, d_params, lr)
 
-        def g_loss_fn(g_params: Params) -> jax.Array:
-            fake = self._packs(self._generate(g_params, z_g), b, gate)  # (B, m data_dim)
-            logits = mlp_apply(d_params, fake, self.d_act)  # (B, 1)
+        def g_loss_fn(g_params: Params, q_params: Params) -> tuple[jax.Array, jax.Array]:
+            """(loss_G + CE of Q's reading of the code, loss_G); without Q (q_params []) loss_G twice."""
+            fake = self._generate(g_params, z_g)  # (n, data_dim)
+            logits = mlp_apply(d_params, self._packs(fake, b, gate), self.d_act)  # (B, 1)
             if c.loss == "minimax":
-                return -jnp.mean(bce_with_logits(logits, 0.0))  # mean log(1 - D(G(z)))
-            return jnp.mean(bce_with_logits(logits, 1.0))
+                g_loss = -jnp.mean(bce_with_logits(logits, 0.0))  # mean log(1 - D(G(z)))
+            else:
+                g_loss = jnp.mean(bce_with_logits(logits, 1.0))
+            if not q_params:
+                return g_loss, g_loss
+            code_logits = mlp_apply(q_params, scale_grad(fake, c.code_info), self.q_act)  # (n, K)
+            codes = jnp.argmax(z_g[:, c.noise_dim :], axis=1)  # (n,)
+            ce = -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(code_logits), codes[:, None], axis=1))  # mean over n
+            return g_loss + ce, g_loss
 
-        g_loss, g_grads = jax.value_and_grad(g_loss_fn)(state["G"])  # D's weight grads are never formed
+        # D's weight grads are never formed; Q's (with codes) come from the same backward as G's
+        (_, g_loss), (g_grads, q_grads) = jax.value_and_grad(g_loss_fn, (0, 1), has_aux=True)(
+            state["G"], state.get("Q", [])
+        )
         g_params, opt_g = self._adam(g_grads, state["opt_G"], state["G"], lr)
         new_state = {"G": g_params, "D": d_params, "opt_G": opt_g, "opt_D": opt_d, "key": state["key"]}
+        if "Q" in state:  # Q steps at G's rate
+            new_state["Q"], new_state["opt_Q"] = self._adam(q_grads, state["opt_Q"], state["Q"], lr)
         if "G_ema" in state:  # G_ema + (1 - ema) (G - G_ema)
             new_state["G_ema"] = jax.tree.map(lambda e, p: e + (1.0 - c.ema) * (p - e), state["G_ema"], g_params)
         return new_state, {"d_loss": d_loss, "g_loss": g_loss}
@@ -236,7 +290,7 @@ class JaxGAN:
 
     def train_step_on(self, real: Any, z_d: Any, z_g: Any) -> dict[str, jax.Array]:
         """One step on batches given from outside, for parity tests: real, z_d (d_steps, n, 2) or (n, 2)
-        when d_steps is 1, z_g (n, noise_dim), host arrays."""
+        when d_steps is 1, z_g (n, noise_dim + latent_codes), host arrays."""
         c = self.config
         real, z_d = (np.reshape(a, (c.d_steps, c.batch_size * c.pack, -1)) for a in (real, z_d))
         arrays = (jnp.asarray(a, dtype=self.dtype) for a in (real, z_d, z_g))

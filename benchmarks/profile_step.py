@@ -14,7 +14,8 @@ backend, float32, median of ``--repeats`` repeats of about ``--seconds``:
   that no matmul finds the previous one's in cache;
 * elementwise: every loop over a layer's output (bias and activation, act', the bias gradient's
   sum; ``elementwise_shapes``) with fused.py's kernels, each on a block of its own;
-* adam: the fused Adam update of D (``d_steps`` times) and of G with its weight average, alone;
+* adam: the fused Adam update of D (``d_steps`` times), of Q (with latent codes) and of G with its
+  weight average, alone;
 * what none of these covers (the BCE, the pack spread, copies, the threads' start and join) is the
   step's time less the parts' sum;
 * step, 2 threads: ``GAN.train_step`` with two Numba threads (each runs half of the batch, BLAS
@@ -53,8 +54,10 @@ def elementwise_shapes(config: Any) -> list[tuple[int, int, int, int]]:
     """(rows, cols, kind, activation code) of every elementwise loop over a layer's output in one fused
     step, in order (one thread, the whole batch): bias and activation after each matmul of the forward
     (ACT_FORWARD), act' in the backward where the activation is not the identity (ACT_BACKWARD), and
-    the bias gradient's sum over rows where the weights get gradients (BIAS_SUM)."""
+    the bias gradient's sum over rows where the weights get gradients (BIAS_SUM). With latent codes
+    read back by Q (config.code_info > 0), Q's forward and backward on the n fakes join the G step."""
     from tinygan.fast.kernels import ACTIVATION_CODES, IDENTITY
+    from tinygan.gan.codes import Q_HIDDEN
 
     c, (g_sizes, d_sizes) = config, layer_widths(config)
     g_output = IDENTITY if c.g_output == "linear" else ACTIVATION_CODES[c.g_output]
@@ -76,6 +79,9 @@ def elementwise_shapes(config: Any) -> list[tuple[int, int, int, int]]:
 
     d_step = forward(g_sizes, g_acts, n) + forward(d_sizes, d_acts, 2 * b) + backward(d_sizes, d_acts, 2 * b, True)
     g_step = forward(g_sizes, g_acts, n) + forward(d_sizes, d_acts, b) + backward(d_sizes, d_acts, b, False)
+    if c.code_info > 0:
+        q_sizes, q_acts = [c.data_dim, Q_HIDDEN, Q_HIDDEN, c.latent_codes], [ACTIVATION_CODES["leaky_relu"]] * 2
+        g_step += forward(q_sizes, q_acts + [IDENTITY], n) + backward(q_sizes, q_acts + [IDENTITY], n, True)
     g_step += backward(g_sizes, g_acts, n, True)
     return d_step * c.d_steps + g_step
 
@@ -166,7 +172,8 @@ def elementwise_operands(loops: list[tuple[int, int, int, int]], dtype: Any) -> 
 
 
 def adam_runner(gan: Any) -> Callable[[], None]:
-    """D's Adam update d_steps times, then G's with its weight average, as the fused step makes them."""
+    """D's Adam update d_steps times, then Q's (with latent codes read back by Q), then G's with its
+    weight average, as the fused step makes them."""
     from tinygan.fast.fused import _sum_shares_and_adam
 
     s, c = gan.dtype.type, gan.config
@@ -174,14 +181,17 @@ def adam_runner(gan: Any) -> Callable[[], None]:
     rng = np.random.default_rng(0)
     nets = []
     g_average = np.zeros(gan.G.flat.data.size if gan.G_ema is not None else 0, gan.dtype)  # empty: no average
-    for flat, average in ((gan.D.flat, np.empty(0, gan.dtype)), (gan.G.flat, g_average)):
+    updates = [(gan.D.flat, np.empty(0, gan.dtype), c.d_steps), (gan.G.flat, g_average, 1)]  # (net, average, times)
+    if gan.code_reader is not None:
+        updates.insert(1, (gan.code_reader.Q.flat, np.empty(0, gan.dtype), 1))
+    for flat, average, repeat in updates:
         size = flat.data.size
         shares = rng.standard_normal((1, size)).astype(gan.dtype)
         buffers = [np.zeros(size, gan.dtype) for _ in range(4)]  # p, g, m, v
-        nets.append((buffers, shares, average))
+        nets.append((buffers, shares, average, repeat))
 
     def run() -> None:
-        for repeat, ((p, g, m, v), shares, average) in zip((c.d_steps, 1), nets):
+        for (p, g, m, v), shares, average, repeat in nets:
             for _ in range(repeat):
                 _sum_shares_and_adam(p, g, m, v, shares, *scalars, average, s(1 - (c.ema or 0)))
 

@@ -9,6 +9,9 @@ packing m (D judges packs of m samples side by side), d_steps and weight average
     G step:    logits = D(G(z_g) as packs)                                      (B, 1), D already updated
                loss_G = BCE(logits, 1) (nonsaturating)  or  mean log(1 - D) = -BCE(logits, 0) (minimax)
                backward through D into G's parameters only;  Adam_G.step()
+    codes:     with config.latent_codes = K, z = [z, onehot(c)] (noise_dim + K); with config.code_info = lambda
+               CE = cross_entropy(Q(fake), c) (mean), and ONE backward of loss_G + CE(Q(scale_grad(fake, lambda)))
+               gives G  dL_G/dfake + lambda dCE/dfake  and Q  dCE/dtheta_Q (unscaled);  Adam_Q.step() at G's rate
     average:   G_ema <- G_ema + (1 - ema) (G - G_ema)                           when config.ema > 0
 
 Both Adams follow tinygan's learning-rate schedule (``tinygan.gan.model.lr_multiplier``) step by step.
@@ -32,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tinygan.gan.codes import Q_HIDDEN, Q_SLOPE
 from tinygan.gan.config import pack_spread_gate
 from tinygan.gan.model import GANConfig, lr_multiplier
 from tinygan.nn.pack_spread import PACK_SPREAD_EPS
@@ -98,6 +102,19 @@ def torch_sampler(data: Any, device: torch.device, dtype: torch.dtype) -> TorchM
     return TorchMixture(data, device, dtype) if hasattr(data, "means") else TorchPoints(data, device, dtype)
 
 
+class ScaleGrad(torch.autograd.Function):
+    """y = x forward, dL/dx = scale dL/dy backward: lambda reaches G through Q's input, not Q's weights."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, scale: float) -> torch.Tensor:
+        ctx.scale = scale
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return ctx.scale * grad, None
+
+
 class PackSpread(nn.Module):
     """x (B, m d) -> [x, gate * log(v + eps)], v = each pack's mean squared distance to its mean
     (tinygan.nn.pack_spread, here differentiated by autograd)."""
@@ -113,7 +130,8 @@ class PackSpread(nn.Module):
 
 
 class TorchGAN:
-    """G and D as nn.Sequential, one Adam each (``fused=True`` for torch's fused Adam kernel)."""
+    """G and D (and Q, with config.code_info > 0) as nn.Sequential, one Adam each (``fused=True`` for
+    torch's fused Adam kernel)."""
 
     def __init__(
         self,
@@ -131,7 +149,7 @@ class TorchGAN:
         self.fused = fused
         hidden = [c.hidden] * c.depth
         factory = {"device": self.device, "dtype": self.dtype}
-        self.G = make_mlp([c.noise_dim, *hidden, c.data_dim], c.g_activation, c.negative_slope)
+        self.G = make_mlp([c.noise_dim + c.latent_codes, *hidden, c.data_dim], c.g_activation, c.negative_slope)
         if c.g_output != "linear":  # e.g. the digits' tanh, after the last Linear as in tinygan
             self.G.append(make_activation(c.g_output, c.negative_slope))
         self.G = self.G.to(**factory)
@@ -144,6 +162,12 @@ class TorchGAN:
         adam = {"lr": c.lr, "betas": tuple(c.betas), "eps": c.eps, "fused": True if fused else None}
         self.opt_G = torch.optim.Adam(self.g_params, **adam)
         self.opt_D = torch.optim.Adam(self.D.parameters(), **adam)
+        self.Q, self.opt_Q, self.q_params = None, None, []  # reads G's latent code back (tinygan.gan.codes)
+        if c.code_info > 0:
+            self.Q = make_mlp([c.data_dim, Q_HIDDEN, Q_HIDDEN, c.latent_codes], "leaky_relu", Q_SLOPE).to(**factory)
+            self.q_params = list(self.Q.parameters())
+            self.opt_Q = torch.optim.Adam(self.q_params, **adam)
+        self.nets = {"G": self.G, "D": self.D} | ({"Q": self.Q} if self.Q is not None else {})
         b = c.batch_size
         real_target = 1.0 - c.label_smoothing
         # [real; fake] targets; D's loss is sum/B = mean over the real half + mean over the fake half
@@ -165,33 +189,37 @@ class TorchGAN:
         return model
 
     def load_tinygan_state(self, state: Mapping[str, Any]) -> None:
-        """Copy weights from tinygan keys 'G.0.weight' (in, out), 'G.0.bias', ... (extra keys ignored)."""
+        """Copy weights from tinygan keys 'G.0.weight' (in, out), 'G.0.bias', ..., 'D.*' and 'Q.*'
+        (extra keys ignored)."""
         with torch.no_grad():
-            for prefix, net in (("G.", self.G), ("D.", self.D)):
+            for prefix, net in self.nets.items():
                 for name, param in net.named_parameters():
-                    value = np.asarray(state[prefix + name])
+                    value = np.asarray(state[f"{prefix}.{name}"])
                     value = value.T if name.endswith("weight") else value  # (in, out) -> (out, in)
                     param.copy_(torch.as_tensor(np.ascontiguousarray(value)))
 
     def tinygan_state(self) -> dict[str, np.ndarray]:
-        """Host copies in tinygan's layout and keys: {'G.0.weight': (in, out), ...}."""
+        """Host copies in tinygan's layout and keys: {'G.0.weight': (in, out), ..., 'D.*', 'Q.*'}."""
         state = {}
-        for prefix, net in (("G.", self.G), ("D.", self.D)):
+        for prefix, net in self.nets.items():
             for name, param in net.named_parameters():
                 value = param.detach().cpu().numpy()
-                state[prefix + name] = value.T.copy() if name.endswith("weight") else value.copy()
+                state[f"{prefix}.{name}"] = value.T.copy() if name.endswith("weight") else value.copy()
         return state
 
     # ------------------------------------------------------------------ one training step
     def _set_lr(self) -> None:
         lr = self.config.lr * lr_multiplier(self.config, self.step)
-        for opt in (self.opt_D, self.opt_G):
+        for opt in (self.opt_D, self.opt_G, self.opt_Q):  # Q steps at G's rate
+            if opt is None:
+                continue
             for group in opt.param_groups:
                 group["lr"] = lr
 
     def train_step_on(self, real: torch.Tensor, z_d: torch.Tensor, z_g: torch.Tensor) -> dict[str, Any]:
-        """d_steps D updates on (real[k], G(z_d[k])), then one G update on z_g. real and z_d are
-        (d_steps, n, 2), or (n, 2) when d_steps is 1; z_g (n, noise_dim); n = B m. Losses as 0-d tensors."""
+        """d_steps D updates on (real[k], G(z_d[k])), then one G update on z_g (and one Q update with
+        config.code_info > 0). real and z_d are (d_steps, n, 2), or (n, 2) when d_steps is 1; z_g (n, noise_dim
+        + latent_codes), the one-hot codes last; n = B m. Losses as 0-d tensors (G's without Q's term)."""
         c = self.config
         b = c.batch_size
         self._set_lr()
@@ -208,12 +236,20 @@ class TorchGAN:
             d_loss.backward()
             self.opt_D.step()
 
-        logits = self.D(self.G(z_g).reshape(b, -1))  # (B, 1), through the updated D
+        fake = self.G(z_g)  # (n, d)
+        logits = self.D(fake.reshape(b, -1))  # (B, 1), through the updated D
         g_loss = F.binary_cross_entropy_with_logits(logits, self._g_targets)
         if c.loss == "minimax":
             g_loss = -g_loss  # mean log(1 - sigmoid(logits))
+        loss = g_loss
+        if self.Q is not None:  # G gets dL_G/dfake + lambda dCE/dfake, Q dCE/dtheta_Q, from the one backward
+            code_logits = self.Q(ScaleGrad.apply(fake, c.code_info))  # (n, K)
+            loss = g_loss + F.cross_entropy(code_logits, z_g[:, c.noise_dim :].argmax(1))  # + CE, a mean over n
+            self.opt_Q.zero_grad(set_to_none=True)
         self.opt_G.zero_grad(set_to_none=True)
-        g_loss.backward(inputs=self.g_params)  # through D, but only G's parameters get .grad
+        loss.backward(inputs=self.g_params + self.q_params)  # through D, but only G's (and Q's) parameters get .grad
+        if self.Q is not None:
+            self.opt_Q.step()
         self.opt_G.step()
         if self.g_ema is not None:
             with torch.no_grad():
@@ -222,16 +258,23 @@ class TorchGAN:
         return {"d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 
     def sample_batches(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """real (d_steps, n, 2) from the mixture, noise z_d (d_steps, n, noise_dim) and z_g (n, noise_dim),
-        all drawn on torch (n = B m)."""
+        """real (d_steps, n, 2) from the mixture, noise z_d (d_steps, n, noise_width) and z_g (n, noise_width),
+        all drawn on torch (n = B m; noise_width = noise_dim + latent_codes: z, then the one-hot code)."""
         if self.mixture is None:
             raise RuntimeError("TorchGAN(data=...) is needed to sample real batches")
         c, gen = self.config, self.generator
         n = c.batch_size * c.pack
         real = (self.mixture.sample(c.d_steps * n, gen) / c.data_scale).reshape(c.d_steps, n, -1)
-        z_d = torch.randn((c.d_steps, n, c.noise_dim), generator=gen, device=self.device, dtype=self.dtype)
-        z_g = torch.randn((n, c.noise_dim), generator=gen, device=self.device, dtype=self.dtype)
-        return real, z_d, z_g
+        return real, self.sample_noise((c.d_steps, n)), self.sample_noise((n,))
+
+    def sample_noise(self, rows: tuple[int, ...]) -> torch.Tensor:
+        """G's noise (*rows, noise_dim + K): z ~ N(0, I), then with latent codes onehot(c), c uniform on {0..K-1}."""
+        c, gen, factory = self.config, self.generator, {"device": self.device, "dtype": self.dtype}
+        z = torch.randn((*rows, c.noise_dim), generator=gen, **factory)
+        if not c.latent_codes:
+            return z
+        codes = torch.randint(0, c.latent_codes, rows, generator=gen, device=self.device)
+        return torch.cat([z, F.one_hot(codes, c.latent_codes).to(self.dtype)], dim=-1)
 
     def train_step(self) -> dict[str, Any]:
         """One step on batches sampled by torch itself (the timing mode)."""

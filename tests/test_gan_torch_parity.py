@@ -2,7 +2,8 @@
 
 tinygan and the reference start from the same weights; the batches tinygan draws are replayed from
 a copy of ``gan.rng`` (per step: ``data.sample(n, rng)``, then noise for the D step, then noise for
-the G step) and fed to torch. Losses must agree step by step, weights and Adam moments at the end.
+the G step; with latent codes each noise draw is z, then the codes, as ``GAN.draw_noise``) and fed to
+torch. Losses must agree step by step, weights (G, D and Q) and Adam moments at the end.
 CI sets TINYGAN_REQUIRE_TORCH=1 so these tests fail, not skip, when torch is missing there.
 """
 
@@ -31,6 +32,7 @@ else:
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 STEPS = 20
+CODES = {"hidden": 16, "latent_codes": 5, "code_info": 0.5, "pack": 2, "ema": 0.9}  # G's codes, read back by Q
 
 
 def load_benchmark_module(name: str) -> ModuleType:
@@ -65,7 +67,8 @@ def small_config(dtype: str, **overrides) -> GANConfig:
 
 def replay_batches(gan: GAN, data, steps: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The (real, z_d, z_g) that gan.train_step will draw in its next ``steps`` steps: real and z_d
-    (d_steps, n, 2) stacked over the D updates, z_g (n, noise_dim); n = batch_size * pack."""
+    (d_steps, n, 2) and (d_steps, n, noise_width) stacked over the D updates, z_g (n, noise_width);
+    n = batch_size * pack, noise_width = noise_dim + latent_codes (the one-hot codes last)."""
     rng = copy.deepcopy(gan.rng)
     c = gan.config
     n, dtype = c.batch_size * c.pack, np.dtype(c.dtype)
@@ -74,8 +77,8 @@ def replay_batches(gan: GAN, data, steps: int) -> list[tuple[np.ndarray, np.ndar
         real, z_d = [], []
         for _ in range(c.d_steps):
             real.append(np.asarray(data.sample(n, rng) / c.data_scale, dtype=dtype))
-            z_d.append(rng.standard_normal((n, c.noise_dim), dtype=dtype))
-        z_g = rng.standard_normal((n, c.noise_dim), dtype=dtype)
+            z_d.append(gan.draw_noise(n, rng))
+        z_g = gan.draw_noise(n, rng)
         batches.append((np.stack(real), np.stack(z_d), z_g))
     return batches
 
@@ -123,6 +126,8 @@ CASES = [
                  id="numpy-pack-spread"),
     pytest.param("numba", "float64", {"depth": 3, "pack": 2, "pack_spread": True, "pack_spread_from": 0.2, "ema": 0.9},
                  False, 1e-9, id="numba-pack-spread"),
+    pytest.param("numpy", "float64", CODES, False, 1e-9, id="numpy-codes"),
+    pytest.param("numba", "float64", CODES | {"pack_spread": True}, True, 1e-9, id="numba-codes-torch-fused-adam"),
 ]  # fmt: skip
 
 
@@ -134,6 +139,7 @@ def test_training_matches_torch(backend, dtype, overrides, fused, tol):
     np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol, err_msg="losses [d, g] per step")
     state = gan.state_dict()
     expected = reference.tinygan_state()
+    assert set(expected) == {k for k in state if k[:2] in ("G.", "D.", "Q.")}  # every network's weights
     assert gan.step == reference.step == STEPS
     for name, value in expected.items():
         np.testing.assert_allclose(state[name], value, rtol=tol, atol=tol, err_msg=name)
@@ -141,7 +147,10 @@ def test_training_matches_torch(backend, dtype, overrides, fused, tol):
         averaged = np.concatenate([p.detach().numpy().T.reshape(-1) for p in reference.g_ema])
         np.testing.assert_allclose(state["G_ema"], averaged, rtol=tol, atol=tol, err_msg="G_ema")
     # Adam's moments see the gradients' scale, which Adam's update itself hides.
-    for net, opt in (("G", reference.opt_G), ("D", reference.opt_D)):
+    optimizers = {"G": reference.opt_G, "D": reference.opt_D, "Q": reference.opt_Q}
+    for net, opt in optimizers.items():
+        if opt is None:  # no Q
+            continue
         for ours_key, torch_key in (("m", "exp_avg"), ("v", "exp_avg_sq")):
             mine = tinygan_moments(state, f"opt_{net}.{ours_key}")
             want = flat_moments(reference, opt, net, torch_key)
@@ -177,12 +186,33 @@ def test_torch_sampling_mode_trains():
     assert abs(real.mean()) < 0.2 and 2.0 < real[:, 0].std() < 2.5  # modes at -2, 2 with unit variance
 
 
-def test_jax_reference_matches_tinygan():
+def test_torch_sampling_mode_draws_latent_codes():
+    """With latent codes torch's own noise is [z, onehot(c)], every code drawn, and the step with Q trains."""
+    config = small_config("float32", **CODES)
+    reference = torch_reference.TorchGAN.from_tinygan(GAN(mixture("two"), config, seed=0))
+    noise = reference.sample_noise((2000,)).numpy()
+    codes = noise[:, config.noise_dim :]
+    assert noise.shape == (2000, config.noise_dim + 5) and (codes.sum(1) == 1).all() and set(codes.max(1)) == {1}
+    assert np.bincount(codes.argmax(1), minlength=5).min() > 300  # about 400 of each
+    for _ in range(3):
+        losses = reference.train_step()
+    assert np.isfinite(losses["d_loss"].item()) and np.isfinite(losses["g_loss"].item())
+
+
+JAX_CASES = [
+    pytest.param({"depth": 3, "pack": 2, "d_steps": 2, "ema": 0.9, "pack_spread": True, "pack_spread_from": 0.2},
+                 id="recipe-like"),
+    pytest.param(CODES | {"pack_spread": True}, id="codes"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("overrides", JAX_CASES)
+def test_jax_reference_matches_tinygan(overrides):
     """benchmarks/jax_reference.py on the same batches as tinygan, float64 (skipped without JAX)."""
     jax = pytest.importorskip("jax")
     pytest.importorskip("optax")
     jax_reference = load_benchmark_module("jax_reference")
-    config = small_config("float64", depth=3, pack=2, d_steps=2, ema=0.9, pack_spread=True, pack_spread_from=0.2)
+    config = small_config("float64", **overrides)
     data = mixture("two", dtype=np.float64)
     gan = GAN(data, config, seed=5)
     with jax.enable_x64(True):
@@ -194,8 +224,9 @@ def test_jax_reference_matches_tinygan():
             losses = model.train_step_on(real, z_d, z_g)
             theirs.append([float(losses["d_loss"]), float(losses["g_loss"])])
         np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-9, err_msg="losses [d, g] per step")
-        state = gan.state_dict()
-        for name, value in model.tinygan_state().items():
+        state, expected = gan.state_dict(), model.tinygan_state()
+        assert set(expected) == {k for k in state if k[:2] in ("G.", "D.", "Q.")}  # every network's weights
+        for name, value in expected.items():
             np.testing.assert_allclose(state[name], value, rtol=1e-9, atol=1e-9, err_msg=name)
         losses = model.train_step()  # the fully jitted mode, sampling included, runs too
         assert np.isfinite(float(losses["d_loss"])) and np.isfinite(float(losses["g_loss"]))
@@ -245,3 +276,16 @@ def test_torch_sampling_mode_draws_rows_of_a_point_set():
     rows = reference.mixture.sample(300, reference.generator).numpy().astype(np.float32)
     assert rows.shape == (300, 64)
     assert all((row == data.points).all(axis=1).any() for row in rows)  # every row is one of the digits
+
+
+def test_benchmark_flop_count_is_torchs_count_of_the_reference_step():
+    """bench_train.config_flops (its matmul list, Q's included) against torch's FLOP counter of one step."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    bench_train = load_benchmark_module("bench_train")
+    for config in (small_config("float64", depth=3, pack=2, d_steps=2), small_config("float64", **CODES)):
+        reference = torch_reference.TorchGAN(config, data=mixture("two", dtype=np.float64))
+        batches = reference.sample_batches()
+        with FlopCounterMode(display=False) as counter:
+            reference.train_step_on(*batches)
+        assert counter.get_total_flops() == bench_train.config_flops(config)

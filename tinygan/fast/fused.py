@@ -6,6 +6,8 @@ It is a twin of ``GAN.train_step`` (gan/model.py), read the same way and tested 
       d_steps x  discriminator_forward_backward   discriminator_forward_backward(real, z)
                  adam_step(D)                     opt_D.step()
       generator_forward_backward                  generator_forward_backward(z)
+        and, with latent codes, Q's term            code_reader.generator_gradient (codes.py)
+      adam_step(Q)                                  and Q's Adam step inside it
       adam_step(G)                                opt_G.step()
         and G's weight average                    _update_ema()
 

@@ -109,7 +109,7 @@ class GAN:
                                           dtype=self.dtype)  # fmt: skip
         # theta_ema <- theta_ema + (1 - ema) (theta - theta_ema) after every G update
         self.G_ema = self.xp.array(self.G.flat.data) if config.ema > 0 else None
-        self.fused = None  # the numba backend runs the same step as one jitted call (plain, unconditional MLPs)
+        self.fused = None  # the numba backend runs the same step as one jitted call (unconditional MLPs)
         plain = not self.conditional and self.features is None
         if get_backend().name == "numba" and plain:
             from ..fast.fused import FusedStep

@@ -20,8 +20,8 @@ noise where G stretches most (Jacobian truncation, truncation.py), which removes
 leaves on the bridges between modes. The grid's G instead gets a one-hot code of 100 values beside
 its noise, which a network Q learns to read back from G's output (codes.py, weight 0.2): G then
 jumps between modes where the code changes and draws no bridges, so the grid needs no truncation
-(with 5% it cost seed 9 its weights: reverse KL 0.0214). It trains on the readable step (Numba's
-kernels, not the fused step). The grid is fed to the networks divided by 4. docs/mode_coverage.md
+(sampled with truncation, each code loses the same share of its noise, so the codes keep their
+weights). The grid is fed to the networks divided by 4. docs/mode_coverage.md
 gives the measurements and the methods that lost.
 
 digits / digits-conditional (demos/digits.py, docs/digits.md): 8x8 images as 64-D points in [-1, 1].
