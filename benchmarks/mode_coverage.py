@@ -30,7 +30,8 @@ to fine over the first 60% of the run (``tinygan.nn.features``), so that D can r
 width; pack2_rff_jbt samples the same runs with truncation. A
 shorter ``--steps`` also shortens the recipe's learning-rate schedule, so every run still decays.
 Writes into --out: results.json (every run and the summary), table.txt, table.md, samples.npz,
-samples.png (one seed per mixture x method) and runs/ (one file per finished run, for --resume).
+samples.png (one seed per mixture x method) and runs/ (one file per finished run, for --resume;
+with --keep-models each trained GAN too, which benchmarks/redraw.py samples again).
 """
 
 from __future__ import annotations
@@ -92,6 +93,10 @@ METHODS: dict[str, Method] = {
                            "+ Jacobian truncation 5%",
                            NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.05, "pack_spread": True,
                                    "latent_codes": 100, "code_info": 0.2}),
+    "spread_codes200": Method("PacGAN2 + pack spread + 200 latent codes read by Q (InfoGAN, 0.1) + EMA of G (0.999) "
+                              "+ Jacobian truncation 5%",
+                              NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.05, "pack_spread": True,
+                                      "latent_codes": 200, "code_info": 0.1}),
 }  # fmt: skip
 UNTRUNCATED = "_untruncated"  # a truncated run's samples drawn again without truncation: METHOD + UNTRUNCATED
 N_SAMPLES = 2500  # generated points per run, as in the PacGAN and VEEGAN papers

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tinygan.evaluation.metrics import mode_statistics
 from tinygan.gan.checkpoint import load_checkpoint
 from tinygan.gan.recipes import recipe
 
@@ -19,6 +20,19 @@ spec = importlib.util.spec_from_file_location("mode_coverage", SCRIPT)
 mode_coverage = importlib.util.module_from_spec(spec)
 sys.modules["mode_coverage"] = mode_coverage  # worker processes unpickle RunSpec by module name
 spec.loader.exec_module(mode_coverage)
+
+
+def load_script(name: str):
+    """A benchmarks/ script as a module (they import each other by name, as when run from there)."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        loader = importlib.util.spec_from_file_location(name, SCRIPT.parent / f"{name}.py")
+        module = importlib.util.module_from_spec(loader)
+        loader.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    return module
+
 
 TINY = ["--steps", "30", "--set", "hidden=16", "--set", "batch_size=16", "--backend", "numpy"]
 RECORD_KEYS = {
@@ -94,13 +108,14 @@ def test_method_configs_start_from_the_recipe():
     assert truncated.jacobian_truncation == 0.03
     # and only the truncation method truncates, whatever the recipe says
     assert {m: mode_coverage.method_config("grid25", m).jacobian_truncation > 0 for m in mode_coverage.METHODS} == {
-        m: m in ("pack2_jbt", "pack2_rff_jbt", "spread_jbt", "spread_jbt5", "spread_codes")
+        m: m in ("pack2_jbt", "pack2_rff_jbt", "spread_jbt", "spread_jbt5", "spread_codes", "spread_codes200")
         for m in mode_coverage.METHODS
     }
     codes = mode_coverage.method_config("grid25", "spread_codes")  # the truncated spread method, with codes read by Q
     spread = mode_coverage.method_config("grid25", "spread_jbt5")
     assert dataclasses.replace(codes, latent_codes=0, code_info=0.0) == spread
     assert (codes.latent_codes, codes.code_info) == (100, 0.2)
+    assert (recipe("grid25").latent_codes, recipe("grid25").code_info) == (100, 0.2)  # the grid's recipe
     fourier = mode_coverage.method_config("ring8", "pack2_rff")
     assert dataclasses.replace(fourier, fourier_features=0) == mode_coverage.method_config("ring8", "pack2_ema")
     assert fourier.fourier_features == 64 and packed.fourier_features == 0
@@ -263,7 +278,15 @@ def test_keep_models_writes_checkpoints_that_sample_the_recorded_points(tmp_path
     again = gan.sample(mode_coverage.N_SAMPLES, rng=np.random.default_rng([0, 2])).astype(np.float32)
     np.testing.assert_array_equal(again, recorded)  # the same G, truncation and all
     assert gan.config.jacobian_truncation == 0.03 and gan.step == 30
-    assert (
-        not list((tmp_path / "runs").glob("*.tmp"))
-        and "model" not in json.loads((tmp_path / "results.json").read_text())["runs"][0]
-    )
+    assert not list((tmp_path / "runs").glob("*.tmp"))
+    assert "model" not in json.loads((tmp_path / "results.json").read_text())["runs"][0]
+
+    # benchmarks/redraw.py samples the kept model again: draw r is default_rng([1000 + r, 7])
+    redraw = load_script("redraw")
+    stats = redraw.redraw(str(tmp_path / "runs" / "ring8_pack2_jbt_s0.model.npz"), 2, 0.03)
+    second = gan.sample(mode_coverage.N_SAMPLES, rng=np.random.default_rng([1001, 7]), jacobian_truncation=0.03)
+    expected = mode_coverage.scored(mode_statistics(second, gan.data), truncated=True)
+    assert stats["reverse_kl"][1] == expected["reverse_kl"] and stats["hq"][1] == expected["high_quality_fraction"]
+    assert stats["faithful"][1] == expected["faithful"] and stats["width"].shape == (2,)
+    assert redraw.main([str(tmp_path), "--draws", "2", "--truncation", "0.03", "--markdown"]) == 0
+    assert redraw.main([str(tmp_path / "runs"), "--draws", "2"]) == 2  # no runs/ folder below it
