@@ -89,10 +89,14 @@ METHODS: dict[str, Method] = {
                          NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.03, "pack_spread": True}),
     "spread_jbt5": Method("PacGAN2 + pack spread + EMA of G (0.999) + Jacobian truncation 5%",
                           NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.05, "pack_spread": True}),
-    "spread_codes": Method("PacGAN2 + pack spread + 100 latent codes read by Q (InfoGAN, 0.2) + EMA of G (0.999) "
+    "spread_codes": Method("PacGAN2 + pack spread + 150 latent codes read by Q (InfoGAN, 0.1) + EMA of G (0.999) "
                            "+ Jacobian truncation 5%",
                            NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.05, "pack_spread": True,
-                                   "latent_codes": 100, "code_info": 0.2}),
+                                   "latent_codes": 150, "code_info": 0.1}),
+    "spread_codes100": Method("PacGAN2 + pack spread + 100 latent codes read by Q (InfoGAN, 0.2) + EMA of G (0.999) "
+                              "+ Jacobian truncation 5%",
+                              NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.05, "pack_spread": True,
+                                      "latent_codes": 100, "code_info": 0.2}),
     "spread_codes200": Method("PacGAN2 + pack spread + 200 latent codes read by Q (InfoGAN, 0.1) + EMA of G (0.999) "
                               "+ Jacobian truncation 5%",
                               NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.05, "pack_spread": True,

@@ -108,14 +108,14 @@ def test_method_configs_start_from_the_recipe():
     assert truncated.jacobian_truncation == 0.03
     # and only the truncation method truncates, whatever the recipe says
     assert {m: mode_coverage.method_config("grid25", m).jacobian_truncation > 0 for m in mode_coverage.METHODS} == {
-        m: m in ("pack2_jbt", "pack2_rff_jbt", "spread_jbt", "spread_jbt5", "spread_codes", "spread_codes200")
+        m: m in ("pack2_jbt", "pack2_rff_jbt", "spread_jbt", "spread_jbt5") or m.startswith("spread_codes")
         for m in mode_coverage.METHODS
     }
     codes = mode_coverage.method_config("grid25", "spread_codes")  # the truncated spread method, with codes read by Q
     spread = mode_coverage.method_config("grid25", "spread_jbt5")
     assert dataclasses.replace(codes, latent_codes=0, code_info=0.0) == spread
-    assert (codes.latent_codes, codes.code_info) == (100, 0.2)
-    assert (recipe("grid25").latent_codes, recipe("grid25").code_info) == (100, 0.2)  # the grid's recipe
+    assert (codes.latent_codes, codes.code_info) == (150, 0.1)
+    assert (recipe("grid25").latent_codes, recipe("grid25").code_info) == (150, 0.1)  # the grid's recipe
     fourier = mode_coverage.method_config("ring8", "pack2_rff")
     assert dataclasses.replace(fourier, fourier_features=0) == mode_coverage.method_config("ring8", "pack2_ema")
     assert fourier.fourier_features == 64 and packed.fourier_features == 0

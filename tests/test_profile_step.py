@@ -76,16 +76,16 @@ def test_the_elementwise_runner_matches_the_numpy_twins():
 
 
 def test_the_grid_recipe_counts_q_reading_its_codes_back():
-    config = profile.make_config("grid25")  # the recipe itself: 100 latent codes, read back by Q
-    assert config.latent_codes == 100 and config.code_info > 0
+    config = profile.make_config("grid25")  # the recipe itself: 150 latent codes, read back by Q
+    assert config.latent_codes == 150 and config.code_info > 0
     kinds = [kind for _, _, _, kind in bench_train.matmul_shapes(config)]
     assert kinds.count(bench_train.FORWARD) == 4 + 4 + 4 + 4 + 3  # G and D in each step, Q in the G step
     assert kinds.count(bench_train.WEIGHT_GRAD) == 4 + 3 + 4  # D's; Q's and G's in the G step
     assert kinds.count(bench_train.INPUT_GRAD) == 3 + 4 + 3 + 3  # Q's first layer too: dCE/dfake reaches G
-    # Q, 2-128-128-100 on the 128 fakes: forward, dL/dW and dL/dx cost 2 * 128 * (2*128 + 128*128 + 128*100) each.
+    # Q, 2-128-128-150 on the 128 fakes: forward, dL/dW and dL/dx cost 2 * 128 * (2*128 + 128*128 + 128*150) each.
     no_reader = profile.make_config("grid25")
     no_reader.code_info = 0.0  # the same G (its input keeps the codes), no Q
-    assert bench_train.config_flops(config) - bench_train.config_flops(no_reader) == 3 * 2 * 128 * 29_440
+    assert bench_train.config_flops(config) - bench_train.config_flops(no_reader) == 3 * 2 * 128 * 35_840
     loops = profile.elementwise_shapes(config)
     q_loops = len(loops) - len(profile.elementwise_shapes(no_reader))
     assert q_loops == 3 + 2 + 3  # Q's bias and activation per layer, act' of its two hidden layers, 3 bias sums
