@@ -75,3 +75,16 @@ def test_value_against_the_textbook_formula_and_huge_logits():
 def test_bad_input_is_named(logits, labels, error, message):
     with pytest.raises(error, match=message):
         softmax_cross_entropy(logits, labels)
+
+
+def test_unchecked_labels_give_the_same_numbers_and_skip_only_the_range_check():
+    logits = np.random.default_rng(3).normal(size=(6, 4))
+    labels = np.array([0, 3, 1, 2, 3, 0])
+    checked, unchecked = (
+        softmax_cross_entropy(logits, labels),
+        softmax_cross_entropy(logits, labels, check_labels=False),
+    )
+    assert float(checked[0]) == float(unchecked[0])
+    np.testing.assert_array_equal(checked[1], unchecked[1])
+    with pytest.raises(ValueError, match="2 integers"):  # shapes and dtypes are still checked
+        softmax_cross_entropy(logits[:2], labels, check_labels=False)

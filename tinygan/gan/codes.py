@@ -55,7 +55,8 @@ class CodeReader:
         ``code_columns`` (n, K); Q takes its Adam step at rate ``lr`` on the way."""
         codes = code_columns.argmax(axis=1)  # (n,) the code of each sample
         logits = self.Q.forward(fake)  # (n, K)
-        ce, grad_logits = softmax_cross_entropy(logits, codes)  # grad (n, K) = (softmax - onehot) / n
+        ce, grad_logits = softmax_cross_entropy(logits, codes, check_labels=False)  # an argmax is in range
+        # grad_logits (n, K) = (softmax - onehot) / n
         self.Q.zero_grad()
         grad_fake = self.Q.backward(grad_logits)  # (n, d); Q's parameter gradients filled on the way
         self.opt.lr = lr

@@ -76,7 +76,7 @@ def generator_loss(logits_fake: Any, kind: str = "nonsaturating") -> tuple[Any, 
     raise ValueError(f"generator loss must be one of {GENERATOR_LOSSES}, got {kind!r}")
 
 
-def softmax_cross_entropy(logits: Any, labels: Any) -> tuple[Any, Any]:
+def softmax_cross_entropy(logits: Any, labels: Any, *, check_labels: bool = True) -> tuple[Any, Any]:
     """Mean cross-entropy of class ``logits`` (N, K) against integer ``labels`` (N,) in [0, K).
 
     With p = softmax(l), p_k = e^{l_k} / sum_j e^{l_j}, sample i's loss is -log p_{i,y_i}:
@@ -96,7 +96,8 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> tuple[Any, Any]:
         d loss / d l = (softmax(l) - onehot(y)) / N        (N, K)
 
     Returns (loss, grad) like ``bce_with_logits``: a scalar on the backend's device and an
-    array shaped like the logits.
+    array shaped like the logits. ``check_labels=False`` skips the range check of the labels, which
+    on a GPU waits for the device (for labels in range by construction, such as an argmax).
     """
     xp = get_backend().xp
     if not isinstance(logits, xp.ndarray) or logits.dtype.kind != "f" or logits.ndim != 2:
@@ -107,7 +108,7 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> tuple[Any, Any]:
     labels = xp.asarray(labels)
     if labels.shape != (n,) or labels.dtype.kind not in "iu":
         raise ValueError(f"labels must be {n} integers (one per row of logits), got shape {tuple(labels.shape)}")
-    if int(labels.min()) < 0 or int(labels.max()) >= k:
+    if check_labels and (int(labels.min()) < 0 or int(labels.max()) >= k):
         raise ValueError(f"labels must lie in [0, {k - 1}], got {int(labels.min())}..{int(labels.max())}")
     rows = xp.arange(n)
     shifted = logits - logits.max(axis=1, keepdims=True)  # (N, K), every entry <= 0
