@@ -36,7 +36,7 @@ nothing is copied): layer i's weight W_i (n_i, n_{i+1}) and bias b_i (n_{i+1},) 
 the other in ``params``, with the widths ``sizes`` = [n_0, n_1, ..., n_L]. Names follow
 kernels.py: a is a pre-activation (h W + b), h = act(a) a layer's output, l a logit; z is only
 ever G's noise. Matmuls go to BLAS through ``np.dot(x, y, out)``. Every array is allocated
-once by ``FusedStep``; a warm step allocates nothing.
+once by ``FusedStep``; a warm step allocates nothing but, with latent codes, its noise draws.
 """
 
 from __future__ import annotations
@@ -444,9 +444,8 @@ def generator_shares(G, D, Q, settings, z, codes, work, losses):
         lo, hi = _packs_of_share(settings.batch, threads, share)
         buffers = _share_buffers(work, share, hi - lo, m)
         G_share, Q_share = _share(G, work.g_grads[share]), _share(Q, work.q_grads[share])
-        share_codes = codes[m * lo : m * hi] if codes.size else codes
-        losses[share] = generator_forward_backward(G_share, D, Q_share, settings, z[m * lo : m * hi], share_codes,
-                                                   buffers)  # fmt: skip
+        losses[share] = generator_forward_backward(G_share, D, Q_share, settings, z[m * lo : m * hi],
+                                                   codes[m * lo : m * hi], buffers)  # fmt: skip
 
 
 @njit
