@@ -1,7 +1,8 @@
 """What the grid's latent codes cost: steps/s of ``recipe("grid25")`` (codes read back by Q) on the
-fused Numba step and on the readable step (Numba's kernels), against the same recipe without codes
-on the fused step, in alternating rounds of 600 steps after 200 of warm-up, so that a slow spell of
-the machine falls on all three.
+fused Numba step, on the same step with G's first layer multiplying the one-hot code like any input
+(instead of adding the code's row of W), and on the readable step (Numba's kernels), against the
+same recipe without codes on the fused step, in alternating rounds of 600 steps after 200 of
+warm-up, so that a slow spell of the machine falls on all four.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/codes_cost.py
 """
@@ -24,8 +25,11 @@ def main() -> None:
     without = dataclasses.replace(with_codes, latent_codes=0, code_info=0.0)
     readable = tg.GAN(tg.mixture("grid25"), with_codes, seed=0)
     readable.fused = None  # GAN.train_step layer by layer, as on the numpy backend
+    multiplied = tg.GAN(tg.mixture("grid25"), with_codes, seed=0)
+    multiplied.fused.skip_code_zeros = False
     gans = {
         "with codes, fused step": tg.GAN(tg.mixture("grid25"), with_codes, seed=0),
+        "codes multiplied, fused": multiplied,
         "with codes, readable step": readable,
         FUSED_WITHOUT: tg.GAN(tg.mixture("grid25"), without, seed=0),
     }

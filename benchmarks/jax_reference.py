@@ -100,11 +100,14 @@ class JaxGAN:
         *,
         seed: int = 0,
         state: Mapping[str, Any] | None = None,
+        code_rows: bool = False,
     ) -> None:
         """``state``: a tinygan ``GAN.state_dict()`` to start from; ``data``: a GaussianMixture, or
-        points (EmpiricalData, the digits)."""
+        points (EmpiricalData, the digits); ``code_rows``: G's first layer picks the latent code's row
+        of its weight instead of multiplying the one-hot code (``_generate``)."""
         config.validate()
         self.config = c = config
+        self.code_rows = code_rows and c.latent_codes > 0
         self.dtype = jnp.dtype(c.dtype)
         if jnp.zeros((), self.dtype).dtype != self.dtype:
             raise ValueError("float64 needs JAX's x64 mode: set JAX_ENABLE_X64=1 or use jax.enable_x64(True)")
@@ -204,8 +207,15 @@ class JaxGAN:
         return jnp.concatenate([z, jax.nn.one_hot(codes, c.latent_codes, dtype=self.dtype)], axis=-1)
 
     def _generate(self, g_params: Params, z: jax.Array) -> jax.Array:
-        """G(z): the MLP, then G's output activation (config.g_output; none when 'linear')."""
-        return self.g_out(mlp_apply(g_params, z, self.g_act))
+        """G(z): the MLP, then G's output activation (config.g_output; none when 'linear'). With
+        ``code_rows``, G's first layer is z_noise W_noise + b plus the latent code's row of W (the one-hot
+        code's product without its zeros), as tinygan's fused step."""
+        if not self.code_rows:
+            return self.g_out(mlp_apply(g_params, z, self.g_act))
+        (weight, bias), noise_dim = g_params[0], self.config.noise_dim
+        codes = jnp.argmax(z[:, noise_dim:], axis=1)  # (n,)
+        h = self.g_act(z[:, :noise_dim] @ weight[:noise_dim] + bias + weight[noise_dim:][codes])  # (n, hidden)
+        return self.g_out(mlp_apply(g_params[1:], h, self.g_act))
 
     def _adam(self, grads: Params, opt_state: Any, params: Params, lr: jax.Array) -> tuple[Params, Any]:
         """p <- p - lr * m_hat / (sqrt(v_hat) + eps) (optax's scale_by_adam gives the fraction)."""

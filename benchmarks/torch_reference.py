@@ -131,7 +131,8 @@ class PackSpread(nn.Module):
 
 class TorchGAN:
     """G and D (and Q, with config.code_info > 0) as nn.Sequential, one Adam each (``fused=True`` for
-    torch's fused Adam kernel)."""
+    torch's fused Adam kernel; ``code_rows=True``: G's first layer picks the latent code's row of its
+    weight instead of multiplying the one-hot code, as tinygan's fused step does)."""
 
     def __init__(
         self,
@@ -140,6 +141,7 @@ class TorchGAN:
         data: Any = None,
         device: str | torch.device = "cpu",
         fused: bool = False,
+        code_rows: bool = False,
         seed: int = 0,
     ) -> None:
         config.validate()
@@ -147,6 +149,7 @@ class TorchGAN:
         self.device = torch.device(device)
         self.dtype = TORCH_DTYPES[c.dtype]
         self.fused = fused
+        self.code_rows = code_rows and c.latent_codes > 0
         hidden = [c.hidden] * c.depth
         factory = {"device": self.device, "dtype": self.dtype}
         self.G = make_mlp([c.noise_dim + c.latent_codes, *hidden, c.data_dim], c.g_activation, c.negative_slope)
@@ -208,6 +211,16 @@ class TorchGAN:
         return state
 
     # ------------------------------------------------------------------ one training step
+    def _generate(self, z: torch.Tensor) -> torch.Tensor:
+        """G(z) for z (n, noise_dim + K). With ``code_rows``, G's first layer is z_noise W_noise^T + b plus the
+        code's column of W (the one-hot code's product without its zeros); its gradient lands in those columns."""
+        if not self.code_rows:
+            return self.G(z)
+        first, noise_dim = self.G[0], self.config.noise_dim
+        codes = z[:, noise_dim:].argmax(1)  # (n,)
+        h = F.linear(z[:, :noise_dim], first.weight[:, :noise_dim], first.bias)  # (n, hidden)
+        return self.G[1:](h + first.weight[:, noise_dim:].T[codes])
+
     def _set_lr(self) -> None:
         lr = self.config.lr * lr_multiplier(self.config, self.step)
         for opt in (self.opt_D, self.opt_G, self.opt_Q):  # Q steps at G's rate
@@ -229,14 +242,14 @@ class TorchGAN:
 
         for k in range(c.d_steps):
             with torch.no_grad():
-                fake = self.G(z_d[k])  # (n, 2); no graph: D's loss does not reach G
+                fake = self._generate(z_d[k])  # (n, 2); no graph: D's loss does not reach G
             logits = self.D(torch.cat([real[k], fake]).reshape(2 * b, -1))  # (2B, 1), packs of m samples
             d_loss = F.binary_cross_entropy_with_logits(logits, self._d_targets, reduction="sum") / b
             self.opt_D.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_D.step()
 
-        fake = self.G(z_g)  # (n, d)
+        fake = self._generate(z_g)  # (n, d)
         logits = self.D(fake.reshape(b, -1))  # (B, 1), through the updated D
         g_loss = F.binary_cross_entropy_with_logits(logits, self._g_targets)
         if c.loss == "minimax":

@@ -115,6 +115,43 @@ def test_fused_numba_step_equals_the_readable_step(dtype, tolerance, fields, thr
         np.testing.assert_allclose(b, a, rtol=tolerance, atol=tolerance * max(1.0, float(np.abs(a).max())))
 
 
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 9), dense=st.integers(0, 4), one_hot=st.integers(1, 12), out=st.integers(1, 7),
+       seed=st.integers(0, 2**32 - 1), dtype=st.sampled_from(["float64", "float32"]))  # fmt: skip
+def test_one_hot_input_layer_is_the_matmul_without_its_zeros(rows, dense, one_hot, out, seed, dtype):
+    """fused.one_hot_input_forward / _weight_grad against x W and x^T g, for last columns that are
+    one-hot, all zero, or any sparse values (the skip is exact for any x, not only codes)."""
+    pytest.importorskip("numba")
+    from tinygan.fast.fused import one_hot_input_forward, one_hot_input_weight_grad
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((rows, dense + one_hot)).astype(dtype)
+    x[:, dense:] *= rng.random((rows, one_hot)) < 0.3  # mostly zeros, some rows empty, some with several
+    weight = rng.standard_normal((dense + one_hot, out)).astype(dtype)
+    g = rng.standard_normal((rows, out)).astype(dtype)
+    a = np.full((rows, out), np.nan, dtype)  # written, not added to
+    grad_weight = np.full_like(weight, np.nan)
+    one_hot_input_forward(x, weight, a, one_hot)
+    one_hot_input_weight_grad(x, g, grad_weight, one_hot)
+    tolerance = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(a, x.astype(np.float64) @ weight, rtol=tolerance, atol=tolerance * 10)
+    np.testing.assert_allclose(grad_weight, x.T.astype(np.float64) @ g, rtol=tolerance, atol=tolerance * 10)
+
+
+def test_fused_step_that_skips_the_codes_zeros_equals_the_one_that_multiplies_them():
+    """FusedStep.skip_code_zeros (the default) against G's first layer as a plain matmul, float64."""
+    pytest.importorskip("numba")
+    tg.set_backend("numba")
+    results = []
+    for skip in (True, False):
+        gan = small_gan("float64", seed=4)
+        gan.fused.skip_code_zeros = skip
+        losses = [[float(v) for v in gan.train_step().values()] for _ in range(6)]
+        results.append((np.array(losses), gan.G.flat.data.copy(), gan.opt_G.v[0].copy(), gan.D.flat.data.copy()))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
 def test_sampling_with_truncation_ranks_by_the_noise_alone():
     gan = small_gan()
     for _ in range(5):

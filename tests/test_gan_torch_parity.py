@@ -98,11 +98,11 @@ def tinygan_moments(state: dict, prefix: str) -> np.ndarray:
     return np.concatenate([np.asarray(state[f"{prefix}.{i}"]).reshape(-1) for i in range(count)])
 
 
-def run_both(backend: str, config: GANConfig, fused: bool = False, data=None):
+def run_both(backend: str, config: GANConfig, fused: bool = False, data=None, code_rows: bool = False):
     tg.set_backend(backend)
     data = data or mixture("two", dtype=np.dtype(config.dtype))
     gan = GAN(data, config, seed=3)
-    reference = torch_reference.TorchGAN.from_tinygan(gan, fused=fused)
+    reference = torch_reference.TorchGAN.from_tinygan(gan, fused=fused, code_rows=code_rows)
     batches = replay_batches(gan, data, STEPS)
     ours, theirs = [], []
     for real, z_d, z_g in batches:
@@ -128,13 +128,17 @@ CASES = [
                  False, 1e-9, id="numba-pack-spread"),
     pytest.param("numpy", "float64", CODES, False, 1e-9, id="numpy-codes"),
     pytest.param("numba", "float64", CODES | {"pack_spread": True}, True, 1e-9, id="numba-codes-torch-fused-adam"),
+    pytest.param("numba", "float64", CODES | {"pack_spread": True}, "rows", 1e-9, id="numba-codes-torch-code-rows"),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize("backend, dtype, overrides, fused, tol", CASES)
 def test_training_matches_torch(backend, dtype, overrides, fused, tol):
+    """tinygan against the PyTorch reference on the same batches; fused "rows": torch's fused Adam with G's
+    first layer picking the code's row of its weight (TorchGAN(code_rows=True))."""
     config = small_config(dtype, **overrides)
-    gan, reference, ours, theirs = run_both(backend, config, fused)
+    gan, reference, ours, theirs = run_both(backend, config, bool(fused), code_rows=fused == "rows")
+    assert reference.code_rows == (fused == "rows")
 
     np.testing.assert_allclose(ours, theirs, rtol=tol, atol=tol, err_msg="losses [d, g] per step")
     state = gan.state_dict()
@@ -203,6 +207,7 @@ JAX_CASES = [
     pytest.param({"depth": 3, "pack": 2, "d_steps": 2, "ema": 0.9, "pack_spread": True, "pack_spread_from": 0.2},
                  id="recipe-like"),
     pytest.param(CODES | {"pack_spread": True}, id="codes"),
+    pytest.param(CODES | {"pack_spread": True, "code_rows": True}, id="codes-as-rows"),
 ]  # fmt: skip
 
 
@@ -212,11 +217,14 @@ def test_jax_reference_matches_tinygan(overrides):
     jax = pytest.importorskip("jax")
     pytest.importorskip("optax")
     jax_reference = load_benchmark_module("jax_reference")
+    overrides = dict(overrides)
+    code_rows = overrides.pop("code_rows", False)  # G's first layer picks the code's row of its weight
     config = small_config("float64", **overrides)
     data = mixture("two", dtype=np.float64)
     gan = GAN(data, config, seed=5)
     with jax.enable_x64(True):
-        model = jax_reference.JaxGAN(config, data, state=gan.state_dict())
+        model = jax_reference.JaxGAN(config, data, state=gan.state_dict(), code_rows=code_rows)
+        assert model.code_rows == code_rows
         ours, theirs = [], []
         for real, z_d, z_g in replay_batches(gan, data, STEPS):
             losses = gan.train_step()

@@ -12,10 +12,13 @@ It is a twin of ``GAN.train_step`` (gan/model.py), read the same way and tested 
         and G's weight average                    _update_ema()
 
 but without a Python-level call per layer and per elementwise op, which is what a small-batch
-step spends most of its time on. Two shortcuts, both exact:
+step spends most of its time on. Three shortcuts, all exact:
 
 * in the D step, nothing needs dL/d(input of D), so the first layer's input gradient is skipped;
-* in the G step, D's parameter gradients would be discarded, so they are never computed.
+* in the G step, D's parameter gradients would be discarded, so they are never computed;
+* with latent codes, G's input ends in a one-hot code of K values: its first layer adds the code's
+  row of W instead of multiplying all K columns (one_hot_input_forward), and its weight gradient
+  adds g into that row (on the grid's recipe, K = 150 of G's 152 inputs).
 
 Every core takes a share of the batch (data parallelism): the batch's packs are cut into one
 contiguous share per Numba thread, and each thread runs the forward and backward passes on its
@@ -86,6 +89,8 @@ class Settings(NamedTuple):
     spread_eps: float  # its eps
     spread_gate: float  # and its gate a: D sees a log(v + eps)
     code_info: float  # lambda of the latent codes' InfoGAN term (gan/codes.py); 0: no Q
+    latent_codes: int  # K: G's input ends in a one-hot code of K values, whose zeros G's first layer skips
+    # (0: none, or multiply them as any input)
     q_slope: float  # Q's LeakyReLU slope
 
 
@@ -153,8 +158,35 @@ def _layer_output(outputs, sizes, layer, rows):
 
 
 @njit
-def mlp_forward(net, outputs, x, slope):
+def one_hot_input_forward(x, weight, a, one_hot):
+    """a = x W (rows, n_out) for an input x (rows, n_in) whose last ``one_hot`` columns are mostly zeros
+    (G's one-hot latent code): a dense product over the first n_in - one_hot columns, then, for each
+    nonzero x_ic among the last ones, a += x_ic W_c. The same sum as np.dot, without the zeros'
+    products: for a one-hot code that is one row of W, where the matmul would multiply all K."""
+    dense = x.shape[1] - one_hot
+    for i in range(x.shape[0]):
+        a[i] = 0
+        for j in range(x.shape[1]):
+            if j < dense or x[i, j] != 0:
+                a[i] += x[i, j] * weight[j]
+
+
+@njit
+def one_hot_input_weight_grad(x, g, grad_weight, one_hot):
+    """dL/dW = x^T g (n_in, n_out) for one_hot_input_forward's x (rows, n_in) and g = dL/da (rows, n_out),
+    skipping the zeros of x's last ``one_hot`` columns as the forward does."""
+    dense = x.shape[1] - one_hot
+    grad_weight[:] = 0
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            if j < dense or x[i, j] != 0:
+                grad_weight[j] += x[i, j] * g[i]
+
+
+@njit
+def mlp_forward(net, outputs, x, slope, one_hot=0):
     """h_{i+1} = act(h_i W_i + b_i) from h_0 = x (rows, n_0); the last layer's act is the output activation.
+    ``one_hot``: how many of x's last columns are a one-hot code (one_hot_input_forward skips their zeros).
 
     Keeps every h_{i+1} in ``outputs`` and returns the last, (rows, n_L)."""
     rows, offset, h = x.shape[0], 0, x
@@ -162,7 +194,10 @@ def mlp_forward(net, outputs, x, slope):
     for layer in range(layers):
         weight, bias, offset = _layer_slices(net.params, net.sizes, layer, offset)
         a = _layer_output(outputs, net.sizes, layer, rows)
-        np.dot(h, weight, a)  # (rows, n_i) @ (n_i, n_{i+1})
+        if layer == 0 and one_hot > 0:
+            one_hot_input_forward(h, weight, a, one_hot)
+        else:
+            np.dot(h, weight, a)  # (rows, n_i) @ (n_i, n_{i+1})
         act = net.activation if layer < layers - 1 else net.output_activation
         bias_act_forward_numba(a, bias, act, slope)  # a -> h
         h = a
@@ -170,13 +205,14 @@ def mlp_forward(net, outputs, x, slope):
 
 
 @njit
-def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads, want_input_grad):
+def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads, want_input_grad, one_hot=0):
     """Backward through mlp_forward's cached outputs, from g_L = dL/dh_L = ``grad_out`` (overwritten).
 
     Per layer, from the last: g <- g * act'(a) (skipped where act is the identity), then
     dL/dW_i = h_i^T g and dL/db_i = sum over rows of g, WRITTEN (not added) into ``net.grads`` when
     ``want_param_grads``; and dL/dh_i = g W_i^T. Returns dL/dx (rows, n_0) when ``want_input_grad``,
-    else an empty array (the first layer's input gradient is then never computed).
+    else an empty array (the first layer's input gradient is then never computed). ``one_hot`` as in
+    mlp_forward (only with want_input_grad False: nothing needs the gradient at a code).
     """
     rows, layers = x.shape[0], len(net.sizes) - 1
     offsets = np.zeros(layers, np.int64)  # where each layer starts in the flat buffers
@@ -193,7 +229,10 @@ def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads
         h_in = x if layer == 0 else _layer_output(outputs, net.sizes, layer - 1, rows)
         if want_param_grads:
             grad_weight, grad_bias, _ = _layer_slices(net.grads, net.sizes, layer, offsets[layer])
-            np.dot(h_in.T, g, grad_weight)  # (n_in, rows) @ (rows, n_out)
+            if layer == 0 and one_hot > 0:
+                one_hot_input_weight_grad(h_in, g, grad_weight, one_hot)
+            else:
+                np.dot(h_in.T, g, grad_weight)  # (n_in, rows) @ (rows, n_out)
             grad_bias[:] = 0
             for i in range(rows):
                 grad_bias += g[i]
@@ -271,7 +310,7 @@ def discriminator_forward_backward(G, D, settings, real, z, buffers):
     L_D = BCE(D(real), real_target) + BCE(D(fake), 0), each a mean over the whole batch's B packs."""
     batch, slope = real.shape[0] // settings.pack, settings.negative_slope  # b, this share's packs
     n = real.shape[0]
-    fake = mlp_forward(G, buffers.g_outputs, z, slope)  # (mb, 2)
+    fake = mlp_forward(G, buffers.g_outputs, z, slope, settings.latent_codes)  # (mb, 2)
     buffers.d_input[:n] = real
     buffers.d_input[n:] = fake
     packed = _d_input(settings, buffers.d_input.reshape(2 * batch, -1), buffers)  # (2b, 2m): packs of m samples
@@ -312,7 +351,7 @@ def generator_forward_backward(G, D, Q, settings, z, codes, buffers):
     codes read back by Q (settings.code_info = lambda > 0), lambda dCE/dfake is added to it, and Q's
     part of dCE/dtheta_Q lands in Q.grads, as CodeReader.generator_gradient (gan/codes.py)."""
     batch, slope = z.shape[0] // settings.pack, settings.negative_slope
-    fake = mlp_forward(G, buffers.g_outputs, z, slope)  # (mb, 2)
+    fake = mlp_forward(G, buffers.g_outputs, z, slope, settings.latent_codes)  # (mb, 2)
     packed_fake = _d_input(settings, fake.reshape(batch, -1), buffers)  # (b, 2m)
     logits = mlp_forward(D, buffers.d_outputs, packed_fake, slope)  # (b, 1)
     flat_logits, t = logits.reshape(-1), buffers.targets[:batch].reshape(-1)  # (b,)
@@ -342,7 +381,8 @@ def generator_forward_backward(G, D, Q, settings, z, codes, buffers):
         for i in range(fake.shape[0]):
             for j in range(fake.shape[1]):
                 buffers.fake_grad[i, j] += lam[0] * grad_info[i, j]
-    mlp_backward(G, buffers.g_outputs, z, buffers.fake_grad, slope, buffers.input_grads, True, False)
+    mlp_backward(G, buffers.g_outputs, z, buffers.fake_grad, slope, buffers.input_grads, True, False,
+                 settings.latent_codes)  # fmt: skip
     return g_loss
 
 
@@ -493,6 +533,7 @@ class FusedStep:
         self.reader = gan.code_reader  # Q and its Adam, or None
         self.q_sizes = np.array([c.data_dim, Q_HIDDEN, Q_HIDDEN, c.latent_codes] if self.reader else [0], np.int64)
         self.work: Workspace | None = None
+        self.skip_code_zeros = True  # False: G's first layer multiplies the one-hot code like any input
         n, dtype = c.batch_size * c.pack, gan.dtype
         self.batches = Batches(
             real=np.empty((c.d_steps, n, c.data_dim), dtype),
@@ -575,6 +616,7 @@ class FusedStep:
             spread_eps=gan.spread.eps if gan.spread is not None else 1.0,
             spread_gate=gan.spread.gate if gan.spread is not None else 0.0,
             code_info=c.code_info if self.reader else 0.0,
+            latent_codes=c.latent_codes if self.skip_code_zeros else 0,
             q_slope=Q_SLOPE,
         )
         q_steps = self.reader.opt.step_count if self.reader else 0
