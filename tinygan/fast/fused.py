@@ -163,24 +163,29 @@ def one_hot_input_forward(x, weight, a, one_hot):
     (G's one-hot latent code): a dense product over the first n_in - one_hot columns, then, for each
     nonzero x_ic among the last ones, a += x_ic W_c. The same sum as np.dot, without the zeros'
     products: for a one-hot code that is one row of W, where the matmul would multiply all K."""
-    dense = x.shape[1] - one_hot
+    dense, width = x.shape[1] - one_hot, weight.shape[1]
     for i in range(x.shape[0]):
-        a[i] = 0
+        for k in range(width):
+            a[i, k] = 0
         for j in range(x.shape[1]):
-            if j < dense or x[i, j] != 0:
-                a[i] += x[i, j] * weight[j]
+            x_ij = x[i, j]
+            if j < dense or x_ij != 0:
+                for k in range(width):  # a_i += x_ij W_j, without a temporary row
+                    a[i, k] += x_ij * weight[j, k]
 
 
 @njit
 def one_hot_input_weight_grad(x, g, grad_weight, one_hot):
     """dL/dW = x^T g (n_in, n_out) for one_hot_input_forward's x (rows, n_in) and g = dL/da (rows, n_out),
     skipping the zeros of x's last ``one_hot`` columns as the forward does."""
-    dense = x.shape[1] - one_hot
+    dense, width = x.shape[1] - one_hot, g.shape[1]
     grad_weight[:] = 0
     for i in range(x.shape[0]):
         for j in range(x.shape[1]):
-            if j < dense or x[i, j] != 0:
-                grad_weight[j] += x[i, j] * g[i]
+            x_ij = x[i, j]
+            if j < dense or x_ij != 0:
+                for k in range(width):  # dW_j += x_ij g_i
+                    grad_weight[j, k] += x_ij * g[i, k]
 
 
 @njit
