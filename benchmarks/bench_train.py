@@ -77,9 +77,11 @@ def gan_config(batch: int, hidden: int, dtype: str = "float32") -> Any:
 FORWARD, WEIGHT_GRAD, INPUT_GRAD = 0, 1, 2  # h @ W,  h.T @ g,  g @ W.T
 
 
-def matmul_shapes(config: Any) -> list[tuple[int, int, int, int]]:
+def matmul_shapes(config: Any, code_rows: bool = False) -> list[tuple[int, int, int, int]]:
     """(m, k, n, kind) of every matmul one training step needs, in order, for one thread holding the
-    whole batch (the fused step's order; benchmarks/profile_step.py times them).
+    whole batch (the fused step's order; benchmarks/profile_step.py times them). With latent codes G's
+    first layer multiplies its whole input, the one-hot code included, as the references do by
+    default; ``code_rows``: only the noise, as the fused step does (it adds the code's row of W apart).
 
     kind FORWARD: (m, k) @ (k, n), a layer's h W; WEIGHT_GRAD: (k, m).T @ (k, n), dL/dW = h^T g;
     INPUT_GRAD: (m, k) @ (n, k).T, dL/dh = g W^T. D step: G forward (n = B*pack rows); D forward,
@@ -91,6 +93,8 @@ def matmul_shapes(config: Any) -> list[tuple[int, int, int, int]]:
     from tinygan.gan.codes import Q_HIDDEN
 
     c, (g_sizes, d_sizes) = config, layer_widths(config)
+    if code_rows:
+        g_sizes[0] = c.noise_dim
     n, b = c.batch_size * c.pack, c.batch_size  # G's rows (samples), D's rows per side (packs)
 
     def forward(sizes: list[int], rows: int) -> list[tuple[int, int, int, int]]:
@@ -115,9 +119,9 @@ def matmul_shapes(config: Any) -> list[tuple[int, int, int, int]]:
     return d_step * c.d_steps + g_step
 
 
-def config_flops(config: Any) -> int:
+def config_flops(config: Any, code_rows: bool = False) -> int:
     """FLOPs (2 m k n each) of the matmuls in one training step of a GANConfig (matmul_shapes)."""
-    return sum(2 * m * k * n for m, k, n, _ in matmul_shapes(config))
+    return sum(2 * m * k * n for m, k, n, _ in matmul_shapes(config, code_rows))
 
 
 def parse_configs(text: str) -> list[tuple[int, int]]:

@@ -89,3 +89,7 @@ def test_the_grid_recipe_counts_q_reading_its_codes_back():
     loops = profile.elementwise_shapes(config)
     q_loops = len(loops) - len(profile.elementwise_shapes(no_reader))
     assert q_loops == 3 + 2 + 3  # Q's bias and activation per layer, act' of its two hidden layers, 3 bias sums
+    # The fused step adds each code's row of G's first weight: its matmuls there see z alone (2 of 152 inputs),
+    # in the D step's and the G step's forward and in G's dL/dW.
+    dense, fused = bench_train.config_flops(config), bench_train.config_flops(config, code_rows=True)
+    assert dense - fused == 3 * 2 * 128 * 150 * 256
