@@ -13,9 +13,10 @@ latent codes read back by Q; the digits: 64-D points, G ending in tanh), with th
 estimated seconds of the recipe's full run (config.steps / steps per second). Fresh real and noise
 batches every step, float32. Each runs in its own subprocess pinned to the same
 number of threads (``--threads``, default: every CPU this process may use), so one library's
-spinning thread pool cannot slow the next one down; ``--rounds 2`` runs them all twice, the second time
-in reverse order, and pools the repeats (``--pool A.json B.json`` does the same for separate runs'
-JSON files, and runs nothing). For each shape or recipe: one first step
+spinning thread pool cannot slow the next one down. The cases run one at a time through every
+implementation, in alternating order, so that all implementations of a case are timed within about a
+minute; ``--rounds 2`` does it all twice and pools the repeats (``--pool A.json B.json`` does the same
+for separate runs' JSON files, and runs nothing). For each shape or recipe: one first step
 (compile), a warm-up that also sizes the repeats, then the median of ``--repeats`` timed repeats of
 about ``--seconds`` each; asynchronous libraries (JAX, CUDA) are synchronised at the end of a repeat.
 On a machine shared with other work, ``--threads 1`` gives far steadier numbers: a BLAS or OpenMP
@@ -577,18 +578,44 @@ def max_peak(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def pool_rounds(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
-    """One worker's result over two rounds: each (case, variant) keeps the timed repeats of both, and
-    its steps/s becomes the median of them all."""
+    """One implementation's results from two worker calls: a (case, variant) timed in both keeps the
+    timed repeats of both, its steps/s the median of them all; one timed only later is added."""
     if "records" not in earlier or "records" not in later:
         return earlier
     pooled = {(r["case"], r["variant"]): r for r in earlier["records"]}
     for record in later["records"]:
         mine = pooled.get((record["case"], record["variant"]))
-        if mine is None or "rates" not in mine or "rates" not in record:
-            continue
-        mine["rates"] = mine["rates"] + record["rates"]
-        mine["steps_per_s"] = statistics.median(mine["rates"])
+        if mine is None:
+            earlier["records"].append(record)
+        elif "rates" in mine and "rates" in record:
+            mine["rates"] = mine["rates"] + record["rates"]
+            mine["steps_per_s"] = statistics.median(mine["rates"])
     return earlier
+
+
+def run_rounds(impls: list[str], spec: dict[str, Any], rounds: int, verbose: bool) -> dict[str, dict[str, Any]]:
+    """Every implementation on every case, ``rounds`` times, case by case: one case through every
+    implementation (each in a fresh worker), then the next, the implementations' order reversed from one
+    case to the next and from one round to the next. So the implementations of a case are timed within
+    about a minute of each other, and a slow spell of the machine (they last seconds to minutes) falls
+    on all of them rather than on one implementation's whole list. An implementation that cannot run
+    here (skipped) is asked once."""
+    results: dict[str, dict[str, Any]] = {}
+    for round_index in range(rounds):
+        for case_index, case in enumerate(spec["cases"]):
+            forward = (round_index + case_index) % 2 == 0
+            for impl in impls if forward else impls[::-1]:
+                if "skipped" in results.get(impl, {}):
+                    continue
+                print(f"{case['name']}: {impl} (round {round_index + 1} of {rounds}) ...", file=sys.stderr, flush=True)
+                result = call_worker(impl, spec | {"cases": [case]}, verbose)
+                results[impl] = pool_rounds(results[impl], result) if impl in results else result
+                for key in ("skipped", "error"):
+                    if key in result and key not in results[impl]:
+                        results[impl][key] = result[key]
+                    if key in result:
+                        print(f"  {impl}: {key}: {result[key]}", file=sys.stderr, flush=True)
+    return results
 
 
 POOL_CONFLICTS = ("configs", "recipes", "impls", "repeats", "seconds", "rounds", "threads", "dtype", "no_compile")
@@ -717,8 +744,8 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds",
         type=number(int, 1, "--rounds"),
         default=1,
-        help="run every implementation this many times, every other round in reverse order, and pool the "
-        "repeats (steadier ratios on a machine whose speed drifts)",
+        help="time every case this many times, case by case through every implementation (run_rounds), and "
+        "pool the repeats (steadier ratios on a machine whose speed drifts)",
     )
     parser.add_argument(
         "--threads", type=number(int, 0, "--threads"), default=available, help="threads for every implementation"
@@ -771,17 +798,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"matmul peak (NumPy, {args.threads} threads) ...", file=sys.stderr, flush=True)
         peak_runs = [call_worker("peak", spec, args.verbose).get("peak", {})]
 
-        results: dict[str, dict[str, Any]] = {}
-        for round_index in range(args.rounds):
-            # every other round in reverse order, so a slow spell of the machine falls on different implementations
-            order = args.impls if round_index % 2 == 0 else args.impls[::-1]
-            for impl in order:
-                print(f"{impl} (round {round_index + 1} of {args.rounds}) ...", file=sys.stderr, flush=True)
-                result = call_worker(impl, spec, args.verbose)
-                results[impl] = pool_rounds(results[impl], result) if impl in results else result
-                for key in ("skipped", "error"):
-                    if key in result and round_index == 0:
-                        print(f"  {impl}: {key}: {result[key]}", file=sys.stderr, flush=True)
+        results = run_rounds(args.impls, spec, args.rounds, args.verbose)
 
         print("matmul peak again ...", file=sys.stderr, flush=True)
         peak_runs.append(call_worker("peak", spec, args.verbose).get("peak", {}))

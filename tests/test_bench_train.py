@@ -27,6 +27,26 @@ def test_pool_rounds_keeps_every_repeat_and_takes_their_median():
     assert pooled["rates"] == [10.0, 12.0, 30.0, 40.0, 50.0] and pooled["steps_per_s"] == 30.0
 
 
+def test_rounds_go_case_by_case_alternating_the_order_and_ask_a_skipped_one_once(monkeypatch):
+    calls = []
+
+    def fake_worker(impl, spec, verbose):
+        (case,) = spec["cases"]  # one case per worker call
+        calls.append((case["name"], impl))
+        if impl == "gpu":
+            return {"records": [], "skipped": "no GPU"}
+        return {"records": [{"case": case["name"], "variant": "", "rates": [float(len(calls))], "steps_per_s": 0.0}]}
+
+    monkeypatch.setattr(bench, "call_worker", fake_worker)
+    spec = {"cases": [{"name": "a"}, {"name": "b"}]}
+    results = bench.run_rounds(["x", "y", "gpu"], spec, 2, False)
+    assert calls == [("a", "x"), ("a", "y"), ("a", "gpu"), ("b", "y"), ("b", "x"),  # round 1: b in reverse
+                     ("a", "y"), ("a", "x"), ("b", "x"), ("b", "y")]  # fmt: skip
+    assert results["gpu"]["skipped"] == "no GPU" and not results["gpu"]["records"]
+    x = {r["case"]: r["rates"] for r in results["x"]["records"]}
+    assert x == {"a": [1.0, 7.0], "b": [5.0, 8.0]}  # both rounds' repeats of each case, pooled
+
+
 def test_two_rounds_time_the_digits_recipe_and_pool_the_repeats(tmp_path):
     out = tmp_path / "bench.json"
     argv = ["--configs", "64x16", "--recipes", "digits", "--impls", "tinygan-numpy", "--seconds", "0.02",
