@@ -156,9 +156,12 @@ class GAN:
         z itself when the GAN has no latent codes."""
         if not self.config.latent_codes:
             return z
-        codes = self.xp.asarray(rng.integers(0, self.config.latent_codes, z.shape[0]))  # (n,)
-        one_hot = self.xp.eye(self.config.latent_codes, dtype=self.dtype)[codes]  # (n, K)
-        return self.xp.concatenate([self.xp.asarray(z), one_hot], axis=1)
+        n, width = z.shape
+        codes = self.xp.asarray(rng.integers(0, self.config.latent_codes, n))  # (n,)
+        noise = self.xp.zeros((n, width + self.config.latent_codes), dtype=self.dtype)  # (n, noise_dim + K)
+        noise[:, :width] = self.xp.asarray(z)
+        noise[self.xp.arange(n), width + codes] = 1  # the one-hot code after z
+        return noise
 
     def codes_of(self, z: Any) -> Any:
         """The latent code of each row of G's noise z (n, noise_dim + K), (n,); None without codes."""
