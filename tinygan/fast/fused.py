@@ -217,7 +217,7 @@ def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads
     dL/dW_i = h_i^T g and dL/db_i = sum over rows of g, WRITTEN (not added) into ``net.grads`` when
     ``want_param_grads``; and dL/dh_i = g W_i^T. Returns dL/dx (rows, n_0) when ``want_input_grad``,
     else an empty array (the first layer's input gradient is then never computed). ``one_hot`` as in
-    mlp_forward (only with want_input_grad False: nothing needs the gradient at a code).
+    mlp_forward: the first layer's dL/dW skips the code's zeros (its dL/dx, when wanted, is g W^T).
     """
     rows, layers = x.shape[0], len(net.sizes) - 1
     offsets = np.zeros(layers, np.int64)  # where each layer starts in the flat buffers
