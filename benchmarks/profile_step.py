@@ -43,19 +43,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_train import FORWARD, WEIGHT_GRAD, config_flops, matmul_shapes, measure, noop  # noqa: E402
 
-from tinygan.fast.fused import act_backward_bias_sum, layer_widths  # noqa: E402  (as the fused step)
+from tinygan.fast.fused import layer_widths  # noqa: E402  (the widths the fused step uses)
 from tinygan.fast.kernels import _act_backward_flat, bias_act_forward_numba, njit  # noqa: E402  (Numba's)
 
-ACT_FORWARD, ACT_BACKWARD, BIAS_SUM = 0, 1, 2  # a <- act(a + b),  g <- g act'(a),  both g <- g act'(a) and db
+ACT_FORWARD, ACT_BACKWARD, BIAS_SUM = 0, 1, 2  # a <- act(a + b),  g <- g act'(a),  db = sum of g's rows
 DEFAULT_CASES = "1024x128,4096x128,1024x512,two,ring8,grid25,digits"
 
 
 def elementwise_shapes(config: Any) -> list[tuple[int, int, int, int]]:
     """(rows, cols, kind, activation code) of every elementwise loop over a layer's output in one fused
     step, in order (one thread, the whole batch): bias and activation after each matmul of the forward
-    (ACT_FORWARD); in the backward, where the weights get gradients, act' and the bias gradient's sum
-    over rows in one pass (BIAS_SUM, fused.act_backward_bias_sum), elsewhere act' alone where the
-    activation is not the identity (ACT_BACKWARD). With latent codes
+    (ACT_FORWARD), act' in the backward where the activation is not the identity (ACT_BACKWARD), and
+    the bias gradient's sum over rows where the weights get gradients (BIAS_SUM). With latent codes
     read back by Q (config.code_info > 0), Q's forward and backward on the n fakes join the G step."""
     from tinygan.fast.kernels import ACTIVATION_CODES, IDENTITY
     from tinygan.gan.codes import Q_HIDDEN
@@ -72,10 +71,10 @@ def elementwise_shapes(config: Any) -> list[tuple[int, int, int, int]]:
     def backward(sizes: list[int], acts: list[int], rows: int, weights: bool) -> list[tuple[int, int, int, int]]:
         loops = []
         for o, act in zip(sizes[:0:-1], acts[::-1]):
+            if act != IDENTITY:
+                loops.append((rows, o, ACT_BACKWARD, act))
             if weights:
                 loops.append((rows, o, BIAS_SUM, act))
-            elif act != IDENTITY:
-                loops.append((rows, o, ACT_BACKWARD, act))
         return loops
 
     d_step = forward(g_sizes, g_acts, n) + forward(d_sizes, d_acts, 2 * b) + backward(d_sizes, d_acts, 2 * b, True)
@@ -146,8 +145,11 @@ def run_elementwise(
         elif kind == ACT_BACKWARD:
             _act_backward_flat(block, outputs[start : start + rows * cols], act, slope)
         else:
-            output = outputs[start : start + rows * cols].reshape(rows, cols)
-            act_backward_bias_sum(block.reshape(rows, cols), output, act, slope, grad_bias[:cols])
+            sums = grad_bias[:cols]
+            sums[:] = 0
+            g = block.reshape(rows, cols)
+            for r in range(rows):
+                sums += g[r]
 
 
 def elementwise_operands(loops: list[tuple[int, int, int, int]], dtype: Any) -> tuple[np.ndarray, ...]:
