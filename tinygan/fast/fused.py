@@ -56,7 +56,7 @@ from . import kernels
 if kernels.numba is None:  # pragma: no cover
     raise ImportError("tinygan.fused needs numba")
 
-from .kernels import IDENTITY, _act_backward_flat, _act_grad, bce_part_numba, bias_act_forward_numba, njit
+from .kernels import IDENTITY, _act_backward_flat, bce_part_numba, bias_act_forward_numba, njit
 
 parallel_njit = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")  # as kernels.njit
 
@@ -189,19 +189,6 @@ def one_hot_input_weight_grad(x, g, grad_weight, one_hot):
 
 
 @njit
-def act_backward_bias_sum(g, h_out, act, slope, grad_bias):
-    """g <- g * act'(a) (rows, n), act' read through the layer's output h_out (skipped for the identity),
-    and grad_bias (n,) = dL/db = the sum of the new g's rows, in one pass over g instead of two."""
-    grad_bias[:] = 0
-    for i in range(g.shape[0]):
-        if act != IDENTITY:
-            for k in range(g.shape[1]):
-                g[i, k] *= _act_grad(h_out[i, k], act, slope)
-        for k in range(g.shape[1]):
-            grad_bias[k] += g[i, k]
-
-
-@njit
 def mlp_forward(net, outputs, x, slope, one_hot=0):
     """h_{i+1} = act(h_i W_i + b_i) from h_0 = x (rows, n_0); the last layer's act is the output activation.
     ``one_hot``: how many of x's last columns are a one-hot code (one_hot_input_forward skips their zeros).
@@ -241,17 +228,19 @@ def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads
         n_in = net.sizes[layer]
         weight, _, _ = _layer_slices(net.params, net.sizes, layer, offsets[layer])
         act = net.activation if layer < layers - 1 else net.output_activation
-        h_out = _layer_output(outputs, net.sizes, layer, rows)  # act' is written through the output h
+        if act != IDENTITY:  # through the activation: g <- g * act'(a), written through the output h
+            h_out = _layer_output(outputs, net.sizes, layer, rows)
+            _act_backward_flat(g.reshape(-1), h_out.reshape(-1), act, slope)
         h_in = x if layer == 0 else _layer_output(outputs, net.sizes, layer - 1, rows)
         if want_param_grads:
             grad_weight, grad_bias, _ = _layer_slices(net.grads, net.sizes, layer, offsets[layer])
-            act_backward_bias_sum(g, h_out, act, slope, grad_bias)  # g <- g * act'(a); dL/db = sum of g's rows
             if layer == 0 and one_hot > 0:
                 one_hot_input_weight_grad(h_in, g, grad_weight, one_hot)
             else:
                 np.dot(h_in.T, g, grad_weight)  # (n_in, rows) @ (rows, n_out)
-        elif act != IDENTITY:  # through the activation: g <- g * act'(a)
-            _act_backward_flat(g.reshape(-1), h_out.reshape(-1), act, slope)
+            grad_bias[:] = 0
+            for i in range(rows):
+                grad_bias += g[i]
         if layer == 0 and not want_input_grad:
             return input_grads[:0].reshape(0, n_in)
         half = (layer % 2) * (input_grads.size // 2)
