@@ -206,14 +206,18 @@ class JaxGAN:
         codes = jax.random.randint(k_c, rows, 0, c.latent_codes)
         return jnp.concatenate([z, jax.nn.one_hot(codes, c.latent_codes, dtype=self.dtype)], axis=-1)
 
-    def _generate(self, g_params: Params, z: jax.Array) -> jax.Array:
+    def _codes(self, z: jax.Array) -> jax.Array:
+        """The latent code of each row of G's noise z (n, noise_dim + K), (n,)."""
+        return jnp.argmax(z[:, self.config.noise_dim :], axis=1)
+
+    def _generate(self, g_params: Params, z: jax.Array, codes: jax.Array | None = None) -> jax.Array:
         """G(z): the MLP, then G's output activation (config.g_output; none when 'linear'). With
         ``code_rows``, G's first layer is z_noise W_noise + b plus the latent code's row of W (the one-hot
-        code's product without its zeros), as tinygan's fused step."""
+        code's product without its zeros), as tinygan's fused step. ``codes``: z's codes (n,) if known."""
         if not self.code_rows:
             return self.g_out(mlp_apply(g_params, z, self.g_act))
         (weight, bias), noise_dim = g_params[0], self.config.noise_dim
-        codes = jnp.argmax(z[:, noise_dim:], axis=1)  # (n,)
+        codes = self._codes(z) if codes is None else codes  # (n,)
         h = self.g_act(z[:, :noise_dim] @ weight[:noise_dim] + bias + weight[noise_dim:][codes])  # (n, hidden)
         return self.g_out(mlp_apply(g_params[1:], h, self.g_act))
 
@@ -250,9 +254,11 @@ class JaxGAN:
             d_loss, d_grads = jax.value_and_grad(d_loss_fn)(d_params)
             d_params, opt_d = self._adam(d_grads, opt_d, d_params, lr)
 
+        codes_g = self._codes(z_g) if c.latent_codes else None  # (n,), read once for G and for Q
+
         def g_loss_fn(g_params: Params, q_params: Params) -> tuple[jax.Array, jax.Array]:
             """(loss_G + CE of Q's reading of the code, loss_G); without Q (q_params []) loss_G twice."""
-            fake = self._generate(g_params, z_g)  # (n, data_dim)
+            fake = self._generate(g_params, z_g, codes_g)  # (n, data_dim)
             logits = mlp_apply(d_params, self._packs(fake, b, gate), self.d_act)  # (B, 1)
             if c.loss == "minimax":
                 g_loss = -jnp.mean(bce_with_logits(logits, 0.0))  # mean log(1 - D(G(z)))
@@ -261,8 +267,8 @@ class JaxGAN:
             if not q_params:
                 return g_loss, g_loss
             code_logits = mlp_apply(q_params, scale_grad(fake, c.code_info), self.q_act)  # (n, K)
-            codes = jnp.argmax(z_g[:, c.noise_dim :], axis=1)  # (n,)
-            ce = -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(code_logits), codes[:, None], axis=1))  # mean over n
+            log_p = jax.nn.log_softmax(code_logits)  # (n, K)
+            ce = -jnp.mean(jnp.take_along_axis(log_p, codes_g[:, None], axis=1))  # mean over n
             return g_loss + ce, g_loss
 
         # D's weight grads are never formed; Q's (with codes) come from the same backward as G's

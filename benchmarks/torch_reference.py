@@ -211,13 +211,18 @@ class TorchGAN:
         return state
 
     # ------------------------------------------------------------------ one training step
-    def _generate(self, z: torch.Tensor) -> torch.Tensor:
+    def _codes(self, z: torch.Tensor) -> torch.Tensor:
+        """The latent code of each row of G's noise z (n, noise_dim + K), (n,)."""
+        return z[:, self.config.noise_dim :].argmax(1)
+
+    def _generate(self, z: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
         """G(z) for z (n, noise_dim + K). With ``code_rows``, G's first layer is z_noise W_noise^T + b plus the
-        code's column of W (the one-hot code's product without its zeros); its gradient lands in those columns."""
+        code's column of W (the one-hot code's product without its zeros); its gradient lands in those columns.
+        ``codes``: z's codes (n,) when the caller has them already."""
         if not self.code_rows:
             return self.G(z)
         first, noise_dim = self.G[0], self.config.noise_dim
-        codes = z[:, noise_dim:].argmax(1)  # (n,)
+        codes = self._codes(z) if codes is None else codes  # (n,)
         h = F.linear(z[:, :noise_dim], first.weight[:, :noise_dim], first.bias)  # (n, hidden)
         return self.G[1:](h + first.weight[:, noise_dim:].T[codes])
 
@@ -249,7 +254,8 @@ class TorchGAN:
             d_loss.backward()
             self.opt_D.step()
 
-        fake = self._generate(z_g)  # (n, d)
+        codes_g = self._codes(z_g) if self.Q is not None or self.code_rows else None  # (n,), read once
+        fake = self._generate(z_g, codes_g)  # (n, d)
         logits = self.D(fake.reshape(b, -1))  # (B, 1), through the updated D
         g_loss = F.binary_cross_entropy_with_logits(logits, self._g_targets)
         if c.loss == "minimax":
@@ -257,7 +263,7 @@ class TorchGAN:
         loss = g_loss
         if self.Q is not None:  # G gets dL_G/dfake + lambda dCE/dfake, Q dCE/dtheta_Q, from the one backward
             code_logits = self.Q(ScaleGrad.apply(fake, c.code_info))  # (n, K)
-            loss = g_loss + F.cross_entropy(code_logits, z_g[:, c.noise_dim :].argmax(1))  # + CE, a mean over n
+            loss = g_loss + F.cross_entropy(code_logits, codes_g)  # + CE, a mean over n
             self.opt_Q.zero_grad(set_to_none=True)
         self.opt_G.zero_grad(set_to_none=True)
         loss.backward(inputs=self.g_params + self.q_params)  # through D, but only G's (and Q's) parameters get .grad
