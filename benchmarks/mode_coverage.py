@@ -71,6 +71,16 @@ NONE = {
     "latent_codes": 0,
     "code_info": 0.0,
 }
+
+
+def spread_codes(codes: int, weight: float) -> Method:
+    """PacGAN2 + pack spread + ``codes`` latent codes read back by Q at ``weight`` + EMA + 5% truncation."""
+    label = (f"PacGAN2 + pack spread + {codes} latent codes read by Q (InfoGAN, {weight:g}) + EMA of G (0.999) "
+             "+ Jacobian truncation 5%")  # fmt: skip
+    return Method(label, NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.05, "pack_spread": True,
+                                 "latent_codes": codes, "code_info": weight})  # fmt: skip
+
+
 METHODS: dict[str, Method] = {
     "gan": Method("GAN (pack 1)", NONE),
     "pack2": Method("PacGAN2", NONE | {"pack": 2}),
@@ -89,18 +99,9 @@ METHODS: dict[str, Method] = {
                          NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.03, "pack_spread": True}),
     "spread_jbt5": Method("PacGAN2 + pack spread + EMA of G (0.999) + Jacobian truncation 5%",
                           NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.05, "pack_spread": True}),
-    "spread_codes": Method("PacGAN2 + pack spread + 150 latent codes read by Q (InfoGAN, 0.1) + EMA of G (0.999) "
-                           "+ Jacobian truncation 5%",
-                           NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.05, "pack_spread": True,
-                                   "latent_codes": 150, "code_info": 0.1}),
-    "spread_codes100": Method("PacGAN2 + pack spread + 100 latent codes read by Q (InfoGAN, 0.2) + EMA of G (0.999) "
-                              "+ Jacobian truncation 5%",
-                              NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.05, "pack_spread": True,
-                                      "latent_codes": 100, "code_info": 0.2}),
-    "spread_codes200": Method("PacGAN2 + pack spread + 200 latent codes read by Q (InfoGAN, 0.1) + EMA of G (0.999) "
-                              "+ Jacobian truncation 5%",
-                              NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.05, "pack_spread": True,
-                                      "latent_codes": 200, "code_info": 0.1}),
+    "spread_codes": spread_codes(150, 0.1),  # the grid's recipe
+    "spread_codes100": spread_codes(100, 0.2),
+    "spread_codes200": spread_codes(200, 0.1),
 }  # fmt: skip
 UNTRUNCATED = "_untruncated"  # a truncated run's samples drawn again without truncation: METHOD + UNTRUNCATED
 N_SAMPLES = 2500  # generated points per run, as in the PacGAN and VEEGAN papers
