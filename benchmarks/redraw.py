@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.draws < 1:
         p.error(f"--draws must be a positive int, got {args.draws}")
+    if not 0 <= args.truncation < 1:
+        p.error(f"--truncation must be a share in [0, 1), got {args.truncation:g}")
     try:
         table = rows(args.folder, args.draws, args.truncation)
     except (ValueError, OSError) as error:

@@ -269,7 +269,7 @@ def test_per_seed_flag_prints_one_line_per_run(tmp_path, capsys):
     assert "train s" not in without
 
 
-def test_keep_models_writes_checkpoints_that_sample_the_recorded_points(tmp_path):
+def test_keep_models_writes_checkpoints_that_sample_the_recorded_points(tmp_path, capsys):
     argv = [*TINY, "--mixtures", "ring8", "--methods", "pack2_jbt", "--seeds", "1", "--true-trials", "2",
             "--no-png", "--out", str(tmp_path), "--keep-models"]  # fmt: skip
     assert mode_coverage.main(argv) == 0
@@ -290,3 +290,7 @@ def test_keep_models_writes_checkpoints_that_sample_the_recorded_points(tmp_path
     assert stats["faithful"][1] == expected["faithful"] and stats["width"].shape == (2,)
     assert redraw.main([str(tmp_path), "--draws", "2", "--truncation", "0.03", "--markdown"]) == 0
     assert redraw.main([str(tmp_path / "runs"), "--draws", "2"]) == 2  # no runs/ folder below it
+    for bad in ("1.5", "-0.1"):  # refused before any model is loaded
+        with pytest.raises(SystemExit):
+            redraw.main([str(tmp_path), "--truncation", bad])
+        assert "--truncation must be a share in [0, 1)" in capsys.readouterr().err
