@@ -611,9 +611,8 @@ def run_rounds(impls: list[str], spec: dict[str, Any], rounds: int, verbose: boo
                 result = call_worker(impl, spec | {"cases": [case]}, verbose)
                 results[impl] = pool_rounds(results[impl], result) if impl in results else result
                 for key in ("skipped", "error"):
-                    if key in result and key not in results[impl]:
-                        results[impl][key] = result[key]
-                    if key in result:
+                    if key in result:  # the first reason is kept
+                        results[impl].setdefault(key, result[key])
                         print(f"  {impl}: {key}: {result[key]}", file=sys.stderr, flush=True)
     return results
 
@@ -652,8 +651,7 @@ def best_variant(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for size, options in by_size.items():
         best = max(options, key=lambda r: r["steps_per_s"])
         others = "; ".join(f"{describe(r['variant'])} {r['steps_per_s']:.1f}" for r in options if r is not best)
-        note = describe(best["variant"]) + (f" (vs {others})" if others else "") if len(options) > 1 else ""
-        chosen[size] = best | {"note": note}
+        chosen[size] = best | {"note": describe(best["variant"]) + (f" (vs {others})" if others else "")}
     return chosen
 
 
