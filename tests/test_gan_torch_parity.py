@@ -297,3 +297,12 @@ def test_benchmark_flop_count_is_torchs_count_of_the_reference_step():
         with FlopCounterMode(display=False) as counter:
             reference.train_step_on(*batches)
         assert counter.get_total_flops() == bench_train.config_flops(config)
+    # with G's first layer picking the code's row, only z's columns are multiplied: the fused step's own count
+    config = small_config("float64", **CODES)
+    reference = torch_reference.TorchGAN(config, data=mixture("two", dtype=np.float64), code_rows=True)
+    batches = reference.sample_batches()  # outside the count: sampling makes a 2x2 bmm
+    with FlopCounterMode(display=False) as counter:
+        reference.train_step_on(*batches)
+    assert (
+        counter.get_total_flops() == bench_train.config_flops(config, code_rows=True) < bench_train.config_flops(config)
+    )
