@@ -252,3 +252,76 @@ def test_refusals_name_the_argument():
         with pytest.raises(error, match="^weight must be"):
             tg.r1_penalty(D, x, weight=weight)
     assert np.all(D.flat.grad == 0)  # nothing was added by a refused call
+
+
+# ---------------------------------------------------------------------------- training with R1 / R2
+def small_config(**fields):
+    return tg.GANConfig(hidden=8, depth=2, batch_size=16, steps=10, dtype="float64", **fields)
+
+
+@pytest.mark.parametrize(
+    "fields, error, message",
+    [
+        ({"r1": -0.1}, ValueError, "^r1 must be >= 0"),
+        ({"r2": float("nan")}, ValueError, "^r2 must be finite"),
+        ({"r1": "1"}, TypeError, "^r1 must be a number"),
+        ({"r2": True}, TypeError, "^r2 must be a number"),
+        ({"r1": 1.0, "pack": 2, "pack_spread": True}, ValueError, "^r1 and r2 need D's input to be the points"),
+        ({"r2": 1.0, "fourier_features": 4}, ValueError, "^r1 and r2 need D's input to be the points"),
+        ({"r1": 1.0, "num_classes": 3}, ValueError, "^r1 and r2 are for unconditional GANs"),
+    ],
+)
+def test_config_refuses_bad_penalties(fields, error, message):
+    with pytest.raises(error, match=message):
+        small_config(**fields).validate()
+
+
+def test_penalties_survive_a_checkpoint(tmp_path):
+    gan = tg.GAN(tg.mixture("two"), small_config(r1=0.5, r2=0.25, pack=2), seed=0)
+    gan.train_step()
+    tg.save_checkpoint(gan, tmp_path / "r1.npz")
+    loaded = tg.load_checkpoint(tmp_path / "r1.npz", tg.mixture("two"))
+    assert (loaded.config.r1, loaded.config.r2) == (0.5, 0.25)
+    assert tg.GANConfig.from_dict(gan.config.to_dict()) == gan.config
+
+
+def test_penalties_choose_the_layer_by_layer_step():
+    pytest.importorskip("numba")
+    tg.set_backend("numba")  # the conftest fixture restores the backend afterwards
+    assert tg.GAN(tg.mixture("two"), small_config(), seed=0).fused is not None
+    for fields in ({"r1": 1.0}, {"r2": 1.0}):
+        gan = tg.GAN(tg.mixture("two"), small_config(**fields), seed=0)
+        assert gan.fused is None and "layer by layer" in gan.step_code
+
+
+@pytest.mark.parametrize("pack", [1, 3])
+def test_d_step_adds_gamma_times_the_penalty_gradients(pack):
+    """D's grads with r1 = a, r2 = b are the plain step's plus a dP/dtheta on the real packs and b dP/dtheta
+    on the fake ones; G is untouched by the D step."""
+    data, a, b = tg.mixture("two"), 2.0, 0.5
+    plain = tg.GAN(data, small_config(pack=pack), seed=3)
+    penalised = tg.GAN(data, small_config(pack=pack, r1=a, r2=b), seed=3)
+    rng = np.random.default_rng(0)
+    n = 16 * pack
+    real, z = rng.normal(size=(n, 2)), rng.normal(size=(n, 2))
+    loss = plain.discriminator_forward_backward(real, z)
+    assert penalised.discriminator_forward_backward(real, z) == loss  # the reported loss is D's BCE alone
+    bce_only = plain.D.flat.grad.copy()
+    real_packs, fake_packs = real.reshape(16, -1), plain.generate(z).reshape(16, -1)  # (B, 2 m) each
+    plain.D.zero_grad()
+    tg.r1_penalty(plain.D, real_packs, weight=a)
+    tg.r1_penalty(plain.D, fake_packs, weight=b)
+    expected = bce_only + plain.D.flat.grad
+    np.testing.assert_allclose(penalised.D.flat.grad, expected, rtol=1e-12, atol=1e-15)
+    assert np.any(np.abs(penalised.D.flat.grad - bce_only) > 1e-6)  # the penalties did add something
+    assert np.all(penalised.G.flat.grad == 0)
+
+
+def test_training_with_r1_runs_and_differs():
+    config = small_config(r1=1.0, r2=1.0)
+    gan, plain = tg.GAN(tg.mixture("two"), config, seed=0), tg.GAN(tg.mixture("two"), small_config(), seed=0)
+    for _ in range(5):
+        losses = gan.train_step()
+        plain.train_step()
+    assert np.isfinite(float(losses["d_loss"])) and np.isfinite(float(losses["g_loss"]))
+    assert not np.array_equal(gan.D.flat.data, plain.D.flat.data)
