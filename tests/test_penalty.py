@@ -6,7 +6,10 @@ Finite differences need the ReLU/LeakyReLU kinks out of reach: each example meas
 changes which side of a kink any pre-activation lies on.
 """
 
+import functools
+import importlib.util
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -325,3 +328,35 @@ def test_training_with_r1_runs_and_differs():
         plain.train_step()
     assert np.isfinite(float(losses["d_loss"])) and np.isfinite(float(losses["g_loss"]))
     assert not np.array_equal(gan.D.flat.data, plain.D.flat.data)
+
+
+# ---------------------------------------------------------------------------- the Dirac GAN (demos/dirac_gan.py)
+@functools.cache
+def load_dirac_demo():
+    path = Path(__file__).resolve().parents[1] / "demos" / "dirac_gan.py"
+    spec = importlib.util.spec_from_file_location("dirac_gan_demo", path)
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    return demo
+
+
+@given(psi=st.floats(-5, 5), gamma=st.floats(0, 10))
+def test_dirac_penalty_gradient_is_gamma_psi(psi, gamma):
+    """D(x) = psi x has grad_x D = psi everywhere: R1 = gamma/2 psi^2, whose psi-derivative is gamma psi."""
+    assert load_dirac_demo().r1_gradient(psi, gamma) == pytest.approx(gamma * psi, rel=1e-12, abs=1e-300)
+
+
+def test_dirac_gan_circles_away_without_r1_and_converges_with_it():
+    demo = load_dirac_demo()
+    plain, penalised = demo.simulate(0.0, 500, 0.1), demo.simulate(1.0, 500, 0.1)
+    assert plain[-1] > 1.4 * plain[0]  # |1 + i lr/2| > 1: the step spirals outwards
+    assert penalised[-1] < 1e-6 * penalised[0]
+    assert np.all(np.abs(demo.step_eigenvalues(0.0, 0.1)) > 1)
+    assert np.all(np.abs(demo.step_eigenvalues(1.0, 0.1)) < 1)
+
+
+def test_dirac_demo_refuses_bad_numbers_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        load_dirac_demo().main(["--gamma", "-1"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(lines) == 1 and lines[0].startswith("error:") and "--gamma" in lines[0]
