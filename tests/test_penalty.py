@@ -238,6 +238,8 @@ def test_refusals_name_the_argument():
     with pytest.raises(TypeError, match="^D: r1_penalty handles Dense"):
         features = FourierFeatures(2, 3, dtype=np.float64)
         tg.r1_penalty(tg.Sequential(features, tg.Dense(features.out_features, 1, dtype=np.float64)), x)
+    with pytest.raises(TypeError, match="^D must contain a Dense layer"):
+        tg.r1_penalty(tg.Sequential(tg.Tanh()), np.zeros((3, 1)))
     with pytest.raises(TypeError, match="^x must be a numpy.ndarray"):
         tg.r1_penalty(D, [[0.0, 0.0]])
     with pytest.raises(TypeError, match="^x must have D's dtype float64, got float32"):

@@ -178,23 +178,24 @@ def _checked_layers(D: Any) -> list[Module]:
             layers.append(layer)
         else:
             raise TypeError(f"D: r1_penalty handles Dense, ReLU, LeakyReLU, Tanh and Sigmoid layers, got {layer!r}")
+    if not any(isinstance(layer, Dense) for layer in layers):
+        raise TypeError("D must contain a Dense layer: r1_penalty differentiates with respect to its weights")
     return layers
 
 
 def _check_input(D: Sequential, layers: list[Module], x: Any) -> None:
-    """x: a 2-D float array of D's dtype and input width, finite; D must end in one output."""
+    """x: a 2-D array of D's dtype (float32 or float64) and input width, finite; D must end in one output
+    (activations keep the width, so the first and last Dense layers decide)."""
     dense = [layer for layer in layers if isinstance(layer, Dense)]
     if not isinstance(x, D.xp.ndarray):
         raise TypeError(f"x must be a {D.xp.__name__}.ndarray, got {type(x).__name__}")
-    dtype = dense[0].dtype if dense else x.dtype
-    if x.dtype != dtype or x.dtype.kind != "f":
-        raise TypeError(f"x must have D's dtype {np.dtype(dtype).name}, got {x.dtype}")
-    width = dense[0].in_features if dense else x.shape[-1]
+    if x.dtype != dense[0].dtype:
+        raise TypeError(f"x must have D's dtype {dense[0].dtype.name}, got {x.dtype}")
+    width = dense[0].in_features
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != width:
         raise ValueError(f"x must have shape (batch >= 1, {width}), got {tuple(x.shape)}")
-    out = dense[-1].out_features if dense else width
-    if out != 1:
-        raise ValueError(f"D must output one logit per row, shape (B, 1); it outputs (B, {out})")
+    if dense[-1].out_features != 1:
+        raise ValueError(f"D must output one logit per row, shape (B, 1); it outputs (B, {dense[-1].out_features})")
     if not bool(D.xp.all(D.xp.isfinite(x))):
         raise ValueError("x contains NaN or inf")
 
