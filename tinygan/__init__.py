@@ -27,6 +27,7 @@ from .nn.layers import Dense, LeakyReLU, Module, ReLU, Sequential, Sigmoid, Tanh
 from .nn.losses import bce_with_logits, discriminator_loss, generator_loss
 from .nn.optim import SGD, Adam
 from .nn.parameters import Parameter
+from .nn.penalty import r1_penalty
 
 __version__ = "0.1.0"
 
@@ -55,6 +56,7 @@ __all__ = [
     "make_data",
     "mixture",
     "mlp",
+    "r1_penalty",
     "recipe",
     "save_checkpoint",
     "set_backend",

@@ -56,6 +56,8 @@ class GANConfig:
     pack_spread_from: float = 0.0  # it opens after this fraction of the run, over the next 10% (0: open throughout)
     latent_codes: int = 0  # if > 0, G's noise gains a one-hot code of this many equally likely values (codes.py)
     code_info: float = 0.0  # weight of InfoGAN's term that makes the code readable from G's output (needs latent_codes)
+    r1: float = 0.0  # gamma of R1, gamma/2 E_real ||grad_x D||^2 added to D's loss (nn/penalty.py); 0: off
+    r2: float = 0.0  # gamma of R2, the same on G's samples; 0: off
     dtype: str = "float32"
     extra: dict = field(default_factory=dict)  # free-form notes kept with checkpoints
 
@@ -95,6 +97,7 @@ class GANConfig:
             raise ValueError(f"code_info must be >= 0, got {self.code_info!r}")
         if self.code_info and not self.latent_codes:
             raise ValueError("code_info needs latent_codes >= 2: it makes G's code readable from its output")
+        self._validate_penalties()
         if self.latent_codes and self.num_classes:
             raise ValueError("latent_codes is for unconditional GANs (num_classes = 0)")
         for name in ("lr", "eps", "data_scale"):
@@ -129,6 +132,23 @@ class GANConfig:
         if not isinstance(self.extra, dict):
             raise TypeError(f"extra must be a dict, got {type(self.extra).__name__}")
         as_float_dtype(self.dtype)
+
+    def _validate_penalties(self) -> None:
+        """r1 and r2: finite numbers >= 0, for a D of Dense layers and activations judging points alone."""
+        for name in ("r1", "r2"):
+            _check_real(name, getattr(self, name))
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0: off), got {getattr(self, name)!r}")
+        if not (self.r1 or self.r2):
+            return
+        if self.fourier_features or self.pack_spread:
+            raise ValueError(
+                "r1 and r2 need D's input to be the points themselves: not with fourier_features or pack_spread"
+            )
+        if self.num_classes:
+            raise ValueError(
+                "r1 and r2 are for unconditional GANs (num_classes = 0): D's input gradient would include the labels"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self) | {"betas": list(self.betas)}

@@ -39,6 +39,7 @@ from ..nn.layers import Sequential, as_float_dtype, mlp
 from ..nn.losses import discriminator_loss, generator_loss
 from ..nn.optim import Adam
 from ..nn.pack_spread import PackSpread
+from ..nn.penalty import r1_penalty
 from .codes import CodeReader
 from .config import GANConfig, lr_multiplier, pack_spread_gate
 from .memory import available_bytes, describe_bytes, sampling_bytes
@@ -111,6 +112,7 @@ class GAN:
         self.G_ema = self.xp.array(self.G.flat.data) if config.ema > 0 else None
         self.fused = None  # the numba backend runs the same step as one jitted call (unconditional MLPs)
         plain = not self.conditional and self.features is None
+        plain = plain and not (config.r1 or config.r2)  # the fused step has no R1/R2: those run layer by layer
         if get_backend().name == "numba" and plain:
             from ..fast.fused import FusedStep
 
@@ -248,6 +250,11 @@ class GAN:
         d_loss, grad_real, grad_fake = discriminator_loss(logits[:batch], logits[batch:], real_target)
         self.D.zero_grad()
         self.D.backward(self.xp.concatenate([grad_real, grad_fake]))  # fills D's grads
+        # R1 / R2 (nn/penalty.py): gamma/2 mean ||grad D||^2 on the real / fake rows (packs), its gradient added
+        if self.config.r1:
+            r1_penalty(self.D, both[:batch], weight=self.config.r1)
+        if self.config.r2:
+            r1_penalty(self.D, both[batch:], weight=self.config.r2)
         return d_loss
 
     def generator_forward_backward(self, z: Any, labels: Any = None) -> Any:

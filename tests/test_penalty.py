@@ -1,0 +1,375 @@
+"""The R1 penalty (nn/penalty.py): its value and its parameter gradient, by finite differences in
+float64, by PyTorch's double backward, and in GAN training (config r1 / r2).
+
+Finite differences need the ReLU/LeakyReLU kinks out of reach: each example measures the smallest
+|pre-activation| and steps well below it, and is discarded (``assume``) if a perturbation still
+changes which side of a kink any pre-activation lies on.
+"""
+
+import functools
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import tinygan as tg
+from tinygan.nn.activations import LeakyReLU, ReLU
+from tinygan.nn.features import FourierFeatures
+from tinygan.nn.gradcheck import kink_margin, relative_error
+
+ACTIVATIONS = ["relu", "leaky_relu", "tanh", "sigmoid"]
+seeds = st.integers(0, 2**32 - 1)
+
+
+def random_network(seed, depth, width, fan_in, activation, output_activation=None, dtype=np.float64):
+    """An MLP fan_in -> width x (depth - 1) -> 1 with non-zero biases, and an input batch x in [-2, 2]."""
+    rng = np.random.default_rng(seed)
+    D = tg.mlp([fan_in] + [width] * (depth - 1) + [1], activation, output_activation, rng=rng, dtype=dtype)
+    for p in D.parameters():
+        if p.name == "bias":
+            p.data[...] = rng.uniform(-0.5, 0.5, size=p.shape)
+    return D, rng
+
+
+def kink_signs(D, x):
+    """Which side of 0 every pre-activation entering a ReLU or LeakyReLU lies on (a tuple of bool arrays)."""
+    signs = []
+    for layer in D.layers:
+        if isinstance(layer, (ReLU, LeakyReLU)):
+            signs.append(x > 0)
+        x = layer.forward(x)
+    return signs
+
+
+def same_signs(a, b):
+    return all(np.array_equal(u, v) for u, v in zip(a, b))
+
+
+def penalty_value(D, x):
+    """P alone: r1_penalty with weight 1 adds into the grads, so clear them afterwards."""
+    value = tg.r1_penalty(D, x)
+    D.zero_grad()
+    return value
+
+
+def penalty_difference(D, x, i, h, signs):
+    """Central difference of P in D's i-th parameter with step h; the example is discarded if a
+    perturbation moves a pre-activation across a ReLU/LeakyReLU kink (``signs``: those at x)."""
+    old = D.flat.data[i]
+    D.flat.data[i] = old + h
+    plus, signs_plus = penalty_value(D, x), kink_signs(D, x)
+    D.flat.data[i] = old - h
+    minus, signs_minus = penalty_value(D, x), kink_signs(D, x)
+    D.flat.data[i] = old
+    assume(same_signs(signs, signs_plus) and same_signs(signs, signs_minus))
+    return (plus - minus) / (2 * h)
+
+
+def input_difference(D, x, j, h, signs):
+    """Central differences of D's logit in column j of every row of x, (B,); discarded near a kink."""
+    step = np.zeros_like(x)
+    step[:, j] = h
+    assume(same_signs(signs, kink_signs(D, x + step)) and same_signs(signs, kink_signs(D, x - step)))
+    return (D.forward(x + step) - D.forward(x - step))[:, 0] / (2 * h)
+
+
+def finite_difference_step(D, x, activation):
+    """Central-difference step: 1e-4, and for ReLU/LeakyReLU nets at most 1% of the kink margin
+    (the smallest |pre-activation| entering one), so that no step reaches a kink."""
+    margin = kink_margin(D, x)
+    assume(margin > 1e-4)
+    return min(1e-4, 1e-2 * margin) if activation in ("relu", "leaky_relu") else 1e-4
+
+
+@given(
+    seed=seeds,
+    depth=st.integers(1, 3),
+    width=st.integers(1, 8),
+    fan_in=st.integers(1, 4),
+    batch=st.integers(1, 6),
+    activation=st.sampled_from(ACTIVATIONS),
+    output_activation=st.sampled_from([None, "tanh"]),
+)
+def test_parameter_gradient_matches_central_differences(
+    seed, depth, width, fan_in, batch, activation, output_activation
+):
+    D, rng = random_network(seed, depth, width, fan_in, activation, output_activation)
+    x = rng.uniform(-2, 2, size=(batch, fan_in))
+    h = finite_difference_step(D, x, activation)
+    signs = kink_signs(D, x)
+    D.zero_grad()
+    tg.r1_penalty(D, x)
+    analytic = D.flat.grad.copy()
+    numeric = np.empty_like(analytic)
+    for i in range(D.flat.size):  # Richardson: (4 c(h/2) - c(h)) / 3 cancels the h^2 error of c, leaving O(h^4)
+        numeric[i] = (4 * penalty_difference(D, x, i, h / 2, signs) - penalty_difference(D, x, i, h, signs)) / 3
+    assert relative_error(analytic, numeric) <= 1e-6, (analytic, numeric)
+
+
+@given(
+    seed=seeds,
+    depth=st.integers(1, 3),
+    width=st.integers(1, 8),
+    fan_in=st.integers(1, 4),
+    batch=st.integers(1, 6),
+    activation=st.sampled_from(ACTIVATIONS),
+)
+def test_value_is_half_mean_squared_input_gradient(seed, depth, width, fan_in, batch, activation):
+    D, rng = random_network(seed, depth, width, fan_in, activation)
+    x = rng.uniform(-2, 2, size=(batch, fan_in))
+    h = finite_difference_step(D, x, activation)
+    signs = kink_signs(D, x)
+    grad_x = np.empty_like(x)  # dD/dx, column j for every row at once: D's rows do not interact
+    for j in range(fan_in):  # Richardson, as for the parameters
+        grad_x[:, j] = (4 * input_difference(D, x, j, h / 2, signs) - input_difference(D, x, j, h, signs)) / 3
+    expected = 0.5 * np.mean(np.sum(grad_x**2, axis=1))
+    assert penalty_value(D, x) == pytest.approx(expected, rel=1e-6, abs=1e-12)
+
+
+def require_torch():
+    """torch, or skip; CI sets TINYGAN_REQUIRE_TORCH=1 so a missing torch fails there instead."""
+    if os.environ.get("TINYGAN_REQUIRE_TORCH") == "1":
+        import torch
+
+        return torch
+    return pytest.importorskip("torch")
+
+
+def torch_copy(torch, D):
+    """The same network in PyTorch, float64; nn.Linear stores W transposed, (out, in)."""
+    modules = {"ReLU": torch.nn.ReLU, "Tanh": torch.nn.Tanh, "Sigmoid": torch.nn.Sigmoid}
+    layers = []
+    for layer in D.layers:
+        if isinstance(layer, tg.Dense):
+            linear = torch.nn.Linear(layer.in_features, layer.out_features).double()
+            with torch.no_grad():
+                linear.weight.copy_(torch.from_numpy(layer.weight.data.T.copy()))
+                linear.bias.copy_(torch.from_numpy(layer.bias.data.copy()))
+            layers.append(linear)
+        elif isinstance(layer, LeakyReLU):
+            layers.append(torch.nn.LeakyReLU(layer.negative_slope))
+        else:
+            layers.append(modules[type(layer).__name__]())
+    return torch.nn.Sequential(*layers)
+
+
+@given(
+    seed=seeds,
+    depth=st.integers(1, 4),
+    width=st.integers(1, 32),
+    fan_in=st.integers(1, 5),
+    batch=st.integers(1, 16),
+    activation=st.sampled_from(ACTIVATIONS),
+    output_activation=st.sampled_from([None, "tanh", "sigmoid"]),
+)
+def test_matches_torch_double_backward(seed, depth, width, fan_in, batch, activation, output_activation):
+    torch = require_torch()
+    D, rng = random_network(seed, depth, width, fan_in, activation, output_activation)
+    x = rng.normal(size=(batch, fan_in))
+    reference = torch_copy(torch, D)
+    x_t = torch.tensor(x, requires_grad=True)
+    (grad_x,) = torch.autograd.grad(reference(x_t).sum(), x_t, create_graph=True)  # (B, in), a graph itself
+    penalty_t = 0.5 * (grad_x**2).sum(dim=1).mean()
+    penalty_t.backward()
+
+    D.zero_grad()
+    value = tg.r1_penalty(D, x)
+    assert value == pytest.approx(penalty_t.item(), rel=1e-8, abs=1e-15)
+    linear = [m for m in reference if isinstance(m, torch.nn.Linear)]
+    dense = [m for m in D.layers if isinstance(m, tg.Dense)]
+    for ours, theirs in zip(dense, linear):
+        for grad, torch_grad in ((ours.weight.grad, theirs.weight.grad), (ours.bias.grad, theirs.bias.grad)):
+            expected = np.zeros_like(grad) if torch_grad is None else torch_grad.numpy().reshape(grad.shape[::-1]).T
+            np.testing.assert_allclose(grad, expected, rtol=1e-8, atol=1e-14)
+
+
+@given(seed=seeds, activation=st.sampled_from(["relu", "leaky_relu"]), batch=st.integers(1, 8))
+def test_piecewise_linear_nets_give_biases_no_gradient(seed, activation, batch):
+    """With s'' = 0 the input gradient g_0 is a product of weights and kink masks: biases only move kinks."""
+    D, rng = random_network(seed, 3, 6, 2, activation)
+    D.zero_grad()
+    value = tg.r1_penalty(D, rng.normal(size=(batch, 2)))
+    biases = [p.grad for p in D.parameters() if p.name == "bias"]
+    assert all(np.all(b == 0) for b in biases)
+    assert value == 0 or np.any(D.flat.grad != 0)  # the weights do get one, unless D is flat at x
+
+
+def test_gradient_accumulates_and_scales_with_weight():
+    D, rng = random_network(0, 3, 8, 2, "tanh")
+    x = rng.normal(size=(5, 2))
+    D.zero_grad()
+    value = tg.r1_penalty(D, x)
+    once = D.flat.grad.copy()
+    assert value > 0 and np.any(once != 0)
+    before = rng.normal(size=D.flat.size)
+    D.flat.grad[...] = before
+    assert tg.r1_penalty(D, x, weight=3.0) == pytest.approx(3 * value, rel=1e-12)
+    np.testing.assert_allclose(D.flat.grad, before + 3 * once, rtol=1e-12, atol=1e-15)
+    D.flat.grad[...] = before
+    assert tg.r1_penalty(D, x, weight=0) == 0
+    np.testing.assert_array_equal(D.flat.grad, before)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_float32_agrees_with_float64(activation):
+    D64, rng = random_network(1, 3, 16, 2, activation)
+    D32 = tg.mlp([2, 16, 16, 1], activation, dtype=np.float32)
+    D32.flat.data[...] = D64.flat.data
+    x = rng.normal(size=(32, 2))
+    D64.zero_grad()
+    value = tg.r1_penalty(D64, x)
+    value32 = tg.r1_penalty(D32, x.astype(np.float32))
+    assert D32.flat.grad.dtype == np.float32
+    assert value32 == pytest.approx(value, rel=1e-4)
+    assert relative_error(D32.flat.grad.astype(np.float64), D64.flat.grad) < 1e-4
+
+
+def test_nested_sequential_is_the_same_network():
+    D, rng = random_network(2, 3, 4, 2, "sigmoid")
+    x = rng.normal(size=(3, 2))
+    D.zero_grad()
+    value = tg.r1_penalty(D, x)
+    grads = [p.grad.copy() for p in D.parameters()]
+    nested = tg.Sequential(tg.Sequential(*D.layers[:2]), *D.layers[2:])  # the same Parameter objects
+    nested.zero_grad()
+    assert tg.r1_penalty(nested, x) == value
+    for grad, p in zip(grads, D.parameters()):
+        np.testing.assert_array_equal(p.grad, grad)
+
+
+def test_refusals_name_the_argument():
+    D = tg.mlp([2, 4, 1], "relu", dtype=np.float64)
+    x = np.zeros((3, 2))
+    with pytest.raises(TypeError, match="^D must be a tinygan Sequential"):
+        tg.r1_penalty(D.layers[0], x)
+    with pytest.raises(TypeError, match="^D: r1_penalty handles Dense"):
+        features = FourierFeatures(2, 3, dtype=np.float64)
+        tg.r1_penalty(tg.Sequential(features, tg.Dense(features.out_features, 1, dtype=np.float64)), x)
+    with pytest.raises(TypeError, match="^D must contain a Dense layer"):
+        tg.r1_penalty(tg.Sequential(tg.Tanh()), np.zeros((3, 1)))
+    with pytest.raises(TypeError, match="^x must be a numpy.ndarray"):
+        tg.r1_penalty(D, [[0.0, 0.0]])
+    with pytest.raises(TypeError, match="^x must have D's dtype float64, got float32"):
+        tg.r1_penalty(D, x.astype(np.float32))
+    with pytest.raises(TypeError, match="^x must have D's dtype"):
+        tg.r1_penalty(D, np.zeros((3, 2), dtype=np.int64))
+    for bad in (np.zeros((3, 3)), np.zeros(2), np.zeros((0, 2))):
+        with pytest.raises(ValueError, match=r"^x must have shape \(batch >= 1, 2\)"):
+            tg.r1_penalty(D, bad)
+    with pytest.raises(ValueError, match="^x contains NaN or inf"):
+        tg.r1_penalty(D, np.array([[0.0, np.nan]]))
+    with pytest.raises(ValueError, match=r"^D must output one logit per row, shape \(B, 1\)"):
+        tg.r1_penalty(tg.mlp([2, 4, 2], "relu", dtype=np.float64), x)
+    for weight, error in ((-1.0, ValueError), (np.inf, ValueError), ("1", TypeError), (True, TypeError)):
+        with pytest.raises(error, match="^weight must be"):
+            tg.r1_penalty(D, x, weight=weight)
+    assert np.all(D.flat.grad == 0)  # nothing was added by a refused call
+
+
+# ---------------------------------------------------------------------------- training with R1 / R2
+def small_config(**fields):
+    return tg.GANConfig(hidden=8, depth=2, batch_size=16, steps=10, dtype="float64", **fields)
+
+
+@pytest.mark.parametrize(
+    "fields, error, message",
+    [
+        ({"r1": -0.1}, ValueError, "^r1 must be >= 0"),
+        ({"r2": float("nan")}, ValueError, "^r2 must be finite"),
+        ({"r1": "1"}, TypeError, "^r1 must be a number"),
+        ({"r2": True}, TypeError, "^r2 must be a number"),
+        ({"r1": 1.0, "pack": 2, "pack_spread": True}, ValueError, "^r1 and r2 need D's input to be the points"),
+        ({"r2": 1.0, "fourier_features": 4}, ValueError, "^r1 and r2 need D's input to be the points"),
+        ({"r1": 1.0, "num_classes": 3}, ValueError, "^r1 and r2 are for unconditional GANs"),
+    ],
+)
+def test_config_refuses_bad_penalties(fields, error, message):
+    with pytest.raises(error, match=message):
+        small_config(**fields).validate()
+
+
+def test_penalties_survive_a_checkpoint(tmp_path):
+    gan = tg.GAN(tg.mixture("two"), small_config(r1=0.5, r2=0.25, pack=2), seed=0)
+    gan.train_step()
+    tg.save_checkpoint(gan, tmp_path / "r1.npz")
+    loaded = tg.load_checkpoint(tmp_path / "r1.npz", tg.mixture("two"))
+    assert (loaded.config.r1, loaded.config.r2) == (0.5, 0.25)
+    assert tg.GANConfig.from_dict(gan.config.to_dict()) == gan.config
+
+
+def test_penalties_choose_the_layer_by_layer_step():
+    pytest.importorskip("numba")
+    tg.set_backend("numba")  # the conftest fixture restores the backend afterwards
+    assert tg.GAN(tg.mixture("two"), small_config(), seed=0).fused is not None
+    for fields in ({"r1": 1.0}, {"r2": 1.0}):
+        gan = tg.GAN(tg.mixture("two"), small_config(**fields), seed=0)
+        assert gan.fused is None and "layer by layer" in gan.step_code
+
+
+@pytest.mark.parametrize("pack", [1, 3])
+def test_d_step_adds_gamma_times_the_penalty_gradients(pack):
+    """D's grads with r1 = a, r2 = b are the plain step's plus a dP/dtheta on the real packs and b dP/dtheta
+    on the fake ones; G is untouched by the D step."""
+    data, a, b = tg.mixture("two"), 2.0, 0.5
+    plain = tg.GAN(data, small_config(pack=pack), seed=3)
+    penalised = tg.GAN(data, small_config(pack=pack, r1=a, r2=b), seed=3)
+    rng = np.random.default_rng(0)
+    n = 16 * pack
+    real, z = rng.normal(size=(n, 2)), rng.normal(size=(n, 2))
+    loss = plain.discriminator_forward_backward(real, z)
+    assert penalised.discriminator_forward_backward(real, z) == loss  # the reported loss is D's BCE alone
+    bce_only = plain.D.flat.grad.copy()
+    real_packs, fake_packs = real.reshape(16, -1), plain.generate(z).reshape(16, -1)  # (B, 2 m) each
+    plain.D.zero_grad()
+    tg.r1_penalty(plain.D, real_packs, weight=a)
+    tg.r1_penalty(plain.D, fake_packs, weight=b)
+    expected = bce_only + plain.D.flat.grad
+    np.testing.assert_allclose(penalised.D.flat.grad, expected, rtol=1e-12, atol=1e-15)
+    assert np.any(np.abs(penalised.D.flat.grad - bce_only) > 1e-6)  # the penalties did add something
+    assert np.all(penalised.G.flat.grad == 0)
+
+
+def test_training_with_r1_runs_and_differs():
+    config = small_config(r1=1.0, r2=1.0)
+    gan, plain = tg.GAN(tg.mixture("two"), config, seed=0), tg.GAN(tg.mixture("two"), small_config(), seed=0)
+    for _ in range(5):
+        losses = gan.train_step()
+        plain.train_step()
+    assert np.isfinite(float(losses["d_loss"])) and np.isfinite(float(losses["g_loss"]))
+    assert not np.array_equal(gan.D.flat.data, plain.D.flat.data)
+
+
+# ---------------------------------------------------------------------------- the Dirac GAN (demos/dirac_gan.py)
+@functools.cache
+def load_dirac_demo():
+    path = Path(__file__).resolve().parents[1] / "demos" / "dirac_gan.py"
+    spec = importlib.util.spec_from_file_location("dirac_gan_demo", path)
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    return demo
+
+
+@given(psi=st.floats(-5, 5), gamma=st.floats(0, 10))
+def test_dirac_penalty_gradient_is_gamma_psi(psi, gamma):
+    """D(x) = psi x has grad_x D = psi everywhere: R1 = gamma/2 psi^2, whose psi-derivative is gamma psi."""
+    assert load_dirac_demo().r1_gradient(psi, gamma) == pytest.approx(gamma * psi, rel=1e-12, abs=1e-300)
+
+
+def test_dirac_gan_circles_away_without_r1_and_converges_with_it():
+    demo = load_dirac_demo()
+    plain, penalised = demo.simulate(0.0, 500, 0.1), demo.simulate(1.0, 500, 0.1)
+    assert plain[-1] > 1.4 * plain[0]  # |1 + i lr/2| > 1: the step spirals outwards
+    assert penalised[-1] < 1e-6 * penalised[0]
+    assert np.all(np.abs(demo.step_eigenvalues(0.0, 0.1)) > 1)
+    assert np.all(np.abs(demo.step_eigenvalues(1.0, 0.1)) < 1)
+
+
+def test_dirac_demo_refuses_bad_numbers_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        load_dirac_demo().main(["--gamma", "-1"])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(lines) == 1 and lines[0].startswith("error:") and "--gamma" in lines[0]
