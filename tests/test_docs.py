@@ -267,3 +267,16 @@ def test_readme_core_size_is_about_the_reading_order_files():
     quoted, count = int(match.group(1).replace(",", "")), int(match.group(2))
     assert count == len(files)
     assert abs(quoted - lines) <= 0.1 * lines, f"the reading-order files hold {lines} lines; README says about {quoted}"
+
+
+def test_profile_two_thread_column_is_the_benchmark_rate():
+    """docs/performance.md's profile ends with the 2-thread step of the benchmark table: 1000 / steps/s, in ms."""
+    speed = results("speed_cpu.json")
+    numba = speed["header"].index("tinygan-numba")
+    rate = {row[0].split(" (")[0]: float(row[numba]) for row in speed["rows"]}
+    rate["grid25, with its codes ²"] = rate.pop("grid25 with its codes")
+    profile = [cells(line) for line in read(DOCS / "performance.md").splitlines() if line.startswith("| ")]
+    profile = [row for row in profile if row[0] in rate and len(row) == 8]
+    assert len(profile) == 7
+    for row in profile:
+        assert row[-1] == f"{1000 / rate[row[0]]:.2f} ms", f"profile row {row[0]}"
