@@ -156,6 +156,7 @@ QUOTES = [
     ("README.md", r"The recipe \(([\d,]+) Adam steps", lambda: [tinygan.recipe("two").steps]),
     ("README.md", r"a code of (\d+) values", lambda: [tinygan.recipe("grid25").latent_codes]),
     ("docs/case_study.md", r"(\d+) packs of (\d+) samples a side", lambda: _r("two", "batch_size", "pack")),
+    ("docs/case_study.md", r"Adam, lr 2·10⁻⁴, betas \((\d+), ([\d.]+)\)", lambda: list(tinygan.recipe("two").betas)),
     ("docs/case_study.md", r"\*\*Two D updates per G update\*\* \(`d_steps = (\d+)`", lambda: _r("two", "d_steps")),
     ("docs/case_study.md", r"exponential moving average \(([\d.]+)\)", lambda: _r("two", "ema")),
     (
@@ -174,6 +175,16 @@ QUOTES = [
         lambda: [tinygan.recipe("ring8").jacobian_truncation * 100],
     ),
     ("docs/mode_coverage.md", r"`pack_spread_from=([\d.]+)`", lambda: _r("grid25", "pack_spread_from")),
+    (
+        "docs/mode_coverage.md",
+        r"Adam 2·10⁻⁴ with betas \(([\d.]+), ([\d.]+)\)",
+        lambda: list(tinygan.recipe("ring8").betas),
+    ),
+    (
+        "docs/mode_coverage.md",
+        r"cosine decay from (\d+)% of the run to (\d+)% of the rate",
+        lambda: [100 * v for v in _r("grid25", "decay_start", "final_lr_fraction")],
+    ),
     (
         "docs/mode_coverage.md",
         r"(\d+)×(\d+) ReLU/LeakyReLU nets, batch (\d+)",
