@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..fast.kernels import sigmoid_numpy
+from ..nn.activations import sigmoid
 
 LOG4 = float(np.log(4.0))
 
@@ -198,6 +198,6 @@ def evaluate(gan: Any, mixture: Any, n: int = 5000, *, seed: int = 12345) -> dic
     result["energy_ratio"] = result["energy_distance"] / result["energy_noise_floor"]
     logits_real, logits_fake = gan.logits(real), gan.logits(fake)
     result["value"] = value_function(logits_real, logits_fake)
-    d_real, d_fake = sigmoid_numpy(logits_real), sigmoid_numpy(logits_fake)
+    d_real, d_fake = sigmoid(logits_real), sigmoid(logits_fake)
     result["mean_d_real"], result["mean_d_fake"] = float(d_real.mean()), float(d_fake.mean())
     return result

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..evaluation.data import EmpiricalData
 from ..fast.backend import get_backend, to_numpy
-from ..fast.kernels import sigmoid_numpy
+from ..nn.activations import sigmoid
 from ..nn.features import FourierFeatures
 from ..nn.layers import Sequential, as_float_dtype, mlp
 from ..nn.losses import discriminator_loss, generator_loss
@@ -430,7 +430,7 @@ class GAN:
 
     def discriminate(self, x: Any, labels: Any = None) -> np.ndarray:
         """D(x) = sigmoid(logit), the probability D gives that x is real, shape (n,)."""
-        return sigmoid_numpy(self.logits(x, labels))
+        return sigmoid(self.logits(x, labels))
 
     def sample_gradients(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Points G(z) and dL_G/dG(z) at each (data units, host), without changing any state that training uses.
