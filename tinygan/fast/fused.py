@@ -45,12 +45,13 @@ once by ``FusedStep``; a warm step allocates nothing but, with latent codes, its
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
-from ..gan.codes import Q_HIDDEN, Q_SLOPE
 from . import kernels
 
 if kernels.numba is None:  # pragma: no cover
@@ -526,113 +527,96 @@ def layer_widths(config: Any) -> tuple[list[int], list[int]]:
     return [g_inputs] + [c.hidden] * c.depth + [c.data_dim], [d_inputs] + [c.hidden] * c.depth + [1]
 
 
-class FusedStep:
-    """Buffers sized for one GAN's batch, split over the Numba threads, and the call into ``train_step_fused``."""
+@dataclass(frozen=True)
+class FusedNet:
+    """One network as its owner hands it to ``FusedStep``: views of the network's flat buffers and of
+    its Adam's moment buffers (shared, so nothing is copied and the step updates them in place), its
+    widths and its activations by name."""
 
-    def __init__(self, gan: Any) -> None:
-        c = gan.config
-        self.g_sizes, self.d_sizes = (np.array(sizes, np.int64) for sizes in layer_widths(c))
+    params: np.ndarray  # (P,) [W_0 | b_0 | W_1 | b_1 | ...]: the network's flat data
+    grads: np.ndarray  # (P,) its flat gradient, same layout
+    adam_m: np.ndarray  # (P,) its Adam's first moment
+    adam_v: np.ndarray  # (P,) its Adam's second moment
+    sizes: Sequence[int]  # widths n_0 ... n_L
+    activation: str  # the hidden layers' (a key of kernels.ACTIVATION_CODES)
+    output_activation: str = "identity"  # the last layer's
+
+    def network(self) -> Network:
+        acts = kernels.ACTIVATION_CODES
+        sizes = np.array(self.sizes, np.int64)
+        return Network(self.params, self.grads, self.adam_m, self.adam_v, sizes, acts[self.activation],
+                       acts[self.output_activation])  # fmt: skip
+
+
+class FusedStep:
+    """Buffers sized for one GAN's batch, split over the Numba threads, and the call into ``train_step_fused``.
+
+    Everything comes in explicitly: the networks G, D and (with latent codes read back) Q as
+    ``FusedNet``, the step's constants as ``Settings`` (its ``lr`` and ``spread_gate`` are replaced
+    at every step), and G's weight average. The caller draws each step's random batches into
+    ``batches`` (in the readable step's order), then calls ``step``.
+    """
+
+    def __init__(self, G: FusedNet, D: FusedNet, Q: FusedNet | None, settings: Settings, *, d_steps: int,
+                 g_average: np.ndarray | None, average_rate: float) -> None:  # fmt: skip
+        self.G, self.D = G.network(), D.network()
+        dtype = G.params.dtype
+        empty = np.empty(0, dtype)
+        self.Q = Q.network() if Q else Network(empty, empty, empty, empty, np.zeros(1, np.int64), IDENTITY, IDENTITY)
+        self.reading_codes = Q is not None
+        self.settings = settings
+        self.g_average = g_average if g_average is not None else empty  # the jitted step moves it
+        self.average_rate = average_rate
         self.blas = _blas_libraries()
-        self.g_flat, self.d_flat = gan.G.flat, gan.D.flat  # looked up once: Module.flat walks the parameters
-        self.g_average = gan.G_ema if gan.G_ema is not None else np.empty(0, gan.dtype)  # the jitted step moves it
-        self.reader = gan.code_reader  # Q and its Adam, or None
-        self.q_sizes = np.array([c.data_dim, Q_HIDDEN, Q_HIDDEN, c.latent_codes] if self.reader else [0], np.int64)
         self.work: Workspace | None = None
         self.skip_code_zeros = True  # False: G's first layer multiplies the one-hot code like any input
-        n, dtype = c.batch_size * c.pack, gan.dtype
+        n, noise_width, data_dim = settings.batch * settings.pack, int(G.sizes[0]), int(G.sizes[-1])
         self.batches = Batches(
-            real=np.empty((c.d_steps, n, c.data_dim), dtype),
-            z_d=np.empty((c.d_steps, n, gan.noise_width), dtype),
-            z_g=np.empty((n, gan.noise_width), dtype),
-            codes_g=np.zeros(n if self.reader else 0, np.int64),
+            real=np.empty((d_steps, n, data_dim), dtype),
+            z_d=np.empty((d_steps, n, noise_width), dtype),
+            z_g=np.empty((n, noise_width), dtype),
+            codes_g=np.zeros(n if self.reading_codes else 0, np.int64),
         )
 
-    def _workspace(self, gan: Any, threads: int) -> Workspace:
+    def _workspace(self, threads: int) -> Workspace:
         """Every share's buffers, for ``threads`` shares (the largest has b_max packs)."""
-        c, dtype = gan.config, gan.dtype
-        packs = -(-c.batch_size // threads)  # b_max = ceil(B / threads)
-        n = packs * c.pack
-        widest = max(c.hidden, int(self.d_sizes[0]), gan.noise_width, int(self.q_sizes.max()))
-        q_rows = n if self.reader else 0
+        c, dtype = self.settings, self.G.params.dtype
+        packs = -(-c.batch // threads)  # b_max = ceil(B / threads)
+        n, data_dim = packs * c.pack, int(self.G.sizes[-1])
+        widest = int(max(self.G.sizes.max(), self.D.sizes.max(), self.Q.sizes.max()))
+        q_rows = n if self.reading_codes else 0
+        codes = int(self.Q.sizes[-1]) if self.reading_codes else 0
         return Workspace(
-            g_outputs=np.empty((threads, n * int(self.g_sizes[1:].sum())), dtype),  # G runs on mb rows
-            d_outputs=np.empty((threads, 2 * packs * int(self.d_sizes[1:].sum())), dtype),  # D on up to 2b
-            d_input=np.empty((threads, 2 * n, c.data_dim), dtype),
-            d_features=np.empty((threads, 2 * packs, c.data_dim * c.pack + 1), dtype),
+            g_outputs=np.empty((threads, n * int(self.G.sizes[1:].sum())), dtype),  # G runs on mb rows
+            d_outputs=np.empty((threads, 2 * packs * int(self.D.sizes[1:].sum())), dtype),  # D on up to 2b
+            d_input=np.empty((threads, 2 * n, data_dim), dtype),
+            d_features=np.empty((threads, 2 * packs, data_dim * c.pack + 1), dtype),
             targets=np.empty((threads, 2 * packs, 1), dtype),
             logits_grad=np.empty((threads, 2 * packs, 1), dtype),
-            fake_grad=np.empty((threads, n, c.data_dim), dtype),
+            fake_grad=np.empty((threads, n, data_dim), dtype),
             input_grads=np.empty((threads, 2 * 2 * n * widest), dtype),
-            q_outputs=np.empty((threads, q_rows * int(self.q_sizes[1:].sum())), dtype),  # Q runs on mb rows
-            q_logits_grad=np.empty((threads, q_rows, c.latent_codes if self.reader else 0), dtype),
-            g_grads=np.empty((threads, gan.G.flat.size), dtype),
-            d_grads=np.empty((threads, gan.D.flat.size), dtype),
-            q_grads=np.empty((threads, self.reader.Q.flat.size if self.reader else 0), dtype),
+            q_outputs=np.empty((threads, q_rows * int(self.Q.sizes[1:].sum())), dtype),  # Q runs on mb rows
+            q_logits_grad=np.empty((threads, q_rows, codes), dtype),
+            g_grads=np.empty((threads, self.G.params.size), dtype),
+            d_grads=np.empty((threads, self.D.params.size), dtype),
+            q_grads=np.empty((threads, self.Q.params.size), dtype),
             losses=np.empty(threads, np.float64),
         )
 
-    def _draw(self, gan: Any) -> None:
-        """The step's batches, drawn in GAN.train_step's order into the buffers."""
-        c, n, b = gan.config, gan.config.batch_size * gan.config.pack, self.batches
-        for k in range(c.d_steps):
-            b.real[k] = gan.sample_real(n)
-            if c.latent_codes:  # z, then the codes (GAN.draw_noise)
-                b.z_d[k] = gan.draw_noise(n, gan.rng)
-            else:
-                gan.rng.standard_normal(out=b.z_d[k], dtype=gan.dtype)
-        if c.latent_codes:
-            b.z_g[...] = gan.draw_noise(n, gan.rng)
-            if self.reader:
-                b.codes_g[...] = gan.codes_of(b.z_g)
-        else:
-            gan.rng.standard_normal(out=b.z_g, dtype=gan.dtype)
-
-    def step(self, gan: Any) -> tuple[float, float]:
-        """Draw the batches in GAN.train_step's order (into the buffers), then one jitted call."""
-        c, b = gan.config, self.batches
-        self._draw(gan)
-        threads = max(1, min(numba.get_num_threads(), c.batch_size))  # a share has at least one pack
+    def step(self, lr: float, spread_gate: float, steps_done: tuple[int, int, int]) -> tuple[float, float]:
+        """One jitted call on the batches the caller drew into ``batches``: d_steps D updates, then one G
+        update (and Q's). ``lr``: this step's learning rate; ``spread_gate``: the pack spread's gate;
+        ``steps_done``: the Adam steps D, G and Q took before (for bias correction; the caller counts
+        them up afterwards). Returns (d_loss of the last D update, g_loss)."""
+        threads = max(1, min(numba.get_num_threads(), self.settings.batch))  # a share has at least one pack
         if self.work is None or self.work.losses.size != threads:
-            self.work = self._workspace(gan, threads)
-        acts = kernels.ACTIVATION_CODES
-        g_output = IDENTITY if c.g_output == "linear" else acts[c.g_output]
-        G = Network(self.g_flat.data, self.g_flat.grad, gan.opt_G.m[0], gan.opt_G.v[0], self.g_sizes,
-                    acts[c.g_activation], g_output)  # fmt: skip
-        D = Network(self.d_flat.data, self.d_flat.grad, gan.opt_D.m[0], gan.opt_D.v[0], self.d_sizes,
-                    acts[c.d_activation], IDENTITY)  # fmt: skip
-        if self.reader:
-            q_flat, q_opt = self.reader.Q.flat, self.reader.opt
-            q_opt.lr = gan.opt_G.lr  # Q steps at G's scheduled rate
-            Q = Network(q_flat.data, q_flat.grad, q_opt.m[0], q_opt.v[0], self.q_sizes, acts["leaky_relu"], IDENTITY)
-        else:
-            empty = np.empty(0, gan.dtype)
-            Q = Network(empty, empty, empty, empty, self.q_sizes, IDENTITY, IDENTITY)
-        settings = Settings(
-            batch=c.batch_size,
-            pack=c.pack,
-            negative_slope=c.negative_slope,
-            real_target=1.0 - c.label_smoothing,
-            minimax=c.loss == "minimax",
-            lr=gan.opt_G.lr,
-            beta1=c.betas[0],
-            beta2=c.betas[1],
-            eps=c.eps,
-            pack_spread=c.pack_spread,
-            spread_eps=gan.spread.eps if gan.spread is not None else 1.0,
-            spread_gate=gan.spread.gate if gan.spread is not None else 0.0,
-            code_info=c.code_info if self.reader else 0.0,
-            latent_codes=c.latent_codes if self.skip_code_zeros else 0,
-            q_slope=Q_SLOPE,
-        )
-        q_steps = self.reader.opt.step_count if self.reader else 0
+            self.work = self._workspace(threads)
+        latent_codes = self.settings.latent_codes if self.skip_code_zeros else 0
+        settings = self.settings._replace(lr=lr, spread_gate=spread_gate, latent_codes=latent_codes)
+        d_done, g_done, q_done = steps_done
         with _single_threaded(self.blas if threads > 1 else []):  # the threads share the cores already
-            losses = train_step_fused(G, D, Q, settings, b, self.work, gan.opt_D.step_count, gan.opt_G.step_count,
-                                      q_steps, self.g_average, 1.0 - c.ema)  # fmt: skip
-        gan.opt_D.step_count += c.d_steps
-        gan.opt_G.step_count += 1
-        if self.reader:
-            self.reader.opt.step_count += 1
-        return losses
+            return train_step_fused(self.G, self.D, self.Q, settings, self.batches, self.work, d_done, g_done, q_done,
+                                    self.g_average, self.average_rate)  # fmt: skip
 
 
 def _blas_libraries() -> list[Any]:
