@@ -167,12 +167,12 @@ def _mean_self_distance(a: np.ndarray, chunk: int) -> float:
 
 
 def log_sigmoid(logits: np.ndarray) -> np.ndarray:
-    """log s(z) = -softplus(-z) = -(max(-z, 0) + log(1 + e^{-|z|})), finite for any finite z."""
+    """log s(l) = -softplus(-l) = -(max(-l, 0) + log(1 + e^{-|l|})) for logits l, finite for any finite l."""
     return -(np.maximum(-logits, 0) + np.log1p(np.exp(-np.abs(logits))))
 
 
 def value_function(logits_real: np.ndarray, logits_fake: np.ndarray) -> float:
-    """V(D, G) ~ mean log D(x_real) + mean log(1 - D(x_fake)), with log(1 - s(z)) = log s(-z)."""
+    """V(D, G) ~ mean log D(x_real) + mean log(1 - D(x_fake)), with log(1 - s(l)) = log s(-l)."""
     return float(np.mean(log_sigmoid(np.asarray(logits_real))) + np.mean(log_sigmoid(-np.asarray(logits_fake))))
 
 

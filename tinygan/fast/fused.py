@@ -34,10 +34,13 @@ threads always sleep (0.97 against 1.73 ms), but on a machine shared with other 
 costs 5-20x the CPU time of a step. There, train with one thread (``--threads 1``) or set
 NUMBA_THREADING_LAYER=workqueue.
 
-A network arrives as a ``Network`` tuple (its flat buffers, shared with the Python objects, so
-nothing is copied): layer i's weight W_i (n_i, n_{i+1}) and bias b_i (n_{i+1},) sit one after
-the other in ``params``, with the widths ``sizes`` = [n_0, n_1, ..., n_L]. Names follow
-kernels.py: a is a pre-activation (h W + b), h = act(a) a layer's output, l a logit; z is only
+Nothing here imports from the layers above: the GAN hands each network over as a ``FusedNet``
+(views of its flat buffers and its Adam's moments, so nothing is copied) and the step's constants
+as ``Settings``. Inside the jitted step a network is a ``Network`` tuple: layer i's weight
+W_i (n_i, n_{i+1}) and bias b_i (n_{i+1},) sit one after the other in ``params``, with the widths
+``sizes`` = [n_0, n_1, ..., n_L]. Names follow
+kernels.py: pre is a pre-activation (h W + b), h = act(pre) a layer's output, l a logit, pack the
+samples per pack (n = b pack samples in a share of b packs), m and v Adam's moments; z is only
 ever G's noise. Matmuls go to BLAS through ``np.dot(x, y, out)``. Every array is allocated
 once by ``FusedStep``; a warm step allocates nothing but, with latent codes, its noise draws.
 """
@@ -75,10 +78,11 @@ class Network(NamedTuple):
 
 
 class Settings(NamedTuple):
-    """The scalars of one step (GANConfig's, and this step's scheduled learning rate)."""
+    """The scalars of one step: constants of the GAN's config, handed in by GAN.build_fused_step, and
+    this step's scheduled learning rate and spread gate, which FusedStep.step puts in."""
 
     batch: int  # B: D judges B packs per side
-    pack: int  # m: samples per pack, so each side has n = B m samples
+    pack: int  # samples per pack, so each side has n = B pack samples
     negative_slope: float  # LeakyReLU's slope
     real_target: float  # 1 - label_smoothing
     minimax: bool  # G's loss: minimax (mean log(1 - D)) or non-saturating (BCE against 1)
@@ -88,7 +92,7 @@ class Settings(NamedTuple):
     eps: float
     pack_spread: bool  # D's input gains log of each pack's spread (nn/pack_spread.py)
     spread_eps: float  # its eps
-    spread_gate: float  # and its gate a: D sees a log(v + eps)
+    spread_gate: float  # and its gate: D sees gate log(v + eps)
     code_info: float  # lambda of the latent codes' InfoGAN term (gan/codes.py); 0: no Q
     latent_codes: int  # K: G's input ends in a one-hot code of K values, whose zeros G's first layer skips
     # (0: none, or multiply them as any input)
@@ -105,34 +109,34 @@ class Batches(NamedTuple):
 
 
 class ShareBuffers(NamedTuple):
-    """What one thread writes while it runs its share of the batch (b packs, m b samples)."""
+    """What one thread writes while it runs its share of the batch (b packs, n = b pack samples)."""
 
     g_outputs: np.ndarray  # G's layer outputs h_1 ... h_L of the latest forward, one after another
     d_outputs: np.ndarray  # D's, likewise; backward reads them (act' is written through the output)
-    d_input: np.ndarray  # (2mb, 2) [real; fake] sample by sample; D sees it as (2b, 2m) packs
-    d_features: np.ndarray  # (2b, 2m + 1) the packs and their log spread, when settings.pack_spread
+    d_input: np.ndarray  # (2n, 2) [real; fake] sample by sample; D sees it as (2b, 2 pack) packs
+    d_features: np.ndarray  # (2b, 2 pack + 1) the packs and their log spread, when settings.pack_spread
     targets: np.ndarray  # (2b, 1) BCE targets: [real_target; 0] for D, then G's target
     logits_grad: np.ndarray  # (2b, 1) dL/dl, the loss gradient at D's logits
-    fake_grad: np.ndarray  # (mb, 2) dL_G/dfake, D's input gradient unpacked sample by sample
+    fake_grad: np.ndarray  # (n, 2) dL_G/dfake, D's input gradient unpacked sample by sample
     input_grads: np.ndarray  # backward's dL/dh, two halves used in turn: a layer's input gradient is
     # written into one half while its output gradient is read from the other
     q_outputs: np.ndarray  # Q's layer outputs, as g_outputs (empty without Q)
-    q_logits_grad: np.ndarray  # (mb, K) dCE/d(Q's logits)
+    q_logits_grad: np.ndarray  # (n, K) dCE/d(Q's logits)
 
 
 class Workspace(NamedTuple):
     """Every thread's buffers, stacked on a leading axis of length ``threads``."""
 
-    g_outputs: np.ndarray  # (threads, mb_max * (n_1 + ... + n_L) of G)
+    g_outputs: np.ndarray  # (threads, n_max * (n_1 + ... + n_L) of G)
     d_outputs: np.ndarray  # (threads, 2b_max * (n_1 + ... + n_L) of D)
-    d_input: np.ndarray  # (threads, 2 mb_max, 2)
-    d_features: np.ndarray  # (threads, 2b_max, 2m + 1)
+    d_input: np.ndarray  # (threads, 2 n_max, 2)
+    d_features: np.ndarray  # (threads, 2b_max, 2 pack + 1)
     targets: np.ndarray  # (threads, 2b_max, 1)
     logits_grad: np.ndarray  # (threads, 2b_max, 1)
-    fake_grad: np.ndarray  # (threads, mb_max, 2)
-    input_grads: np.ndarray  # (threads, 2 * 2 mb_max * widest layer)
-    q_outputs: np.ndarray  # (threads, mb_max * (n_1 + ... + n_L) of Q); (threads, 0) without Q
-    q_logits_grad: np.ndarray  # (threads, mb_max, K); (threads, 0, 0) without Q
+    fake_grad: np.ndarray  # (threads, n_max, 2)
+    input_grads: np.ndarray  # (threads, 2 * 2 n_max * widest layer)
+    q_outputs: np.ndarray  # (threads, n_max * (n_1 + ... + n_L) of Q); (threads, 0) without Q
+    q_logits_grad: np.ndarray  # (threads, n_max, K); (threads, 0, 0) without Q
     g_grads: np.ndarray  # (threads, P_G) each share's dL_G/dtheta_G
     d_grads: np.ndarray  # (threads, P_D) each share's dL_D/dtheta_D
     q_grads: np.ndarray  # (threads, P_Q) each share's dCE/dtheta_Q; (threads, 0) without Q
@@ -159,20 +163,20 @@ def _layer_output(outputs, sizes, layer, rows):
 
 
 @njit
-def one_hot_input_forward(x, weight, a, one_hot):
-    """a = x W (rows, n_out) for an input x (rows, n_in) whose last ``one_hot`` columns are mostly zeros
+def one_hot_input_forward(x, weight, pre, one_hot):
+    """pre = x W (rows, n_out) for an input x (rows, n_in) whose last ``one_hot`` columns are mostly zeros
     (G's one-hot latent code): a dense product over the first n_in - one_hot columns, then, for each
-    nonzero x_ic among the last ones, a += x_ic W_c. The same sum as np.dot, without the zeros'
+    nonzero x_ic among the last ones, pre_i += x_ic W_c. The same sum as np.dot, without the zeros'
     products: for a one-hot code that is one row of W, where the matmul would multiply all K."""
     dense, width = x.shape[1] - one_hot, weight.shape[1]
     for i in range(x.shape[0]):
         for k in range(width):
-            a[i, k] = 0
+            pre[i, k] = 0
         for j in range(x.shape[1]):
             x_ij = x[i, j]
             if j < dense or x_ij != 0:
-                for k in range(width):  # a_i += x_ij W_j, without a temporary row
-                    a[i, k] += x_ij * weight[j, k]
+                for k in range(width):  # pre_i += x_ij W_j, without a temporary row
+                    pre[i, k] += x_ij * weight[j, k]
 
 
 @njit
@@ -199,14 +203,14 @@ def mlp_forward(net, outputs, x, slope, one_hot=0):
     layers = len(net.sizes) - 1
     for layer in range(layers):
         weight, bias, offset = _layer_slices(net.params, net.sizes, layer, offset)
-        a = _layer_output(outputs, net.sizes, layer, rows)
+        pre = _layer_output(outputs, net.sizes, layer, rows)
         if layer == 0 and one_hot > 0:
-            one_hot_input_forward(h, weight, a, one_hot)
+            one_hot_input_forward(h, weight, pre, one_hot)
         else:
-            np.dot(h, weight, a)  # (rows, n_i) @ (n_i, n_{i+1})
+            np.dot(h, weight, pre)  # (rows, n_i) @ (n_i, n_{i+1})
         act = net.activation if layer < layers - 1 else net.output_activation
-        bias_act_forward_numba(a, bias, act, slope)  # a -> h
-        h = a
+        bias_act_forward_numba(pre, bias, act, slope)  # pre + b -> act(pre + b), in place
+        h = pre
     return h
 
 
@@ -214,7 +218,7 @@ def mlp_forward(net, outputs, x, slope, one_hot=0):
 def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads, want_input_grad, one_hot=0):
     """Backward through mlp_forward's cached outputs, from g_L = dL/dh_L = ``grad_out`` (overwritten).
 
-    Per layer, from the last: g <- g * act'(a) (skipped where act is the identity), then
+    Per layer, from the last: g <- g * act'(pre) (skipped where act is the identity), then
     dL/dW_i = h_i^T g and dL/db_i = sum over rows of g, WRITTEN (not added) into ``net.grads`` when
     ``want_param_grads``; and dL/dh_i = g W_i^T. Returns dL/dx (rows, n_0) when ``want_input_grad``,
     else an empty array (the first layer's input gradient is then never computed). ``one_hot`` as in
@@ -229,7 +233,7 @@ def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads
         n_in = net.sizes[layer]
         weight, _, _ = _layer_slices(net.params, net.sizes, layer, offsets[layer])
         act = net.activation if layer < layers - 1 else net.output_activation
-        if act != IDENTITY:  # through the activation: g <- g * act'(a), written through the output h
+        if act != IDENTITY:  # through the activation: g <- g * act'(pre), written through the output h
             h_out = _layer_output(outputs, net.sizes, layer, rows)
             _act_backward_flat(g.reshape(-1), h_out.reshape(-1), act, slope)
         h_in = x if layer == 0 else _layer_output(outputs, net.sizes, layer - 1, rows)
@@ -253,7 +257,7 @@ def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads
 
 @njit
 def _coordinate_mean(row, pack, dim, j):
-    """xbar_j: coordinate j's mean over the m points of one pack row (m d,)."""
+    """xbar_j: coordinate j's mean over the pack's points of one pack row (pack d,)."""
     mean = 0.0
     for k in range(pack):
         mean += row[k * dim + j]
@@ -262,7 +266,7 @@ def _coordinate_mean(row, pack, dim, j):
 
 @njit
 def _spread(row, pack, dim):
-    """v = (1/m) sum_k ||x_k - xbar||^2 over the m points of one pack row (m d,)."""
+    """v = (1/pack) sum_k ||x_k - xbar||^2 over the pack's points of one pack row (pack d,)."""
     total = 0.0
     for j in range(dim):
         mean = _coordinate_mean(row, pack, dim, j)
@@ -274,8 +278,8 @@ def _spread(row, pack, dim):
 
 @njit
 def pack_spread_forward(packed, out, pack, eps, gate):
-    """out (rows, m d + 1) = [packed, a log(v + eps)] (a = gate) for each row's m points (packed
-    (rows, m d)): nn/pack_spread.py's forward. Returns out."""
+    """out (rows, pack d + 1) = [packed, gate log(v + eps)] for each row's points (packed
+    (rows, pack d)): nn/pack_spread.py's forward. Returns out."""
     width = packed.shape[1]
     for r in range(packed.shape[0]):
         out[r, :width] = packed[r]
@@ -285,8 +289,8 @@ def pack_spread_forward(packed, out, pack, eps, gate):
 
 @njit
 def pack_spread_backward(packed, grad_features, pack, eps, gate, grad_packed):
-    """grad_packed (rows, m d) = dL/dx from dL/dy = grad_features (rows, m d + 1), as
-    nn/pack_spread.py: g_x,k + a g_s (2/m) (x_k - xbar) / (v + eps)."""
+    """grad_packed (rows, pack d) = dL/dx from dL/dy = grad_features (rows, pack d + 1), as
+    nn/pack_spread.py: g_x,k + gate g_s (2/pack) (x_k - xbar) / (v + eps)."""
     width = packed.shape[1]
     dim = width // pack
     for r in range(packed.shape[0]):
@@ -310,16 +314,18 @@ def _d_input(settings, packed, buffers):
 
 @njit
 def discriminator_forward_backward(G, D, settings, real, z, buffers):
-    """D's loss on real (mb, 2) vs G(z) (mb, 2), one share of b packs: leaves this share's part of
+    """D's loss on real (n, 2) vs G(z) (n, 2), one share of b packs: leaves this share's part of
     dL_D/dparams in D.grads and returns its part of the loss.
 
     L_D = BCE(D(real), real_target) + BCE(D(fake), 0), each a mean over the whole batch's B packs."""
     batch, slope = real.shape[0] // settings.pack, settings.negative_slope  # b, this share's packs
     n = real.shape[0]
-    fake = mlp_forward(G, buffers.g_outputs, z, slope, settings.latent_codes)  # (mb, 2)
+    fake = mlp_forward(G, buffers.g_outputs, z, slope, settings.latent_codes)  # (n, 2)
     buffers.d_input[:n] = real
     buffers.d_input[n:] = fake
-    packed = _d_input(settings, buffers.d_input.reshape(2 * batch, -1), buffers)  # (2b, 2m): packs of m samples
+    packed = _d_input(
+        settings, buffers.d_input.reshape(2 * batch, -1), buffers
+    )  # (2b, 2 pack): packs of `pack` samples
     logits = mlp_forward(D, buffers.d_outputs, packed, slope)  # (2b, 1)
     buffers.targets[:batch] = settings.real_target
     buffers.targets[batch:] = 0
@@ -350,15 +356,15 @@ def softmax_cross_entropy_grad(logits, codes, grad, n_total):
 
 @njit
 def generator_forward_backward(G, D, Q, settings, z, codes, buffers):
-    """G's loss on D(G(z)) for one share (z (mb, noise_width)): leaves its part of dL_G/dparams in
+    """G's loss on D(G(z)) for one share (z (n, noise_width)): leaves its part of dL_G/dparams in
     G.grads (D's grads are never formed) and returns its part of the loss.
 
     dL_G/dtheta_G = (dL_G/dfake) (dfake/dtheta_G): dL_G/dfake comes out of D's backward. With latent
     codes read back by Q (settings.code_info = lambda > 0), lambda dCE/dfake is added to it, and Q's
     part of dCE/dtheta_Q lands in Q.grads, as CodeReader.generator_gradient (gan/codes.py)."""
     batch, slope = z.shape[0] // settings.pack, settings.negative_slope
-    fake = mlp_forward(G, buffers.g_outputs, z, slope, settings.latent_codes)  # (mb, 2)
-    packed_fake = _d_input(settings, fake.reshape(batch, -1), buffers)  # (b, 2m)
+    fake = mlp_forward(G, buffers.g_outputs, z, slope, settings.latent_codes)  # (n, 2)
+    packed_fake = _d_input(settings, fake.reshape(batch, -1), buffers)  # (b, 2 pack)
     logits = mlp_forward(D, buffers.d_outputs, packed_fake, slope)  # (b, 1)
     flat_logits, t = logits.reshape(-1), buffers.targets[:batch].reshape(-1)  # (b,)
     grad = buffers.logits_grad[:batch]  # (b, 1)
@@ -371,17 +377,17 @@ def generator_forward_backward(G, D, Q, settings, z, codes, buffers):
         t[:] = 1
         g_loss = bce_part_numba(flat_logits, t, grad.reshape(-1), settings.batch)
     grad_packed = mlp_backward(D, buffers.d_outputs, packed_fake, grad, slope, buffers.input_grads, False, True)
-    if settings.pack_spread:  # back through the spread feature: (b, 2m + 1) -> (b, 2m)
+    if settings.pack_spread:  # back through the spread feature: (b, 2 pack + 1) -> (b, 2 pack)
         pack_spread_backward(fake.reshape(batch, -1), grad_packed, settings.pack, settings.spread_eps,
                              settings.spread_gate, buffers.fake_grad.reshape(batch, -1))  # fmt: skip
     else:
-        buffers.fake_grad[:] = grad_packed.reshape(buffers.fake_grad.shape)  # (mb, 2)
+        buffers.fake_grad[:] = grad_packed.reshape(buffers.fake_grad.shape)  # (n, 2)
     if settings.code_info > 0:  # + lambda dCE/dfake, Q's gradients on the way
-        code_logits = mlp_forward(Q, buffers.q_outputs, fake, settings.q_slope)  # (mb, K)
+        code_logits = mlp_forward(Q, buffers.q_outputs, fake, settings.q_slope)  # (n, K)
         softmax_cross_entropy_grad(code_logits, codes, buffers.q_logits_grad, settings.batch * settings.pack)
         grad_info = mlp_backward(
             Q, buffers.q_outputs, fake, buffers.q_logits_grad, settings.q_slope, buffers.input_grads, True, True
-        )  # fmt: skip  (mb, 2)
+        )  # fmt: skip  (n, 2)
         lam = np.empty(1, fake.dtype)  # storing into it casts lambda to the buffers' dtype, as NumPy does
         lam[0] = settings.code_info
         for i in range(fake.shape[0]):
@@ -398,6 +404,7 @@ def adam_step(net, share_grads, settings, step, average, average_rate):
     (step counts from 1) as kernels.adam_update_numba, the parameters split over the cores:
 
     m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  p <- p - (lr / (1 - b1^t)) m / (sqrt(v / (1 - b2^t)) + eps)
+    (nn.optim.adam_update's lr m_hat / (sqrt(v_hat) + eps) with the bias corrections folded in: the same step)
     with every scalar cast to the buffers' dtype first (float32 buffers get float32 scalars, as in NumPy).
     If ``average`` (P,) is not empty, it moves towards the new p as GAN._update_ema, in the same pass:
     average <- average + average_rate (p - average), average_rate = 1 - config.ema.
@@ -445,7 +452,7 @@ def _share(net, grads):
 
 @njit
 def _share_buffers(work, share, packs, pack):
-    """Thread ``share``'s buffers, cut to its b = ``packs`` packs of m = ``pack`` samples."""
+    """Thread ``share``'s buffers, cut to its b = ``packs`` packs of ``pack`` samples."""
     n = packs * pack
     return ShareBuffers(
         work.g_outputs[share],
@@ -471,13 +478,13 @@ def _packs_of_share(batch, threads, share):
 def discriminator_shares(G, D, settings, real, z, work, losses):
     """discriminator_forward_backward on every share at once, one per thread, into work.d_grads and
     losses (threads,); real and z (n, 2) are the whole batch."""
-    threads, m = losses.size, settings.pack
+    threads, pack = losses.size, settings.pack
     for share in numba.prange(threads):
         lo, hi = _packs_of_share(settings.batch, threads, share)
-        buffers = _share_buffers(work, share, hi - lo, m)
+        buffers = _share_buffers(work, share, hi - lo, pack)
         D_share = _share(D, work.d_grads[share])
         losses[share] = discriminator_forward_backward(
-            G, D_share, settings, real[m * lo : m * hi], z[m * lo : m * hi], buffers
+            G, D_share, settings, real[pack * lo : pack * hi], z[pack * lo : pack * hi], buffers
         )
 
 
@@ -485,13 +492,13 @@ def discriminator_shares(G, D, settings, real, z, work, losses):
 def generator_shares(G, D, Q, settings, z, codes, work, losses):
     """generator_forward_backward on every share at once, one per thread, into work.g_grads (and
     work.q_grads) and losses."""
-    threads, m = losses.size, settings.pack
+    threads, pack = losses.size, settings.pack
     for share in numba.prange(threads):
         lo, hi = _packs_of_share(settings.batch, threads, share)
-        buffers = _share_buffers(work, share, hi - lo, m)
+        buffers = _share_buffers(work, share, hi - lo, pack)
         G_share, Q_share = _share(G, work.g_grads[share]), _share(Q, work.q_grads[share])
-        losses[share] = generator_forward_backward(G_share, D, Q_share, settings, z[m * lo : m * hi],
-                                                   codes[m * lo : m * hi], buffers)  # fmt: skip
+        losses[share] = generator_forward_backward(G_share, D, Q_share, settings, z[pack * lo : pack * hi],
+                                                   codes[pack * lo : pack * hi], buffers)  # fmt: skip
 
 
 @njit
@@ -520,7 +527,7 @@ def train_step_fused(G, D, Q, settings, batches, work, d_steps_done, g_steps_don
 
 def layer_widths(config: Any) -> tuple[list[int], list[int]]:
     """G's widths [n_0, ..., n_L] and D's, as the fused step sees them: D's input is a pack of m
-    samples (m d values), and its log spread when config.pack_spread."""
+    samples (pack d values), and its log spread when config.pack_spread."""
     c = config
     d_inputs = c.data_dim * c.pack + (1 if c.pack_spread else 0)
     g_inputs = c.noise_dim + c.latent_codes  # z, then the one-hot code
@@ -587,7 +594,7 @@ class FusedStep:
         q_rows = n if self.reading_codes else 0
         codes = int(self.Q.sizes[-1]) if self.reading_codes else 0
         return Workspace(
-            g_outputs=np.empty((threads, n * int(self.G.sizes[1:].sum())), dtype),  # G runs on mb rows
+            g_outputs=np.empty((threads, n * int(self.G.sizes[1:].sum())), dtype),  # G runs on n rows
             d_outputs=np.empty((threads, 2 * packs * int(self.D.sizes[1:].sum())), dtype),  # D on up to 2b
             d_input=np.empty((threads, 2 * n, data_dim), dtype),
             d_features=np.empty((threads, 2 * packs, data_dim * c.pack + 1), dtype),
@@ -595,7 +602,7 @@ class FusedStep:
             logits_grad=np.empty((threads, 2 * packs, 1), dtype),
             fake_grad=np.empty((threads, n, data_dim), dtype),
             input_grads=np.empty((threads, 2 * 2 * n * widest), dtype),
-            q_outputs=np.empty((threads, q_rows * int(self.Q.sizes[1:].sum())), dtype),  # Q runs on mb rows
+            q_outputs=np.empty((threads, q_rows * int(self.Q.sizes[1:].sum())), dtype),  # Q runs on n rows
             q_logits_grad=np.empty((threads, q_rows, codes), dtype),
             g_grads=np.empty((threads, self.G.params.size), dtype),
             d_grads=np.empty((threads, self.D.params.size), dtype),

@@ -7,15 +7,15 @@ top to bottom: they are the whole algorithm.
     G step:  fake = G(z');  G minimises its loss on D(fake); the gradient flows back *through*
              D (D.backward returns dloss/dfake), then D's parameter gradients are thrown away.
 
-Shapes (B = batch_size, H = hidden, m = pack, d = data_dim): real, z and fake are (B*m, d); D sees
-packs of m samples side by side, (B, d m), and returns logits (B, 1).
+Shapes (B = batch_size, H = hidden, pack = samples per pack, d = data_dim): real, z and fake are
+(n, d) with n = B pack; D sees each pack's samples side by side, (B, d pack), and returns logits (B, 1).
 
 Class-conditional (``config.num_classes`` = K > 0; Mirza & Osindero, 2014): the data yields
 (x, labels), and a one-hot label y (K,) is concatenated to G's noise, G(z, y) = G([z, y]), and to
 each sample D judges, D([x, y]). Fakes are asked for the labels of the real batch in the D step
 (so D cannot tell them apart by label frequencies) and for labels drawn from the data in the G
 step. D's gradient with respect to its input [fake, y] is sliced back to the fake part, the
-only part G made. Widths: G (noise_dim + K) -> d; D (d + K) m -> 1.
+only part G made. Widths: G (noise_dim + K) -> d; D (d + K) pack -> 1.
 
 Latent codes (``config.latent_codes`` = K > 0, codes.py): a one-hot code of K equally likely values
 follows z in G's noise, G([z, onehot(c)]) (noise_dim + K) -> d, and with ``config.code_info`` > 0 a
@@ -303,7 +303,7 @@ class GAN:
         batch = self.config.batch_size
         fake = self.generate(z, labels)  # (n, d); G is not trained here, its cache is simply overwritten later
         real, fake = self.with_labels(real, labels), self.with_labels(fake, labels)  # (n, d + K) if conditional
-        both = self.xp.concatenate([real, fake]).reshape(2 * batch, -1)  # (2B, d m): packs of m samples
+        both = self.xp.concatenate([real, fake]).reshape(2 * batch, -1)  # (2B, d pack): rows of `pack` samples
         logits = self.D.forward(both)  # (2B, 1)
         real_target = 1.0 - self.config.label_smoothing
         d_loss, grad_real, grad_fake = discriminator_loss(logits[:batch], logits[batch:], real_target)
@@ -394,7 +394,7 @@ class GAN:
         q > 0 (default ``config.jacobian_truncation``), ceil(n / (1 - q)) noise vectors are drawn
         and the fraction q where G stretches most, the bridges between modes, is left out
         (truncation.py); with latent codes, the fraction q of each code's draws, so that the codes
-        keep their equal weights. ``return_left_out=True`` also returns those points, (m - n, d).
+        keep their equal weights. ``return_left_out=True`` also returns those points, (draws - n, d).
         A conditional GAN draws sample i of class ``labels[i]`` (n,); by default the classes in
         turn, 0, 1, ..., K - 1, 0, 1, ... (see ``balanced_labels``).
         """
@@ -425,8 +425,10 @@ class GAN:
         z = self.with_labels(z, labels)  # (draws, noise_dim + K) if conditional
         with self.averaged_weights():
             if q > 0:  # ranked by the Jacobian with respect to z alone: a code's columns are not continuous
-                codes = self.codes_of(z)  # (m,) or None: each code loses the same share
-                kept, left_out = split_by_jacobian(self.G, z, int(n), self.config.noise_dim, codes)  # (n, d), (m-n, d)
+                codes = self.codes_of(z)  # (draws,) or None: each code loses the same share
+                kept, left_out = split_by_jacobian(
+                    self.G, z, int(n), self.config.noise_dim, codes
+                )  # (n, d), (draws-n, d)
             else:
                 kept, left_out = self.G.forward(z), self.xp.zeros((0, self.config.data_dim), self.dtype)  # (n, d)
         scale = self.config.data_scale
@@ -480,9 +482,9 @@ class GAN:
     def logits(self, x: Any, labels: Any = None) -> np.ndarray:
         """D's logit for points x (n, d) in data units, on the host in float64, shape (n,).
 
-        With pack m > 1, D judges each point beside m - 1 real points: the mean logit over
+        With pack > 1, D judges each point beside pack - 1 real points: the mean logit over
         PACK_MATE_DRAWS such packs, the mates drawn once with a fixed seed, so a heatmap does not
-        flicker (a conditional D judges m copies of the point instead). A conditional D needs the
+        flicker (a conditional D judges pack copies of the point instead). A conditional D needs the
         ``labels`` (n,) the points claim to be."""
         x = self.xp.asarray(np.asarray(x, dtype=self.dtype) if isinstance(x, np.ndarray) else x)
         if x.ndim != 2 or x.shape[1] != self.config.data_dim:
@@ -503,12 +505,12 @@ class GAN:
         if self.conditional:
             return judged(self.xp.tile(x, (1, self.config.pack)))
         total = np.zeros(len(x))
-        for mates in self._pack_mates():  # (m - 1, d) real points in network units
+        for mates in self._pack_mates():  # (pack - 1, d) real points in network units
             total += judged(self.xp.concatenate([x, self.xp.tile(mates.reshape(1, -1), (len(x), 1))], axis=1))
         return total / PACK_MATE_DRAWS
 
     def _pack_mates(self) -> Any:
-        """(PACK_MATE_DRAWS, m - 1, d) real points that ``logits`` packs a point with (drawn once)."""
+        """(PACK_MATE_DRAWS, pack - 1, d) real points that ``logits`` packs a point with (drawn once)."""
         if self._mates is None:
             rng = np.random.default_rng([self.seed, 7])
             n = PACK_MATE_DRAWS * (self.config.pack - 1)
@@ -524,16 +526,18 @@ class GAN:
         """Points G(z) and dL_G/dG(z) at each (data units, host), without changing any state that training uses.
 
         -dL_G/dG(z) is the direction the G step pushes each sample: the arrows of GAN Lab.
-        With pack m, consecutive samples form the packs, as in training, so a sample's arrow
-        depends on its pack-mates; n must then be a multiple of m.
+        With pack > 1, consecutive samples form the packs, as in training, so a sample's arrow
+        depends on its pack-mates; n must then be a multiple of pack.
         """
-        m = self.config.pack
-        if self.conditional or len(z) % m:
-            raise ValueError(f"sample_gradients needs an unconditional GAN and a multiple of pack={m} noise vectors")
+        pack = self.config.pack
+        if self.conditional or len(z) % pack:
+            raise ValueError(f"sample_gradients needs an unconditional GAN and a multiple of pack={pack} noise vectors")
         fake = self.G.forward(self.xp.asarray(np.asarray(z, dtype=self.dtype)))  # (n, 2)
-        packs = len(z) // m
-        _, grad_logits = generator_loss(self.D.forward(fake.reshape(packs, -1)), self.config.loss)  # (n/m, 1)
-        grad_fake = self.D.backward(grad_logits * packs).reshape(len(z), -1)  # per pack, not divided by n/m
+        packs = len(z) // pack
+        _, grad_logits = generator_loss(self.D.forward(fake.reshape(packs, -1)), self.config.loss)  # (packs, 1)
+        grad_fake = self.D.backward(grad_logits * packs).reshape(
+            len(z), -1
+        )  # per pack, not over packs
         self.D.zero_grad()
         return to_numpy(fake) * self.config.data_scale, to_numpy(grad_fake) / self.config.data_scale
 
