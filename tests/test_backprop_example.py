@@ -1,5 +1,6 @@
 """docs/backprop.md stays true: its worked example is what the code computes, its links point at the code."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -19,7 +20,7 @@ M = [-0.0368187582, 0.0036818758, -0.0736375165, 0.0073637516, -0.0368187582, 0.
 NEW = [0.5999999973, -1.0999999728, 0.5999999986, 0.1500000136, 0.0999999973, 0.0000000272, 1.0999999982,
        -0.5999999660, -0.9000000027]  # fmt: skip
 EXPECTED = {
-    "z1": [1.5, -0.4],
+    "pre1": [1.5, -0.4],
     "h": [1.5, -0.08],
     "logit": [0.54],
     "s": [0.6318124177],
@@ -28,7 +29,7 @@ EXPECTED = {
     "dW2": [-0.5522813734, 0.0294550066],
     "db2": [-0.3681875823],
     "dh": [-0.3681875823, 0.1840937911],
-    "dz1": [-0.3681875823, 0.0368187582],
+    "dpre1": [-0.3681875823, 0.0368187582],
     "dW1": [-0.3681875823, 0.0368187582, -0.7363751645, 0.0736375165],
     "db1": [-0.3681875823, 0.0368187582],
     "dx": [-0.2209125494, -0.1748891016],
@@ -51,16 +52,16 @@ def run_example() -> dict[str, np.ndarray]:
     dense2.weight.data[...] = [[1.0], [-0.5]]
     dense2.bias.data[...] = [-1.0]
     x = np.array([[1.0, 2.0]])
-    out = {"z1": dense1.forward(x)}
-    out["h"] = act.forward(out["z1"])
+    out = {"pre1": dense1.forward(x)}
+    out["h"] = act.forward(out["pre1"])
     out["logit"] = dense2.forward(out["h"])
     out["s"] = 1 / (1 + np.exp(-out["logit"]))
     loss, g = tinygan.bce_with_logits(out["logit"], 1.0)
     out["loss"], out["g"] = np.array(loss), g
     net.zero_grad()
     out["dh"] = dense2.backward(g)
-    out["dz1"] = act.backward(out["dh"])
-    out["dx"] = dense1.backward(out["dz1"])
+    out["dpre1"] = act.backward(out["dh"])
+    out["dx"] = dense1.backward(out["dpre1"])
     out |= {
         "dW2": dense2.weight.grad,
         "db2": dense2.bias.grad,
@@ -90,7 +91,7 @@ def test_doc_prints_the_same_numbers():
     text = DOC.read_text(encoding="utf-8")
     for name, values in EXPECTED.items():
         for value in values:
-            printed = f"{value:.10f}".rstrip("0").rstrip(".") if name in ("z1", "h", "logit") else f"{value:.10f}"
+            printed = f"{value:.10f}".rstrip("0").rstrip(".") if name in ("pre1", "h", "logit") else f"{value:.10f}"
             assert printed in text, f"{name}: {printed} is not in docs/backprop.md"
     for value in V:
         assert f"{value:.6e}" in text
@@ -107,6 +108,38 @@ def test_case_study_parameter_counts_in_the_doc(hidden):
 
 
 LINK = re.compile(r"\[`([^`]+)`\]\(\.\./tinygan/([a-z_/]+\.py)#L(\d+)\)")
+# The step each section of docs/backprop.md walks through: its links into gan/model.py must land in
+# these functions (the D step's and the G step's lines read alike: `fake = self.generate(z, labels)`).
+PHASES = {
+    "### 2.1": ("discriminator_forward_backward", "step_discriminator"),
+    "### 2.2": ("generator_forward_backward", "step_generator"),
+}
+
+
+def doc_links() -> list[tuple[str, str, str, int]]:
+    """(section heading, link text, file under tinygan/, line) of every source link, in order."""
+    links, section = [], ""
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            section = line
+        links += [(section, text, file, int(number)) for text, file, number in LINK.findall(line)]
+    return links
+
+
+def enclosing_function(source: str) -> dict[int, str]:
+    """Line number -> name of the innermost function whose body (or def) holds it."""
+    owner = {}
+    for node in ast.walk(ast.parse(source)):  # breadth first: nested functions come later and win
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            owner |= dict.fromkeys(range(node.lineno, node.end_lineno + 1), node.name)
+    return owner
+
+
+def phase_of(section: str, file: str) -> tuple[str, ...] | None:
+    """The functions a link from ``section`` into ``file`` must land in, or None (no phase)."""
+    if file != "gan/model.py":
+        return None
+    return next((functions for prefix, functions in PHASES.items() if section.startswith(prefix)), None)
 
 
 def matching_lines(text: str, lines: list[str]) -> list[int]:
@@ -128,15 +161,38 @@ def matching_lines(text: str, lines: list[str]) -> list[int]:
     return found
 
 
-def test_source_links_point_at_the_named_code():
-    """Every [`code`](../tinygan/file.py#L12) lands on the line it names (the message says where it is now)."""
-    links = LINK.findall(DOC.read_text(encoding="utf-8"))
+def lines_for(section: str, text: str, file: str) -> list[int]:
+    """The lines a link may point at: those naming ``text``, inside the section's step if it has one."""
+    source = (ROOT / "tinygan" / file).read_text(encoding="utf-8")
+    found = matching_lines(text, source.splitlines())
+    phase = phase_of(section, file)
+    if phase is not None:
+        owner = enclosing_function(source)
+        found = [number for number in found if owner.get(number) in phase]
+    return found
+
+
+def test_source_links_point_at_the_named_code_in_the_right_step():
+    """Every [`code`](../tinygan/file.py#L12) lands on a line that holds what it names and, in the D-step
+    and G-step sections, inside that step's functions (the message says where it is now)."""
+    links = doc_links()
     assert len(links) >= 30
     wrong = []
-    for text, file, number in links:
-        lines = (ROOT / "tinygan" / file).read_text(encoding="utf-8").splitlines()
-        found = matching_lines(text, lines)
-        assert found, f"{text!r} is no longer in tinygan/{file}"
-        if int(number) not in found:
-            wrong.append(f"[{text}]({file}#L{number}): now at line(s) {found}")
+    for section, text, file, number in links:
+        found = lines_for(section, text, file)
+        assert found, f"{text!r} is no longer in tinygan/{file} (within {phase_of(section, file)})"
+        if number not in found:
+            wrong.append(f"[{text}]({file}#L{number}) in {section!r}: now at line(s) {found}")
     assert not wrong, "docs/backprop.md links out of date:\n" + "\n".join(wrong)
+
+
+def test_each_step_section_links_into_its_own_step():
+    """The phase check has work to do: both step sections link into gan/model.py several times, and the
+    two steps' look-alike lines (G's forward, D.zero_grad) resolve to different lines in each."""
+    links = doc_links()
+    for prefix in PHASES:
+        assert sum(1 for section, _, file, _ in links if section.startswith(prefix) and file == "gan/model.py") >= 5
+    for text in ("fake = self.generate(z, labels)", "self.D.zero_grad()"):
+        in_d = lines_for("### 2.1", text, "gan/model.py")
+        in_g = lines_for("### 2.2", text, "gan/model.py")
+        assert len(in_d) == len(in_g) == 1 and in_d != in_g, (text, in_d, in_g)

@@ -37,7 +37,7 @@ def test_fourier_features_match_torch_autograd():
     y, grad_x = layer.forward(x), layer.backward(projection)
     x_t = torch.tensor(x, requires_grad=True)
     z_t = x_t @ torch.from_numpy(layer.F)
-    a_t = torch.from_numpy(layer.a)
+    a_t = torch.from_numpy(layer.window)
     y_t = torch.cat([x_t, a_t * torch.sin(z_t), a_t * torch.cos(z_t)], dim=1)
     (y_t * torch.from_numpy(projection)).sum().backward()
     np.testing.assert_allclose(y, y_t.detach().numpy(), rtol=1e-12, atol=1e-12)
@@ -50,13 +50,13 @@ def test_the_window_opens_from_coarse_to_fine():
     assert scales.min() >= 1 and scales.max() <= 64
     x = np.random.default_rng(1).normal(size=(5, 2))
     layer.set_window(0.0)
-    assert np.all(layer.a == 0) and np.all(layer.forward(x)[:, 2:] == 0)  # only x itself
+    assert np.all(layer.window == 0) and np.all(layer.forward(x)[:, 2:] == 0)  # only x itself
     np.testing.assert_array_equal(layer.forward(x)[:, :2], x)
     layer.set_window(0.5)
-    open_scales, shut_scales = scales[layer.a > 0], scales[layer.a == 0]
+    open_scales, shut_scales = scales[layer.window > 0], scales[layer.window == 0]
     assert open_scales.max() < shut_scales.min() and open_scales.max() <= 64**0.5  # low frequencies first
     layer.set_window(1.2)
-    assert np.all(layer.a == 1)
+    assert np.all(layer.window == 1)
 
 
 @pytest.mark.parametrize("field, value", [("fourier_features", -1), ("fourier_max_scale", 1.0),

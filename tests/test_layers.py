@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import tinygan as tg
+from tinygan.nn.activations import sigmoid
 from tinygan.nn.layers import Dense
 
 
@@ -186,3 +187,14 @@ def test_bce_errors():
 def test_unknown_backend_is_a_value_error():
     with pytest.raises(ValueError, match="backend must be one of"):
         tg.set_backend("tpu")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_is_the_logistic_and_never_overflows(dtype):
+    """s(x) = 1/(1 + e^-x) where that is finite; s(-x) = 1 - s(x); at +-1e4 exactly 1 and 0, no warning."""
+    x = np.linspace(-30, 30, 121).astype(dtype)
+    np.testing.assert_allclose(sigmoid(x), 1 / (1 + np.exp(-x.astype(np.float64))), rtol=1e-6)
+    np.testing.assert_allclose(sigmoid(-x), 1 - sigmoid(x), atol=1e-7)
+    with np.errstate(over="raise"):
+        extremes = sigmoid(np.array([-1e4, 1e4], dtype))
+    assert extremes.dtype == dtype and extremes.tolist() == [0.0, 1.0]

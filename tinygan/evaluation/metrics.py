@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..fast.kernels import sigmoid_numpy
+from ..nn.activations import sigmoid
 
 LOG4 = float(np.log(4.0))
 
@@ -167,12 +167,12 @@ def _mean_self_distance(a: np.ndarray, chunk: int) -> float:
 
 
 def log_sigmoid(logits: np.ndarray) -> np.ndarray:
-    """log s(z) = -softplus(-z) = -(max(-z, 0) + log(1 + e^{-|z|})), finite for any finite z."""
+    """log s(l) = -softplus(-l) = -(max(-l, 0) + log(1 + e^{-|l|})) for logits l, finite for any finite l."""
     return -(np.maximum(-logits, 0) + np.log1p(np.exp(-np.abs(logits))))
 
 
 def value_function(logits_real: np.ndarray, logits_fake: np.ndarray) -> float:
-    """V(D, G) ~ mean log D(x_real) + mean log(1 - D(x_fake)), with log(1 - s(z)) = log s(-z)."""
+    """V(D, G) ~ mean log D(x_real) + mean log(1 - D(x_fake)), with log(1 - s(l)) = log s(-l)."""
     return float(np.mean(log_sigmoid(np.asarray(logits_real))) + np.mean(log_sigmoid(-np.asarray(logits_fake))))
 
 
@@ -198,6 +198,6 @@ def evaluate(gan: Any, mixture: Any, n: int = 5000, *, seed: int = 12345) -> dic
     result["energy_ratio"] = result["energy_distance"] / result["energy_noise_floor"]
     logits_real, logits_fake = gan.logits(real), gan.logits(fake)
     result["value"] = value_function(logits_real, logits_fake)
-    d_real, d_fake = sigmoid_numpy(logits_real), sigmoid_numpy(logits_fake)
+    d_real, d_fake = sigmoid(logits_real), sigmoid(logits_fake)
     result["mean_d_real"], result["mean_d_fake"] = float(d_real.mean()), float(d_fake.mean())
     return result

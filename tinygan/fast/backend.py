@@ -4,9 +4,10 @@ Code above it asks this module for two things:
 
 * ``xp``: the array module that creates and combines arrays (``numpy`` or ``cupy``); every layer,
   loss, optimizer and data source uses it;
-* ``kernels``: the fused elementwise loops that the BCE loss and the optimizers call (BCE, Adam,
-  SGD), either the readable NumPy twins, their Numba-jitted versions, or CuPy kernels
-  (``kernels.py``, ``kernels_cupy.py``).
+* ``kernels``: the fast twins of the elementwise math that the BCE loss and the optimizers call
+  (BCE, Adam, SGD): Numba-jitted loops (``kernels.py``) or CuPy kernels (``kernels_cupy.py``).
+  The ``numpy`` backend has none (``kernels`` is None): it runs the NumPy forms written beside
+  their derivations in ``nn/losses.py`` and ``nn/optim.py``, which the twins are tested equal to.
 
 Choose with ``tinygan.set_backend("numpy" | "numba" | "cupy")`` or the ``TINYGAN_BACKEND``
 environment variable. The default is ``numba`` when Numba imports, otherwise ``numpy`` with
@@ -37,20 +38,20 @@ class Backend:
 
     name: str
     xp: ModuleType  # numpy, cupy, or a stand-in with the same interface
-    kernels: Any  # a kernels.KernelSet
+    kernels: Any  # a kernels.KernelSet, or None: nn's own NumPy forms
 
     def __repr__(self) -> str:
         return f"Backend({self.name!r})"
 
 
-_current: Backend | None = None
+_current: Backend | None = None  # read directly by nn.module.active_backend once set
 
 
 def _make_backend(name: str) -> Backend:
     from . import kernels
 
     if name == "numpy":
-        return Backend("numpy", np, kernels.NUMPY_KERNELS)
+        return Backend("numpy", np, None)
     if name == "numba":
         if kernels.NUMBA_KERNELS is None:
             raise BackendUnavailableError(

@@ -34,10 +34,13 @@ threads always sleep (0.97 against 1.73 ms), but on a machine shared with other 
 costs 5-20x the CPU time of a step. There, train with one thread (``--threads 1``) or set
 NUMBA_THREADING_LAYER=workqueue.
 
-A network arrives as a ``Network`` tuple (its flat buffers, shared with the Python objects, so
-nothing is copied): layer i's weight W_i (n_i, n_{i+1}) and bias b_i (n_{i+1},) sit one after
-the other in ``params``, with the widths ``sizes`` = [n_0, n_1, ..., n_L]. Names follow
-kernels.py: a is a pre-activation (h W + b), h = act(a) a layer's output, l a logit; z is only
+Nothing here imports from the layers above: the GAN hands each network over as a ``FusedNet``
+(views of its flat buffers and its Adam's moments, so nothing is copied) and the step's constants
+as ``Settings``. Inside the jitted step a network is a ``Network`` tuple: layer i's weight
+W_i (n_i, n_{i+1}) and bias b_i (n_{i+1},) sit one after the other in ``params``, with the widths
+``sizes`` = [n_0, n_1, ..., n_L]. Names follow
+kernels.py: pre is a pre-activation (h W + b), h = act(pre) a layer's output, l a logit, pack the
+samples per pack (n = b pack samples in a share of b packs), m and v Adam's moments; z is only
 ever G's noise. Matmuls go to BLAS through ``np.dot(x, y, out)``. Every array is allocated
 once by ``FusedStep``; a warm step allocates nothing but, with latent codes, its noise draws.
 """
@@ -45,12 +48,13 @@ once by ``FusedStep``; a warm step allocates nothing but, with latent codes, its
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numba
 import numpy as np
 
-from ..gan.codes import Q_HIDDEN, Q_SLOPE
 from . import kernels
 
 if kernels.numba is None:  # pragma: no cover
@@ -74,10 +78,11 @@ class Network(NamedTuple):
 
 
 class Settings(NamedTuple):
-    """The scalars of one step (GANConfig's, and this step's scheduled learning rate)."""
+    """The scalars of one step: constants of the GAN's config, handed in by GAN.build_fused_step, and
+    this step's scheduled learning rate and spread gate, which FusedStep.step puts in."""
 
     batch: int  # B: D judges B packs per side
-    pack: int  # m: samples per pack, so each side has n = B m samples
+    pack: int  # samples per pack, so each side has n = B pack samples
     negative_slope: float  # LeakyReLU's slope
     real_target: float  # 1 - label_smoothing
     minimax: bool  # G's loss: minimax (mean log(1 - D)) or non-saturating (BCE against 1)
@@ -87,7 +92,7 @@ class Settings(NamedTuple):
     eps: float
     pack_spread: bool  # D's input gains log of each pack's spread (nn/pack_spread.py)
     spread_eps: float  # its eps
-    spread_gate: float  # and its gate a: D sees a log(v + eps)
+    spread_gate: float  # and its gate: D sees gate log(v + eps)
     code_info: float  # lambda of the latent codes' InfoGAN term (gan/codes.py); 0: no Q
     latent_codes: int  # K: G's input ends in a one-hot code of K values, whose zeros G's first layer skips
     # (0: none, or multiply them as any input)
@@ -104,34 +109,34 @@ class Batches(NamedTuple):
 
 
 class ShareBuffers(NamedTuple):
-    """What one thread writes while it runs its share of the batch (b packs, m b samples)."""
+    """What one thread writes while it runs its share of the batch (b packs, n = b pack samples)."""
 
     g_outputs: np.ndarray  # G's layer outputs h_1 ... h_L of the latest forward, one after another
     d_outputs: np.ndarray  # D's, likewise; backward reads them (act' is written through the output)
-    d_input: np.ndarray  # (2mb, 2) [real; fake] sample by sample; D sees it as (2b, 2m) packs
-    d_features: np.ndarray  # (2b, 2m + 1) the packs and their log spread, when settings.pack_spread
+    d_input: np.ndarray  # (2n, 2) [real; fake] sample by sample; D sees it as (2b, 2 pack) packs
+    d_features: np.ndarray  # (2b, 2 pack + 1) the packs and their log spread, when settings.pack_spread
     targets: np.ndarray  # (2b, 1) BCE targets: [real_target; 0] for D, then G's target
     logits_grad: np.ndarray  # (2b, 1) dL/dl, the loss gradient at D's logits
-    fake_grad: np.ndarray  # (mb, 2) dL_G/dfake, D's input gradient unpacked sample by sample
+    fake_grad: np.ndarray  # (n, 2) dL_G/dfake, D's input gradient unpacked sample by sample
     input_grads: np.ndarray  # backward's dL/dh, two halves used in turn: a layer's input gradient is
     # written into one half while its output gradient is read from the other
     q_outputs: np.ndarray  # Q's layer outputs, as g_outputs (empty without Q)
-    q_logits_grad: np.ndarray  # (mb, K) dCE/d(Q's logits)
+    q_logits_grad: np.ndarray  # (n, K) dCE/d(Q's logits)
 
 
 class Workspace(NamedTuple):
     """Every thread's buffers, stacked on a leading axis of length ``threads``."""
 
-    g_outputs: np.ndarray  # (threads, mb_max * (n_1 + ... + n_L) of G)
+    g_outputs: np.ndarray  # (threads, n_max * (n_1 + ... + n_L) of G)
     d_outputs: np.ndarray  # (threads, 2b_max * (n_1 + ... + n_L) of D)
-    d_input: np.ndarray  # (threads, 2 mb_max, 2)
-    d_features: np.ndarray  # (threads, 2b_max, 2m + 1)
+    d_input: np.ndarray  # (threads, 2 n_max, 2)
+    d_features: np.ndarray  # (threads, 2b_max, 2 pack + 1)
     targets: np.ndarray  # (threads, 2b_max, 1)
     logits_grad: np.ndarray  # (threads, 2b_max, 1)
-    fake_grad: np.ndarray  # (threads, mb_max, 2)
-    input_grads: np.ndarray  # (threads, 2 * 2 mb_max * widest layer)
-    q_outputs: np.ndarray  # (threads, mb_max * (n_1 + ... + n_L) of Q); (threads, 0) without Q
-    q_logits_grad: np.ndarray  # (threads, mb_max, K); (threads, 0, 0) without Q
+    fake_grad: np.ndarray  # (threads, n_max, 2)
+    input_grads: np.ndarray  # (threads, 2 * 2 n_max * widest layer)
+    q_outputs: np.ndarray  # (threads, n_max * (n_1 + ... + n_L) of Q); (threads, 0) without Q
+    q_logits_grad: np.ndarray  # (threads, n_max, K); (threads, 0, 0) without Q
     g_grads: np.ndarray  # (threads, P_G) each share's dL_G/dtheta_G
     d_grads: np.ndarray  # (threads, P_D) each share's dL_D/dtheta_D
     q_grads: np.ndarray  # (threads, P_Q) each share's dCE/dtheta_Q; (threads, 0) without Q
@@ -158,20 +163,20 @@ def _layer_output(outputs, sizes, layer, rows):
 
 
 @njit
-def one_hot_input_forward(x, weight, a, one_hot):
-    """a = x W (rows, n_out) for an input x (rows, n_in) whose last ``one_hot`` columns are mostly zeros
+def one_hot_input_forward(x, weight, pre, one_hot):
+    """pre = x W (rows, n_out) for an input x (rows, n_in) whose last ``one_hot`` columns are mostly zeros
     (G's one-hot latent code): a dense product over the first n_in - one_hot columns, then, for each
-    nonzero x_ic among the last ones, a += x_ic W_c. The same sum as np.dot, without the zeros'
+    nonzero x_ic among the last ones, pre_i += x_ic W_c. The same sum as np.dot, without the zeros'
     products: for a one-hot code that is one row of W, where the matmul would multiply all K."""
     dense, width = x.shape[1] - one_hot, weight.shape[1]
     for i in range(x.shape[0]):
         for k in range(width):
-            a[i, k] = 0
+            pre[i, k] = 0
         for j in range(x.shape[1]):
             x_ij = x[i, j]
             if j < dense or x_ij != 0:
-                for k in range(width):  # a_i += x_ij W_j, without a temporary row
-                    a[i, k] += x_ij * weight[j, k]
+                for k in range(width):  # pre_i += x_ij W_j, without a temporary row
+                    pre[i, k] += x_ij * weight[j, k]
 
 
 @njit
@@ -198,14 +203,14 @@ def mlp_forward(net, outputs, x, slope, one_hot=0):
     layers = len(net.sizes) - 1
     for layer in range(layers):
         weight, bias, offset = _layer_slices(net.params, net.sizes, layer, offset)
-        a = _layer_output(outputs, net.sizes, layer, rows)
+        pre = _layer_output(outputs, net.sizes, layer, rows)
         if layer == 0 and one_hot > 0:
-            one_hot_input_forward(h, weight, a, one_hot)
+            one_hot_input_forward(h, weight, pre, one_hot)
         else:
-            np.dot(h, weight, a)  # (rows, n_i) @ (n_i, n_{i+1})
+            np.dot(h, weight, pre)  # (rows, n_i) @ (n_i, n_{i+1})
         act = net.activation if layer < layers - 1 else net.output_activation
-        bias_act_forward_numba(a, bias, act, slope)  # a -> h
-        h = a
+        bias_act_forward_numba(pre, bias, act, slope)  # pre + b -> act(pre + b), in place
+        h = pre
     return h
 
 
@@ -213,7 +218,7 @@ def mlp_forward(net, outputs, x, slope, one_hot=0):
 def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads, want_input_grad, one_hot=0):
     """Backward through mlp_forward's cached outputs, from g_L = dL/dh_L = ``grad_out`` (overwritten).
 
-    Per layer, from the last: g <- g * act'(a) (skipped where act is the identity), then
+    Per layer, from the last: g <- g * act'(pre) (skipped where act is the identity), then
     dL/dW_i = h_i^T g and dL/db_i = sum over rows of g, WRITTEN (not added) into ``net.grads`` when
     ``want_param_grads``; and dL/dh_i = g W_i^T. Returns dL/dx (rows, n_0) when ``want_input_grad``,
     else an empty array (the first layer's input gradient is then never computed). ``one_hot`` as in
@@ -228,7 +233,7 @@ def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads
         n_in = net.sizes[layer]
         weight, _, _ = _layer_slices(net.params, net.sizes, layer, offsets[layer])
         act = net.activation if layer < layers - 1 else net.output_activation
-        if act != IDENTITY:  # through the activation: g <- g * act'(a), written through the output h
+        if act != IDENTITY:  # through the activation: g <- g * act'(pre), written through the output h
             h_out = _layer_output(outputs, net.sizes, layer, rows)
             _act_backward_flat(g.reshape(-1), h_out.reshape(-1), act, slope)
         h_in = x if layer == 0 else _layer_output(outputs, net.sizes, layer - 1, rows)
@@ -252,7 +257,7 @@ def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads
 
 @njit
 def _coordinate_mean(row, pack, dim, j):
-    """xbar_j: coordinate j's mean over the m points of one pack row (m d,)."""
+    """xbar_j: coordinate j's mean over the pack's points of one pack row (pack d,)."""
     mean = 0.0
     for k in range(pack):
         mean += row[k * dim + j]
@@ -261,7 +266,7 @@ def _coordinate_mean(row, pack, dim, j):
 
 @njit
 def _spread(row, pack, dim):
-    """v = (1/m) sum_k ||x_k - xbar||^2 over the m points of one pack row (m d,)."""
+    """v = (1/pack) sum_k ||x_k - xbar||^2 over the pack's points of one pack row (pack d,)."""
     total = 0.0
     for j in range(dim):
         mean = _coordinate_mean(row, pack, dim, j)
@@ -273,8 +278,8 @@ def _spread(row, pack, dim):
 
 @njit
 def pack_spread_forward(packed, out, pack, eps, gate):
-    """out (rows, m d + 1) = [packed, a log(v + eps)] (a = gate) for each row's m points (packed
-    (rows, m d)): nn/pack_spread.py's forward. Returns out."""
+    """out (rows, pack d + 1) = [packed, gate log(v + eps)] for each row's points (packed
+    (rows, pack d)): nn/pack_spread.py's forward. Returns out."""
     width = packed.shape[1]
     for r in range(packed.shape[0]):
         out[r, :width] = packed[r]
@@ -284,8 +289,8 @@ def pack_spread_forward(packed, out, pack, eps, gate):
 
 @njit
 def pack_spread_backward(packed, grad_features, pack, eps, gate, grad_packed):
-    """grad_packed (rows, m d) = dL/dx from dL/dy = grad_features (rows, m d + 1), as
-    nn/pack_spread.py: g_x,k + a g_s (2/m) (x_k - xbar) / (v + eps)."""
+    """grad_packed (rows, pack d) = dL/dx from dL/dy = grad_features (rows, pack d + 1), as
+    nn/pack_spread.py: g_x,k + gate g_s (2/pack) (x_k - xbar) / (v + eps)."""
     width = packed.shape[1]
     dim = width // pack
     for r in range(packed.shape[0]):
@@ -309,16 +314,18 @@ def _d_input(settings, packed, buffers):
 
 @njit
 def discriminator_forward_backward(G, D, settings, real, z, buffers):
-    """D's loss on real (mb, 2) vs G(z) (mb, 2), one share of b packs: leaves this share's part of
+    """D's loss on real (n, 2) vs G(z) (n, 2), one share of b packs: leaves this share's part of
     dL_D/dparams in D.grads and returns its part of the loss.
 
     L_D = BCE(D(real), real_target) + BCE(D(fake), 0), each a mean over the whole batch's B packs."""
     batch, slope = real.shape[0] // settings.pack, settings.negative_slope  # b, this share's packs
     n = real.shape[0]
-    fake = mlp_forward(G, buffers.g_outputs, z, slope, settings.latent_codes)  # (mb, 2)
+    fake = mlp_forward(G, buffers.g_outputs, z, slope, settings.latent_codes)  # (n, 2)
     buffers.d_input[:n] = real
     buffers.d_input[n:] = fake
-    packed = _d_input(settings, buffers.d_input.reshape(2 * batch, -1), buffers)  # (2b, 2m): packs of m samples
+    packed = _d_input(
+        settings, buffers.d_input.reshape(2 * batch, -1), buffers
+    )  # (2b, 2 pack): packs of `pack` samples
     logits = mlp_forward(D, buffers.d_outputs, packed, slope)  # (2b, 1)
     buffers.targets[:batch] = settings.real_target
     buffers.targets[batch:] = 0
@@ -349,15 +356,15 @@ def softmax_cross_entropy_grad(logits, codes, grad, n_total):
 
 @njit
 def generator_forward_backward(G, D, Q, settings, z, codes, buffers):
-    """G's loss on D(G(z)) for one share (z (mb, noise_width)): leaves its part of dL_G/dparams in
+    """G's loss on D(G(z)) for one share (z (n, noise_width)): leaves its part of dL_G/dparams in
     G.grads (D's grads are never formed) and returns its part of the loss.
 
     dL_G/dtheta_G = (dL_G/dfake) (dfake/dtheta_G): dL_G/dfake comes out of D's backward. With latent
     codes read back by Q (settings.code_info = lambda > 0), lambda dCE/dfake is added to it, and Q's
     part of dCE/dtheta_Q lands in Q.grads, as CodeReader.generator_gradient (gan/codes.py)."""
     batch, slope = z.shape[0] // settings.pack, settings.negative_slope
-    fake = mlp_forward(G, buffers.g_outputs, z, slope, settings.latent_codes)  # (mb, 2)
-    packed_fake = _d_input(settings, fake.reshape(batch, -1), buffers)  # (b, 2m)
+    fake = mlp_forward(G, buffers.g_outputs, z, slope, settings.latent_codes)  # (n, 2)
+    packed_fake = _d_input(settings, fake.reshape(batch, -1), buffers)  # (b, 2 pack)
     logits = mlp_forward(D, buffers.d_outputs, packed_fake, slope)  # (b, 1)
     flat_logits, t = logits.reshape(-1), buffers.targets[:batch].reshape(-1)  # (b,)
     grad = buffers.logits_grad[:batch]  # (b, 1)
@@ -370,17 +377,17 @@ def generator_forward_backward(G, D, Q, settings, z, codes, buffers):
         t[:] = 1
         g_loss = bce_part_numba(flat_logits, t, grad.reshape(-1), settings.batch)
     grad_packed = mlp_backward(D, buffers.d_outputs, packed_fake, grad, slope, buffers.input_grads, False, True)
-    if settings.pack_spread:  # back through the spread feature: (b, 2m + 1) -> (b, 2m)
+    if settings.pack_spread:  # back through the spread feature: (b, 2 pack + 1) -> (b, 2 pack)
         pack_spread_backward(fake.reshape(batch, -1), grad_packed, settings.pack, settings.spread_eps,
                              settings.spread_gate, buffers.fake_grad.reshape(batch, -1))  # fmt: skip
     else:
-        buffers.fake_grad[:] = grad_packed.reshape(buffers.fake_grad.shape)  # (mb, 2)
+        buffers.fake_grad[:] = grad_packed.reshape(buffers.fake_grad.shape)  # (n, 2)
     if settings.code_info > 0:  # + lambda dCE/dfake, Q's gradients on the way
-        code_logits = mlp_forward(Q, buffers.q_outputs, fake, settings.q_slope)  # (mb, K)
+        code_logits = mlp_forward(Q, buffers.q_outputs, fake, settings.q_slope)  # (n, K)
         softmax_cross_entropy_grad(code_logits, codes, buffers.q_logits_grad, settings.batch * settings.pack)
         grad_info = mlp_backward(
             Q, buffers.q_outputs, fake, buffers.q_logits_grad, settings.q_slope, buffers.input_grads, True, True
-        )  # fmt: skip  (mb, 2)
+        )  # fmt: skip  (n, 2)
         lam = np.empty(1, fake.dtype)  # storing into it casts lambda to the buffers' dtype, as NumPy does
         lam[0] = settings.code_info
         for i in range(fake.shape[0]):
@@ -397,6 +404,7 @@ def adam_step(net, share_grads, settings, step, average, average_rate):
     (step counts from 1) as kernels.adam_update_numba, the parameters split over the cores:
 
     m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  p <- p - (lr / (1 - b1^t)) m / (sqrt(v / (1 - b2^t)) + eps)
+    (nn.optim.adam_update's lr m_hat / (sqrt(v_hat) + eps) with the bias corrections folded in: the same step)
     with every scalar cast to the buffers' dtype first (float32 buffers get float32 scalars, as in NumPy).
     If ``average`` (P,) is not empty, it moves towards the new p as GAN._update_ema, in the same pass:
     average <- average + average_rate (p - average), average_rate = 1 - config.ema.
@@ -444,7 +452,7 @@ def _share(net, grads):
 
 @njit
 def _share_buffers(work, share, packs, pack):
-    """Thread ``share``'s buffers, cut to its b = ``packs`` packs of m = ``pack`` samples."""
+    """Thread ``share``'s buffers, cut to its b = ``packs`` packs of ``pack`` samples."""
     n = packs * pack
     return ShareBuffers(
         work.g_outputs[share],
@@ -470,13 +478,13 @@ def _packs_of_share(batch, threads, share):
 def discriminator_shares(G, D, settings, real, z, work, losses):
     """discriminator_forward_backward on every share at once, one per thread, into work.d_grads and
     losses (threads,); real and z (n, 2) are the whole batch."""
-    threads, m = losses.size, settings.pack
+    threads, pack = losses.size, settings.pack
     for share in numba.prange(threads):
         lo, hi = _packs_of_share(settings.batch, threads, share)
-        buffers = _share_buffers(work, share, hi - lo, m)
+        buffers = _share_buffers(work, share, hi - lo, pack)
         D_share = _share(D, work.d_grads[share])
         losses[share] = discriminator_forward_backward(
-            G, D_share, settings, real[m * lo : m * hi], z[m * lo : m * hi], buffers
+            G, D_share, settings, real[pack * lo : pack * hi], z[pack * lo : pack * hi], buffers
         )
 
 
@@ -484,13 +492,13 @@ def discriminator_shares(G, D, settings, real, z, work, losses):
 def generator_shares(G, D, Q, settings, z, codes, work, losses):
     """generator_forward_backward on every share at once, one per thread, into work.g_grads (and
     work.q_grads) and losses."""
-    threads, m = losses.size, settings.pack
+    threads, pack = losses.size, settings.pack
     for share in numba.prange(threads):
         lo, hi = _packs_of_share(settings.batch, threads, share)
-        buffers = _share_buffers(work, share, hi - lo, m)
+        buffers = _share_buffers(work, share, hi - lo, pack)
         G_share, Q_share = _share(G, work.g_grads[share]), _share(Q, work.q_grads[share])
-        losses[share] = generator_forward_backward(G_share, D, Q_share, settings, z[m * lo : m * hi],
-                                                   codes[m * lo : m * hi], buffers)  # fmt: skip
+        losses[share] = generator_forward_backward(G_share, D, Q_share, settings, z[pack * lo : pack * hi],
+                                                   codes[pack * lo : pack * hi], buffers)  # fmt: skip
 
 
 @njit
@@ -519,120 +527,103 @@ def train_step_fused(G, D, Q, settings, batches, work, d_steps_done, g_steps_don
 
 def layer_widths(config: Any) -> tuple[list[int], list[int]]:
     """G's widths [n_0, ..., n_L] and D's, as the fused step sees them: D's input is a pack of m
-    samples (m d values), and its log spread when config.pack_spread."""
+    samples (pack d values), and its log spread when config.pack_spread."""
     c = config
     d_inputs = c.data_dim * c.pack + (1 if c.pack_spread else 0)
     g_inputs = c.noise_dim + c.latent_codes  # z, then the one-hot code
     return [g_inputs] + [c.hidden] * c.depth + [c.data_dim], [d_inputs] + [c.hidden] * c.depth + [1]
 
 
-class FusedStep:
-    """Buffers sized for one GAN's batch, split over the Numba threads, and the call into ``train_step_fused``."""
+@dataclass(frozen=True)
+class FusedNet:
+    """One network as its owner hands it to ``FusedStep``: views of the network's flat buffers and of
+    its Adam's moment buffers (shared, so nothing is copied and the step updates them in place), its
+    widths and its activations by name."""
 
-    def __init__(self, gan: Any) -> None:
-        c = gan.config
-        self.g_sizes, self.d_sizes = (np.array(sizes, np.int64) for sizes in layer_widths(c))
+    params: np.ndarray  # (P,) [W_0 | b_0 | W_1 | b_1 | ...]: the network's flat data
+    grads: np.ndarray  # (P,) its flat gradient, same layout
+    adam_m: np.ndarray  # (P,) its Adam's first moment
+    adam_v: np.ndarray  # (P,) its Adam's second moment
+    sizes: Sequence[int]  # widths n_0 ... n_L
+    activation: str  # the hidden layers' (a key of kernels.ACTIVATION_CODES)
+    output_activation: str = "identity"  # the last layer's
+
+    def network(self) -> Network:
+        acts = kernels.ACTIVATION_CODES
+        sizes = np.array(self.sizes, np.int64)
+        return Network(self.params, self.grads, self.adam_m, self.adam_v, sizes, acts[self.activation],
+                       acts[self.output_activation])  # fmt: skip
+
+
+class FusedStep:
+    """Buffers sized for one GAN's batch, split over the Numba threads, and the call into ``train_step_fused``.
+
+    Everything comes in explicitly: the networks G, D and (with latent codes read back) Q as
+    ``FusedNet``, the step's constants as ``Settings`` (its ``lr`` and ``spread_gate`` are replaced
+    at every step), and G's weight average. The caller draws each step's random batches into
+    ``batches`` (in the readable step's order), then calls ``step``.
+    """
+
+    def __init__(self, G: FusedNet, D: FusedNet, Q: FusedNet | None, settings: Settings, *, d_steps: int,
+                 g_average: np.ndarray | None, average_rate: float) -> None:  # fmt: skip
+        self.G, self.D = G.network(), D.network()
+        dtype = G.params.dtype
+        empty = np.empty(0, dtype)
+        self.Q = Q.network() if Q else Network(empty, empty, empty, empty, np.zeros(1, np.int64), IDENTITY, IDENTITY)
+        self.reading_codes = Q is not None
+        self.settings = settings
+        self.g_average = g_average if g_average is not None else empty  # the jitted step moves it
+        self.average_rate = average_rate
         self.blas = _blas_libraries()
-        self.g_flat, self.d_flat = gan.G.flat, gan.D.flat  # looked up once: Module.flat walks the parameters
-        self.g_average = gan.G_ema if gan.G_ema is not None else np.empty(0, gan.dtype)  # the jitted step moves it
-        self.reader = gan.code_reader  # Q and its Adam, or None
-        self.q_sizes = np.array([c.data_dim, Q_HIDDEN, Q_HIDDEN, c.latent_codes] if self.reader else [0], np.int64)
         self.work: Workspace | None = None
         self.skip_code_zeros = True  # False: G's first layer multiplies the one-hot code like any input
-        n, dtype = c.batch_size * c.pack, gan.dtype
+        n, noise_width, data_dim = settings.batch * settings.pack, int(G.sizes[0]), int(G.sizes[-1])
         self.batches = Batches(
-            real=np.empty((c.d_steps, n, c.data_dim), dtype),
-            z_d=np.empty((c.d_steps, n, gan.noise_width), dtype),
-            z_g=np.empty((n, gan.noise_width), dtype),
-            codes_g=np.zeros(n if self.reader else 0, np.int64),
+            real=np.empty((d_steps, n, data_dim), dtype),
+            z_d=np.empty((d_steps, n, noise_width), dtype),
+            z_g=np.empty((n, noise_width), dtype),
+            codes_g=np.zeros(n if self.reading_codes else 0, np.int64),
         )
 
-    def _workspace(self, gan: Any, threads: int) -> Workspace:
+    def _workspace(self, threads: int) -> Workspace:
         """Every share's buffers, for ``threads`` shares (the largest has b_max packs)."""
-        c, dtype = gan.config, gan.dtype
-        packs = -(-c.batch_size // threads)  # b_max = ceil(B / threads)
-        n = packs * c.pack
-        widest = max(c.hidden, int(self.d_sizes[0]), gan.noise_width, int(self.q_sizes.max()))
-        q_rows = n if self.reader else 0
+        c, dtype = self.settings, self.G.params.dtype
+        packs = -(-c.batch // threads)  # b_max = ceil(B / threads)
+        n, data_dim = packs * c.pack, int(self.G.sizes[-1])
+        widest = int(max(self.G.sizes.max(), self.D.sizes.max(), self.Q.sizes.max()))
+        q_rows = n if self.reading_codes else 0
+        codes = int(self.Q.sizes[-1]) if self.reading_codes else 0
         return Workspace(
-            g_outputs=np.empty((threads, n * int(self.g_sizes[1:].sum())), dtype),  # G runs on mb rows
-            d_outputs=np.empty((threads, 2 * packs * int(self.d_sizes[1:].sum())), dtype),  # D on up to 2b
-            d_input=np.empty((threads, 2 * n, c.data_dim), dtype),
-            d_features=np.empty((threads, 2 * packs, c.data_dim * c.pack + 1), dtype),
+            g_outputs=np.empty((threads, n * int(self.G.sizes[1:].sum())), dtype),  # G runs on n rows
+            d_outputs=np.empty((threads, 2 * packs * int(self.D.sizes[1:].sum())), dtype),  # D on up to 2b
+            d_input=np.empty((threads, 2 * n, data_dim), dtype),
+            d_features=np.empty((threads, 2 * packs, data_dim * c.pack + 1), dtype),
             targets=np.empty((threads, 2 * packs, 1), dtype),
             logits_grad=np.empty((threads, 2 * packs, 1), dtype),
-            fake_grad=np.empty((threads, n, c.data_dim), dtype),
+            fake_grad=np.empty((threads, n, data_dim), dtype),
             input_grads=np.empty((threads, 2 * 2 * n * widest), dtype),
-            q_outputs=np.empty((threads, q_rows * int(self.q_sizes[1:].sum())), dtype),  # Q runs on mb rows
-            q_logits_grad=np.empty((threads, q_rows, c.latent_codes if self.reader else 0), dtype),
-            g_grads=np.empty((threads, gan.G.flat.size), dtype),
-            d_grads=np.empty((threads, gan.D.flat.size), dtype),
-            q_grads=np.empty((threads, self.reader.Q.flat.size if self.reader else 0), dtype),
+            q_outputs=np.empty((threads, q_rows * int(self.Q.sizes[1:].sum())), dtype),  # Q runs on n rows
+            q_logits_grad=np.empty((threads, q_rows, codes), dtype),
+            g_grads=np.empty((threads, self.G.params.size), dtype),
+            d_grads=np.empty((threads, self.D.params.size), dtype),
+            q_grads=np.empty((threads, self.Q.params.size), dtype),
             losses=np.empty(threads, np.float64),
         )
 
-    def _draw(self, gan: Any) -> None:
-        """The step's batches, drawn in GAN.train_step's order into the buffers."""
-        c, n, b = gan.config, gan.config.batch_size * gan.config.pack, self.batches
-        for k in range(c.d_steps):
-            b.real[k] = gan.sample_real(n)
-            if c.latent_codes:  # z, then the codes (GAN.draw_noise)
-                b.z_d[k] = gan.draw_noise(n, gan.rng)
-            else:
-                gan.rng.standard_normal(out=b.z_d[k], dtype=gan.dtype)
-        if c.latent_codes:
-            b.z_g[...] = gan.draw_noise(n, gan.rng)
-            if self.reader:
-                b.codes_g[...] = gan.codes_of(b.z_g)
-        else:
-            gan.rng.standard_normal(out=b.z_g, dtype=gan.dtype)
-
-    def step(self, gan: Any) -> tuple[float, float]:
-        """Draw the batches in GAN.train_step's order (into the buffers), then one jitted call."""
-        c, b = gan.config, self.batches
-        self._draw(gan)
-        threads = max(1, min(numba.get_num_threads(), c.batch_size))  # a share has at least one pack
+    def step(self, lr: float, spread_gate: float, steps_done: tuple[int, int, int]) -> tuple[float, float]:
+        """One jitted call on the batches the caller drew into ``batches``: d_steps D updates, then one G
+        update (and Q's). ``lr``: this step's learning rate; ``spread_gate``: the pack spread's gate;
+        ``steps_done``: the Adam steps D, G and Q took before (for bias correction; the caller counts
+        them up afterwards). Returns (d_loss of the last D update, g_loss)."""
+        threads = max(1, min(numba.get_num_threads(), self.settings.batch))  # a share has at least one pack
         if self.work is None or self.work.losses.size != threads:
-            self.work = self._workspace(gan, threads)
-        acts = kernels.ACTIVATION_CODES
-        g_output = IDENTITY if c.g_output == "linear" else acts[c.g_output]
-        G = Network(self.g_flat.data, self.g_flat.grad, gan.opt_G.m[0], gan.opt_G.v[0], self.g_sizes,
-                    acts[c.g_activation], g_output)  # fmt: skip
-        D = Network(self.d_flat.data, self.d_flat.grad, gan.opt_D.m[0], gan.opt_D.v[0], self.d_sizes,
-                    acts[c.d_activation], IDENTITY)  # fmt: skip
-        if self.reader:
-            q_flat, q_opt = self.reader.Q.flat, self.reader.opt
-            q_opt.lr = gan.opt_G.lr  # Q steps at G's scheduled rate
-            Q = Network(q_flat.data, q_flat.grad, q_opt.m[0], q_opt.v[0], self.q_sizes, acts["leaky_relu"], IDENTITY)
-        else:
-            empty = np.empty(0, gan.dtype)
-            Q = Network(empty, empty, empty, empty, self.q_sizes, IDENTITY, IDENTITY)
-        settings = Settings(
-            batch=c.batch_size,
-            pack=c.pack,
-            negative_slope=c.negative_slope,
-            real_target=1.0 - c.label_smoothing,
-            minimax=c.loss == "minimax",
-            lr=gan.opt_G.lr,
-            beta1=c.betas[0],
-            beta2=c.betas[1],
-            eps=c.eps,
-            pack_spread=c.pack_spread,
-            spread_eps=gan.spread.eps if gan.spread is not None else 1.0,
-            spread_gate=gan.spread.gate if gan.spread is not None else 0.0,
-            code_info=c.code_info if self.reader else 0.0,
-            latent_codes=c.latent_codes if self.skip_code_zeros else 0,
-            q_slope=Q_SLOPE,
-        )
-        q_steps = self.reader.opt.step_count if self.reader else 0
+            self.work = self._workspace(threads)
+        latent_codes = self.settings.latent_codes if self.skip_code_zeros else 0
+        settings = self.settings._replace(lr=lr, spread_gate=spread_gate, latent_codes=latent_codes)
+        d_done, g_done, q_done = steps_done
         with _single_threaded(self.blas if threads > 1 else []):  # the threads share the cores already
-            losses = train_step_fused(G, D, Q, settings, b, self.work, gan.opt_D.step_count, gan.opt_G.step_count,
-                                      q_steps, self.g_average, 1.0 - c.ema)  # fmt: skip
-        gan.opt_D.step_count += c.d_steps
-        gan.opt_G.step_count += 1
-        if self.reader:
-            self.reader.opt.step_count += 1
-        return losses
+            return train_step_fused(self.G, self.D, self.Q, settings, self.batches, self.work, d_done, g_done, q_done,
+                                    self.g_average, self.average_rate)  # fmt: skip
 
 
 def _blas_libraries() -> list[Any]:

@@ -1,21 +1,21 @@
-"""Fused elementwise hot loops: readable NumPy twins beside their Numba-jitted versions.
+"""The Numba twins of the elementwise math, and the activation loops of the fused step.
 
-Each kernel exists twice with the same arguments and the same arithmetic, in the same order:
-
-* ``*_numpy``: whole-array NumPy expressions, the reference a reader follows;
-* ``*_numba``: ``@njit(cache=True)`` loops that make one pass over memory instead of several.
-
-Tests assert the twins agree (float64 to 1e-12 relative, float32 to 1e-6). Kernels work in
-place on preallocated arrays, so a training step allocates nothing once it is warm.
+The textbook forms live in ``tinygan/nn``, beside their derivations: the stable BCE in
+``nn/losses.py`` (``stable_bce``), Adam and SGD in ``nn/optim.py`` (``adam_update``,
+``sgd_update``), the activations in ``nn/activations.py``. The NumPy backend runs those; here are
+their ``@njit(cache=True)`` twins, loops that make one pass over memory instead of several, with
+the same arguments and the same arithmetic. Tests hold each twin equal to its textbook form
+(float64 to 1e-12 relative, float32 to 1e-6). Kernels work in place on preallocated arrays, so a
+training step allocates nothing once it is warm.
 
 Activations are named by small integer codes so one jitted loop serves all of them. Every
 backward here is written in terms of the activation's *output* y (never its input), which is
 all the fused training step needs to keep:
-    ReLU      y = max(a, 0)              dy/da = 1[y > 0]
-    LeakyReLU y = a if a > 0 else k*a    dy/da = 1 if y > 0 else k        (slope k >= 0)
-    Tanh      y = tanh(a)                dy/da = 1 - y^2
-    Sigmoid   y = 1 / (1 + e^-a)         dy/da = y (1 - y)
-with a the pre-activation (x W + b). Logits are called l; z is reserved for G's noise.
+    ReLU      y = max(pre, 0)                      dy/dpre = 1[y > 0]
+    LeakyReLU y = pre if pre > 0 else slope*pre    dy/dpre = 1 if y > 0 else slope   (slope >= 0)
+    Tanh      y = tanh(pre)                        dy/dpre = 1 - y^2
+    Sigmoid   y = 1 / (1 + e^-pre)                 dy/dpre = y (1 - y)
+with pre the pre-activation (x W + b). Logits are called l; z is reserved for G's noise.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -37,90 +36,35 @@ ACTIVATION_CODES = {
 }
 
 
-def array_module(a: Any):
-    """numpy for NumPy arrays, cupy for CuPy arrays (via the array-API hook)."""
-    return a.__array_namespace__() if hasattr(a, "__array_namespace__") else np
-
-
-# ----------------------------------------------------------------------------- NumPy twins
-def sigmoid_numpy(x):
-    """Stable logistic: e = exp(-|x|) never overflows; 1/(1+e) for x >= 0, e/(1+e) below."""
-    xp = array_module(x)
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def bias_act_forward_numpy(a, b, act: int, slope: float):
-    """In place: a <- act(a + b), a (B, n) the product x W, b (n,). Returns a."""
-    xp = array_module(a)
-    a += b
+# ----------------------------------------------------------------------------- fused loops' reference
+# The fused step's activation loops, as whole-array NumPy: what bias_act_forward_numba and
+# act_backward_numba are tested against (the readable step runs nn/activations.py instead).
+def bias_act_forward_numpy(pre, b, act: int, slope: float):
+    """In place: pre <- act(pre + b), pre (B, n) the product x W, b (n,). Returns it."""
+    pre += b
     if act == RELU:
-        xp.maximum(a, 0, out=a)
+        np.maximum(pre, 0, out=pre)
     elif act == LEAKY_RELU:
-        a[...] = xp.where(a > 0, a, slope * a)
+        pre[...] = np.where(pre > 0, pre, slope * pre)
     elif act == TANH:
-        xp.tanh(a, out=a)
+        np.tanh(pre, out=pre)
     elif act == SIGMOID:
-        a[...] = sigmoid_numpy(a)
-    return a
+        e = np.exp(-np.abs(pre))
+        pre[...] = np.where(pre >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return pre
 
 
 def act_backward_numpy(grad, y, act: int, slope: float):
-    """In place: grad <- grad * act'(a), with act' written through the output y. Returns grad."""
-    xp = array_module(grad)
+    """In place: grad <- grad * act'(pre), with act' written through the output y. Returns grad."""
     if act == RELU:
         grad *= y > 0
     elif act == LEAKY_RELU:
-        grad *= xp.where(y > 0, 1.0, slope).astype(grad.dtype)
+        grad *= np.where(y > 0, 1.0, slope).astype(grad.dtype)
     elif act == TANH:
         grad *= 1 - y * y
     elif act == SIGMOID:
         grad *= y * (1 - y)
     return grad
-
-
-def bce_with_logits_numpy(logits, t, grad):
-    """Mean binary cross-entropy of logits l against targets t; writes d(mean)/dl into grad.
-
-    loss_i = max(l, 0) - l t + log(1 + e^{-|l|})   (= -t log s - (1-t) log(1-s), s = sigmoid(l))
-    d loss_i / d l = s - t, and the mean divides by N = l.size.
-
-    An infinite logit is a certain answer: its loss is 0 if right and inf if wrong (the formula
-    alone would give inf - inf = NaN). The mean is summed in float64, like the Numba twin, so a
-    batch of losses near float32's maximum does not overflow.
-    """
-    xp = array_module(logits)
-    n = logits.size
-    with np.errstate(invalid="ignore"):  # inf - inf, replaced just below
-        losses = xp.maximum(logits, 0) - logits * t + xp.log1p(xp.exp(-xp.abs(logits)))
-    wrong = xp.where(logits > 0, 1 - t, t)  # the weight the target puts on the other answer
-    certain = xp.where(wrong > 0, np.inf, 0.0)  # (no `if any()`: that would copy to the host on a GPU)
-    losses = xp.where(xp.abs(logits) == np.inf, certain, losses)
-    grad[...] = (sigmoid_numpy(logits) - t) / n
-    return (losses.astype(np.float64).sum() / n).astype(logits.dtype)
-
-
-def adam_update_numpy(p, g, m, v, lr: float, beta1: float, beta2: float, eps: float, step: int) -> None:
-    """One Adam step in place over flat arrays (step counts from 1).
-
-    m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2
-    p <- p - (lr / (1 - b1^t)) * m / (sqrt(v / (1 - b2^t)) + eps)
-    """
-    xp = array_module(p)
-    bias1 = 1.0 - beta1**step
-    bias2 = 1.0 - beta2**step
-    m *= beta1
-    m += (1.0 - beta1) * g
-    v *= beta2
-    v += (1.0 - beta2) * (g * g)
-    p -= (lr / bias1) * m / (xp.sqrt(v / bias2) + eps)
-
-
-def sgd_update_numpy(p, g, buf, lr: float, momentum: float) -> None:
-    """SGD in place, PyTorch's form: buf <- momentum buf + g; p <- p - lr buf."""
-    buf *= momentum
-    buf += g
-    p -= lr * buf
 
 
 # ----------------------------------------------------------------------------- Numba versions
@@ -139,19 +83,19 @@ if numba is not None:
     njit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
     @njit
-    def _act(a, act, slope):
+    def _act(pre, act, slope):
         if act == RELU:
-            return a if a > 0 else a * 0
+            return pre if pre > 0 else pre * 0
         if act == LEAKY_RELU:
-            return a if a > 0 else a * slope
+            return pre if pre > 0 else pre * slope
         if act == TANH:
-            return math.tanh(a)
+            return math.tanh(pre)
         if act == SIGMOID:
-            if a >= 0:
-                return 1.0 / (1.0 + math.exp(-a))
-            e = math.exp(a)
+            if pre >= 0:
+                return 1.0 / (1.0 + math.exp(-pre))
+            e = math.exp(pre)
             return e / (1.0 + e)
-        return a
+        return pre
 
     @njit
     def _act_grad(y, act, slope):
@@ -166,12 +110,12 @@ if numba is not None:
         return 1.0
 
     @njit
-    def bias_act_forward_numba(a, b, act, slope):
-        rows, cols = a.shape
+    def bias_act_forward_numba(pre, b, act, slope):
+        rows, cols = pre.shape
         for i in range(rows):
             for j in range(cols):
-                a[i, j] = _act(a[i, j] + b[j], act, slope)
-        return a
+                pre[i, j] = _act(pre[i, j] + b[j], act, slope)
+        return pre
 
     @njit
     def _act_backward_flat(grad, y, act, slope):
@@ -201,6 +145,7 @@ if numba is not None:
         return total / count
 
     def bce_with_logits_numba(logits, t, grad):
+        """nn.losses.stable_bce's twin: the same loss and d(mean)/dl, one pass over the logits."""
         return bce_part_numba(logits.reshape(-1), t.reshape(-1), grad.reshape(-1), logits.size)
 
     @njit
@@ -211,7 +156,13 @@ if numba is not None:
             p[i] -= step_size * m[i] / (math.sqrt(v[i] / bias2) + eps)
 
     def adam_update_numba(p, g, m, v, lr, beta1, beta2, eps, step):
-        # Scalars in the arrays' dtype, as NumPy treats Python floats: float32 stays float32.
+        """nn.optim.adam_update's twin, with the bias corrections folded into two scalars:
+
+            lr m_hat / (sqrt(v_hat) + eps) = (lr / (1 - beta1^t)) m / (sqrt(v / (1 - beta2^t)) + eps)
+
+        algebraically the same step (m_hat = m / (1 - beta1^t), v_hat = v / (1 - beta2^t)), with one
+        multiplication per element fewer; tests hold it equal to the textbook form. Scalars are
+        cast to the arrays' dtype, as NumPy treats Python floats: float32 stays float32."""
         s = p.dtype.type
         _adam_flat(
             p,
@@ -234,6 +185,7 @@ if numba is not None:
             p[i] -= lr * buf[i]
 
     def sgd_update_numba(p, g, buf, lr, momentum):
+        """nn.optim.sgd_update's twin."""
         s = p.dtype.type
         _sgd_flat(p, g, buf, s(lr), s(momentum))
 
@@ -241,22 +193,16 @@ if numba is not None:
 # ----------------------------------------------------------------------------- kernel sets
 @dataclass(frozen=True)
 class KernelSet:
-    """The fused loops one backend provides to the loss and the optimizers; all share the NumPy twins'
-    signatures. (bias_act_forward and act_backward are not in it: only the fused step uses them,
-    as Numba loops; their NumPy twins above are the readable reference the tests hold them to.)"""
+    """The fast twins one backend provides to the loss and the optimizers, with the signatures of
+    nn's textbook forms (``stable_bce``, ``adam_update``, ``sgd_update``). The NumPy backend has no
+    KernelSet: it runs those forms. (bias_act_forward and act_backward are not in it: only the
+    fused step uses them.)"""
 
     name: str
     bce_with_logits: Callable
     adam_update: Callable
     sgd_update: Callable
 
-
-NUMPY_KERNELS = KernelSet(
-    "numpy",
-    bce_with_logits_numpy,
-    adam_update_numpy,
-    sgd_update_numpy,
-)
 
 NUMBA_KERNELS = (
     KernelSet(

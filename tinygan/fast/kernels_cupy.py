@@ -1,7 +1,7 @@
-"""CuPy twins of the fused kernels in kernels.py, and importing CuPy honestly.
+"""CuPy twins of nn's elementwise math (as kernels.py's Numba twins), and importing CuPy honestly.
 
 Each kernel is one ``cupy.ElementwiseKernel``: the loop body below, in CUDA C++, runs once per
-element on the GPU, with the same arithmetic in the same order as the NumPy twin it replaces.
+element on the GPU, with the same arithmetic in the same order as the textbook form in ``tinygan/nn`` it replaces.
 CuPy compiles a body on its first call (NVRTC) and caches the binary on disk.
 
 How an ElementwiseKernel reads: ``in_params`` and ``out_params`` declare typed arguments; ``T`` is a
@@ -47,7 +47,8 @@ KERNEL_SOURCES: dict[str, tuple[str, str, str, str, str]] = {
         "tinygan_bce_with_logits",
         "",
     ),
-    # m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  p <- p - (lr/(1-b1^t)) m / (sqrt(v/(1-b2^t)) + eps)
+    # m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;  p <- p - (lr/(1-b1^t)) m / (sqrt(v/(1-b2^t)) + eps):
+    # nn.optim.adam_update's lr m_hat / (sqrt(v_hat) + eps) with the bias corrections folded in (the same step)
     "adam_update": (
         "T g, T beta1, T one_minus_beta1, T beta2, T one_minus_beta2, T step_size, T bias2, T eps",
         "T p, T m, T v",
@@ -104,7 +105,8 @@ def import_cupy() -> ModuleType:
 
 
 def make_kernel_set(cupy: ModuleType) -> KernelSet:
-    """The three kernels as CuPy ElementwiseKernels, with the NumPy twins' signatures and in-place semantics."""
+    """The three kernels as CuPy ElementwiseKernels, with the signatures and in-place semantics of
+    nn's textbook forms (``stable_bce``, ``adam_update``, ``sgd_update``)."""
     k = {
         key: cupy.ElementwiseKernel(i, o, op, name=name, preamble=pre)
         for key, (i, o, op, name, pre) in KERNEL_SOURCES.items()

@@ -46,8 +46,8 @@ class CodeReader:
     def __init__(self, data_dim: int, codes: int, weight: float, *, lr: float, betas: tuple[float, float],
                  eps: float, rng: np.random.Generator, dtype: Any) -> None:  # fmt: skip
         self.codes, self.weight = int(codes), float(weight)
-        self.Q = mlp([data_dim, Q_HIDDEN, Q_HIDDEN, self.codes], "leaky_relu", negative_slope=Q_SLOPE, rng=rng,
-                     dtype=dtype)  # fmt: skip
+        self.sizes, self.slope = [data_dim, Q_HIDDEN, Q_HIDDEN, self.codes], Q_SLOPE  # Q's widths, LeakyReLU slope
+        self.Q = mlp(self.sizes, "leaky_relu", negative_slope=self.slope, rng=rng, dtype=dtype)
         self.opt = Adam(self.Q.parameters(), lr, betas, eps)
 
     def generator_gradient(self, fake: Any, code_columns: Any, lr: float) -> tuple[Any, Any]:

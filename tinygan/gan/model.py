@@ -7,15 +7,15 @@ top to bottom: they are the whole algorithm.
     G step:  fake = G(z');  G minimises its loss on D(fake); the gradient flows back *through*
              D (D.backward returns dloss/dfake), then D's parameter gradients are thrown away.
 
-Shapes (B = batch_size, H = hidden, m = pack, d = data_dim): real, z and fake are (B*m, d); D sees
-packs of m samples side by side, (B, d m), and returns logits (B, 1).
+Shapes (B = batch_size, H = hidden, pack = samples per pack, d = data_dim): real, z and fake are
+(n, d) with n = B pack; D sees each pack's samples side by side, (B, d pack), and returns logits (B, 1).
 
 Class-conditional (``config.num_classes`` = K > 0; Mirza & Osindero, 2014): the data yields
 (x, labels), and a one-hot label y (K,) is concatenated to G's noise, G(z, y) = G([z, y]), and to
 each sample D judges, D([x, y]). Fakes are asked for the labels of the real batch in the D step
 (so D cannot tell them apart by label frequencies) and for labels drawn from the data in the G
 step. D's gradient with respect to its input [fake, y] is sliced back to the fake part, the
-only part G made. Widths: G (noise_dim + K) -> d; D (d + K) m -> 1.
+only part G made. Widths: G (noise_dim + K) -> d; D (d + K) pack -> 1.
 
 Latent codes (``config.latent_codes`` = K > 0, codes.py): a one-hot code of K equally likely values
 follows z in G's noise, G([z, onehot(c)]) (noise_dim + K) -> d, and with ``config.code_info`` > 0 a
@@ -33,7 +33,7 @@ import numpy as np
 
 from ..evaluation.data import EmpiricalData
 from ..fast.backend import get_backend, to_numpy
-from ..fast.kernels import sigmoid_numpy
+from ..nn.activations import sigmoid
 from ..nn.features import FourierFeatures
 from ..nn.layers import Sequential, as_float_dtype, mlp
 from ..nn.losses import discriminator_loss, generator_loss
@@ -48,44 +48,66 @@ from .truncation import draws_needed, split_by_jacobian
 PACK_MATE_DRAWS = 8  # logits() of a packed D: the mean over this many packs of real mates
 
 
+def _checked_data_and_config(data: Any, config: GANConfig | dict | None) -> tuple[Any, GANConfig]:
+    """The data source (an array of points becomes EmpiricalData) and a validated config; a clear
+    error naming the argument otherwise."""
+    if isinstance(data, (np.ndarray, list, tuple)):
+        data = EmpiricalData(data)
+    elif not callable(getattr(data, "sample", None)):
+        raise TypeError(
+            "data must be a data source with sample(n, rng) (e.g. tinygan.mixture('two')) "
+            f"or an array of points (n, 2), got {type(data).__name__}"
+        )
+    if isinstance(config, dict):
+        config = GANConfig.from_dict(config)
+    elif config is not None and not isinstance(config, GANConfig):
+        raise TypeError(f"config must be a GANConfig or a dict of its fields, got {type(config).__name__}")
+    config = config or GANConfig()
+    config.validate()
+    if getattr(data, "dim", config.data_dim) != config.data_dim:
+        raise ValueError(f"data has dimension {data.dim} but config.data_dim is {config.data_dim}")
+    if config.num_classes and getattr(data, "num_classes", None) != config.num_classes:
+        raise ValueError(
+            f"config.num_classes is {config.num_classes}: data must be labelled with as many classes "
+            f"(sample_labelled and num_classes, e.g. LabelledData), got {data!r}"
+        )
+    return data, config
+
+
 class GAN:
     """Generator and discriminator MLPs trained on ``data`` (anything with ``sample(n, rng)``)."""
 
     def __init__(self, data: Any, config: GANConfig | dict | None = None, *, seed: int = 0) -> None:
         """``data``: a data source (anything with ``sample(n, rng)``) or an array of points (n, 2);
         ``config``: a GANConfig, or a dict of its fields (None: the defaults)."""
-        if isinstance(data, (np.ndarray, list, tuple)):
-            data = EmpiricalData(data)
-        elif not callable(getattr(data, "sample", None)):
-            raise TypeError(
-                "data must be a data source with sample(n, rng) (e.g. tinygan.mixture('two')) "
-                f"or an array of points (n, 2), got {type(data).__name__}"
-            )
-        if isinstance(config, dict):
-            config = GANConfig.from_dict(config)
-        elif config is not None and not isinstance(config, GANConfig):
-            raise TypeError(f"config must be a GANConfig or a dict of its fields, got {type(config).__name__}")
-        self.config = config = config or GANConfig()
-        config.validate()
+        self.data, self.config = _checked_data_and_config(data, config)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-        if getattr(data, "dim", config.data_dim) != config.data_dim:
-            raise ValueError(f"data has dimension {data.dim} but config.data_dim is {config.data_dim}")
-        if config.num_classes and getattr(data, "num_classes", None) != config.num_classes:
-            raise ValueError(
-                f"config.num_classes is {config.num_classes}: data must be labelled with as many classes "
-                f"(sample_labelled and num_classes, e.g. LabelledData), got {data!r}"
-            )
-        self.data, self.seed = data, int(seed)
+        self.seed = int(seed)
         self.xp = get_backend().xp
-        self.dtype = as_float_dtype(config.dtype)
-        init_rng = np.random.default_rng([self.seed, 0])  # weights
+        self.dtype = as_float_dtype(self.config.dtype)
         self.rng = self._make_rng([self.seed, 1])  # noise and data, on the backend's device
-        hidden, classes = [config.hidden] * config.depth, config.num_classes  # classes: 0 if unconditional
+        self._build_networks(np.random.default_rng([self.seed, 0]))  # G, then D, from one weight stream
+        self._build_optimizers()
+        self._build_code_reader()
+        self._build_weight_average()
+        self.fused = self.build_fused_step()
+        self.step = 0  # G steps taken so far
+        self.history: list[dict[str, float]] = []
+        self._mates = None  # the real pack-mates of logits() with pack > 1, drawn when first needed
+        self._open_input_features()
+
+    def _build_networks(self, init_rng: np.random.Generator) -> None:
+        """G, then D with its input features (Fourier features, pack spread) in front of its MLP.
+
+        G (noise_width + K) -> hidden ... -> d; D ((d + K) pack [-> features]) -> hidden ... -> 1,
+        with K the classes (0 if unconditional). G's and D's weights come from ``init_rng`` in this order."""
+        config, classes = self.config, self.config.num_classes
+        hidden = [config.hidden] * config.depth
         g_output = None if config.g_output == "linear" else config.g_output
         self.G = mlp([self.noise_width + classes, *hidden, config.data_dim], config.g_activation, g_output,
                      negative_slope=config.negative_slope, rng=init_rng, dtype=self.dtype)  # fmt: skip
-        d_input = (config.data_dim + classes) * config.pack  # (B, (d + K) m): a pack of m samples
+        d_input = (config.data_dim + classes) * config.pack  # (B, (d + K) pack): a pack of samples per row
         self.features = None  # random Fourier features of D's input, when config.fourier_features > 0
         if config.fourier_features:
             self.features = FourierFeatures(d_input, config.fourier_features, config.fourier_max_scale,
@@ -97,30 +119,69 @@ class GAN:
             d_input = self.spread.out_features
         self.D = mlp([d_input, *hidden, 1], config.d_activation,
                      negative_slope=config.negative_slope, rng=init_rng, dtype=self.dtype)  # fmt: skip
-        if self.features is not None:
-            self.D = Sequential(self.features, *self.D.layers)
-        if self.spread is not None:
-            self.D = Sequential(self.spread, *self.D.layers)
+        for front in (self.features, self.spread):
+            if front is not None:
+                self.D = Sequential(front, *self.D.layers)
+
+    def _build_optimizers(self) -> None:
+        """One Adam per network, so that their moment estimates never mix."""
+        config = self.config
         self.opt_G = Adam(self.G.parameters(), config.lr, config.betas, config.eps)
         self.opt_D = Adam(self.D.parameters(), config.lr, config.betas, config.eps)
-        self.code_reader = None  # Q, reading G's latent code back from its output (config.code_info > 0)
+
+    def _build_code_reader(self) -> None:
+        """Q, reading G's latent code back from its output (config.code_info > 0; codes.py), or None."""
+        config = self.config
+        self.code_reader = None
         if config.code_info > 0:
             self.code_reader = CodeReader(config.data_dim, config.latent_codes, config.code_info, lr=config.lr,
                                           betas=config.betas, eps=config.eps, rng=np.random.default_rng([self.seed, 9]),
                                           dtype=self.dtype)  # fmt: skip
-        # theta_ema <- theta_ema + (1 - ema) (theta - theta_ema) after every G update
-        self.G_ema = self.xp.array(self.G.flat.data) if config.ema > 0 else None
-        self.fused = None  # the numba backend runs the same step as one jitted call (unconditional MLPs)
-        plain = not self.conditional and self.features is None
-        plain = plain and not (config.r1 or config.r2)  # the fused step has no R1/R2: those run layer by layer
-        if get_backend().name == "numba" and plain:
-            from ..fast.fused import FusedStep
 
-            self.fused = FusedStep(self)
-        self.step = 0  # G steps taken so far
-        self.history: list[dict[str, float]] = []
-        self._mates = None  # the real pack-mates of logits() with pack > 1, drawn when first needed
-        self._open_input_features()
+    def _build_weight_average(self) -> None:
+        """G_ema, the average of G's weights (config.ema > 0) that sampling uses, or None:
+        theta_ema <- theta_ema + (1 - ema) (theta - theta_ema) after every G update."""
+        self.G_ema = self.xp.array(self.G.flat.data) if self.config.ema > 0 else None
+
+    def build_fused_step(self) -> Any:
+        """The numba backend's twin of ``train_step`` as one jitted call (fast/fused.py), for unconditional
+        MLPs; None on other backends or models. Everything it needs is handed over here: G, D and Q's
+        buffers and Adam moments, G's weight average and the step's constants (rebuild it after changing
+        ``config.d_steps``, which sizes its batch buffers)."""
+        plain = not self.conditional and self.features is None
+        plain = plain and not (self.config.r1 or self.config.r2)  # the fused step has no R1/R2: layer by layer
+        if get_backend().name != "numba" or not plain:
+            return None
+        from ..fast.fused import FusedNet, FusedStep, Settings, layer_widths
+
+        c, reader = self.config, self.code_reader
+        g_sizes, d_sizes = layer_widths(c)
+        g_output = "identity" if c.g_output == "linear" else c.g_output
+        G = FusedNet(self.G.flat.data, self.G.flat.grad, self.opt_G.m[0], self.opt_G.v[0], g_sizes,
+                     c.g_activation, g_output)  # fmt: skip
+        D = FusedNet(self.D.flat.data, self.D.flat.grad, self.opt_D.m[0], self.opt_D.v[0], d_sizes, c.d_activation)
+        Q = None
+        if reader is not None:
+            Q = FusedNet(reader.Q.flat.data, reader.Q.flat.grad, reader.opt.m[0], reader.opt.v[0], reader.sizes,
+                         "leaky_relu")  # fmt: skip
+        settings = Settings(
+            batch=c.batch_size,
+            pack=c.pack,
+            negative_slope=c.negative_slope,
+            real_target=1.0 - c.label_smoothing,
+            minimax=c.loss == "minimax",
+            lr=c.lr,  # replaced by the scheduled rate at each step
+            beta1=c.betas[0],
+            beta2=c.betas[1],
+            eps=c.eps,
+            pack_spread=c.pack_spread,
+            spread_eps=self.spread.eps if self.spread is not None else 1.0,
+            spread_gate=0.0,  # replaced by the scheduled gate at each step
+            code_info=c.code_info if reader else 0.0,
+            latent_codes=c.latent_codes,
+            q_slope=reader.slope if reader else 0.0,
+        )
+        return FusedStep(G, D, Q, settings, d_steps=c.d_steps, g_average=self.G_ema, average_rate=1.0 - c.ema)
 
     @property
     def conditional(self) -> bool:
@@ -244,7 +305,7 @@ class GAN:
         batch = self.config.batch_size
         fake = self.generate(z, labels)  # (n, d); G is not trained here, its cache is simply overwritten later
         real, fake = self.with_labels(real, labels), self.with_labels(fake, labels)  # (n, d + K) if conditional
-        both = self.xp.concatenate([real, fake]).reshape(2 * batch, -1)  # (2B, d m): packs of m samples
+        both = self.xp.concatenate([real, fake]).reshape(2 * batch, -1)  # (2B, d pack): rows of `pack` samples
         logits = self.D.forward(both)  # (2B, 1)
         real_target = 1.0 - self.config.label_smoothing
         d_loss, grad_real, grad_fake = discriminator_loss(logits[:batch], logits[batch:], real_target)
@@ -287,10 +348,37 @@ class GAN:
 
     def _train_step_fused(self) -> dict[str, Any]:
         """The same step, the same batches drawn in the same order, in one Numba call (fused.py), which
-        also moves G's weight average as _update_ema does."""
-        d_loss, g_loss = self.fused.step(self)
+        also moves G's weight average as _update_ema does and Q's Adam step at G's rate."""
+        self._draw_fused_batches()
+        reader = self.code_reader
+        gate = self.spread.gate if self.spread is not None else 0.0
+        steps_done = (self.opt_D.step_count, self.opt_G.step_count, reader.opt.step_count if reader else 0)
+        if reader is not None:
+            reader.opt.lr = self.opt_G.lr  # Q steps at G's scheduled rate
+        d_loss, g_loss = self.fused.step(self.opt_G.lr, gate, steps_done)
+        self.opt_D.step_count += self.config.d_steps
+        self.opt_G.step_count += 1
+        if reader is not None:
+            reader.opt.step_count += 1
         self.step += 1
         return {"d_loss": d_loss, "g_loss": g_loss}
+
+    def _draw_fused_batches(self) -> None:
+        """The fused step's batches, drawn in the readable step's order into its buffers."""
+        c, batches = self.config, self.fused.batches
+        n = c.batch_size * c.pack
+        for k in range(c.d_steps):
+            batches.real[k] = self.sample_real(n)
+            if c.latent_codes:  # z, then the codes (draw_noise)
+                batches.z_d[k] = self.draw_noise(n, self.rng)
+            else:
+                self.rng.standard_normal(out=batches.z_d[k], dtype=self.dtype)
+        if c.latent_codes:
+            batches.z_g[...] = self.draw_noise(n, self.rng)
+            if self.code_reader is not None:
+                batches.codes_g[...] = self.codes_of(batches.z_g)
+        else:
+            self.rng.standard_normal(out=batches.z_g, dtype=self.dtype)
 
     def _update_ema(self) -> None:
         if self.G_ema is not None:
@@ -313,7 +401,7 @@ class GAN:
         q > 0 (default ``config.jacobian_truncation``), ceil(n / (1 - q)) noise vectors are drawn
         and the fraction q where G stretches most, the bridges between modes, is left out
         (truncation.py); with latent codes, the fraction q of each code's draws, so that the codes
-        keep their equal weights. ``return_left_out=True`` also returns those points, (m - n, d).
+        keep their equal weights. ``return_left_out=True`` also returns those points, (draws - n, d).
         A conditional GAN draws sample i of class ``labels[i]`` (n,); by default the classes in
         turn, 0, 1, ..., K - 1, 0, 1, ... (see ``balanced_labels``).
         """
@@ -344,8 +432,10 @@ class GAN:
         z = self.with_labels(z, labels)  # (draws, noise_dim + K) if conditional
         with self.averaged_weights():
             if q > 0:  # ranked by the Jacobian with respect to z alone: a code's columns are not continuous
-                codes = self.codes_of(z)  # (m,) or None: each code loses the same share
-                kept, left_out = split_by_jacobian(self.G, z, int(n), self.config.noise_dim, codes)  # (n, d), (m-n, d)
+                codes = self.codes_of(z)  # (draws,) or None: each code loses the same share
+                kept, left_out = split_by_jacobian(
+                    self.G, z, int(n), self.config.noise_dim, codes
+                )  # (n, d), (draws-n, d)
             else:
                 kept, left_out = self.G.forward(z), self.xp.zeros((0, self.config.data_dim), self.dtype)  # (n, d)
         scale = self.config.data_scale
@@ -399,9 +489,9 @@ class GAN:
     def logits(self, x: Any, labels: Any = None) -> np.ndarray:
         """D's logit for points x (n, d) in data units, on the host in float64, shape (n,).
 
-        With pack m > 1, D judges each point beside m - 1 real points: the mean logit over
+        With pack > 1, D judges each point beside pack - 1 real points: the mean logit over
         PACK_MATE_DRAWS such packs, the mates drawn once with a fixed seed, so a heatmap does not
-        flicker (a conditional D judges m copies of the point instead). A conditional D needs the
+        flicker (a conditional D judges pack copies of the point instead). A conditional D needs the
         ``labels`` (n,) the points claim to be."""
         x = self.xp.asarray(np.asarray(x, dtype=self.dtype) if isinstance(x, np.ndarray) else x)
         if x.ndim != 2 or x.shape[1] != self.config.data_dim:
@@ -422,12 +512,12 @@ class GAN:
         if self.conditional:
             return judged(self.xp.tile(x, (1, self.config.pack)))
         total = np.zeros(len(x))
-        for mates in self._pack_mates():  # (m - 1, d) real points in network units
+        for mates in self._pack_mates():  # (pack - 1, d) real points in network units
             total += judged(self.xp.concatenate([x, self.xp.tile(mates.reshape(1, -1), (len(x), 1))], axis=1))
         return total / PACK_MATE_DRAWS
 
     def _pack_mates(self) -> Any:
-        """(PACK_MATE_DRAWS, m - 1, d) real points that ``logits`` packs a point with (drawn once)."""
+        """(PACK_MATE_DRAWS, pack - 1, d) real points that ``logits`` packs a point with (drawn once)."""
         if self._mates is None:
             rng = np.random.default_rng([self.seed, 7])
             n = PACK_MATE_DRAWS * (self.config.pack - 1)
@@ -437,22 +527,22 @@ class GAN:
 
     def discriminate(self, x: Any, labels: Any = None) -> np.ndarray:
         """D(x) = sigmoid(logit), the probability D gives that x is real, shape (n,)."""
-        return sigmoid_numpy(self.logits(x, labels))
+        return sigmoid(self.logits(x, labels))
 
     def sample_gradients(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Points G(z) and dL_G/dG(z) at each (data units, host), without changing any state that training uses.
 
         -dL_G/dG(z) is the direction the G step pushes each sample: the arrows of GAN Lab.
-        With pack m, consecutive samples form the packs, as in training, so a sample's arrow
-        depends on its pack-mates; n must then be a multiple of m.
+        With pack > 1, consecutive samples form the packs, as in training, so a sample's arrow
+        depends on its pack-mates; n must then be a multiple of pack.
         """
-        m = self.config.pack
-        if self.conditional or len(z) % m:
-            raise ValueError(f"sample_gradients needs an unconditional GAN and a multiple of pack={m} noise vectors")
+        pack = self.config.pack
+        if self.conditional or len(z) % pack:
+            raise ValueError(f"sample_gradients needs an unconditional GAN and a multiple of pack={pack} noise vectors")
         fake = self.G.forward(self.xp.asarray(np.asarray(z, dtype=self.dtype)))  # (n, 2)
-        packs = len(z) // m
-        _, grad_logits = generator_loss(self.D.forward(fake.reshape(packs, -1)), self.config.loss)  # (n/m, 1)
-        grad_fake = self.D.backward(grad_logits * packs).reshape(len(z), -1)  # per pack, not divided by n/m
+        packs = len(z) // pack
+        _, grad_logits = generator_loss(self.D.forward(fake.reshape(packs, -1)), self.config.loss)  # (packs, 1)
+        grad_fake = self.D.backward(grad_logits * packs).reshape(len(z), -1)  # per pack, not over packs
         self.D.zero_grad()
         return to_numpy(fake) * self.config.data_scale, to_numpy(grad_fake) / self.config.data_scale
 

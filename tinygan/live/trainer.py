@@ -326,9 +326,7 @@ class LiveTrainer:
             setattr(self.config, name, value)
         self.config.validate()
         if "d_steps" in changes and self.gan.fused is not None:
-            from ..fast.fused import FusedStep
-
-            self.gan.fused = FusedStep(self.gan)  # its batch buffers are sized by d_steps
+            self.gan.fused = self.gan.build_fused_step()  # its batch buffers are sized by d_steps
 
     def _reset(self, seed: int) -> None:
         self.seed = seed

@@ -1,4 +1,8 @@
-"""Elementwise activations: ReLU, LeakyReLU, Tanh, Sigmoid. Each backward multiplies by f'(x)."""
+"""Elementwise activations: ReLU, LeakyReLU, Tanh, Sigmoid. Each backward multiplies by f'(x).
+
+x is the activation's input, the pre-activation x W + b of the Dense layer before it, and y its
+output. ``sigmoid`` is also a plain function: the losses and D's probabilities use it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,16 @@ import numpy as np
 
 from ..fast.backend import get_backend
 from .module import Module
+
+
+def sigmoid(x: Any, xp: Any = np) -> Any:
+    """The logistic s(x) = 1 / (1 + e^{-x}), stable for any x, on the array module ``xp``.
+
+    e = e^{-|x|} is in (0, 1], so it never overflows: for x >= 0, s = 1/(1 + e); below 0,
+    multiplying 1/(1 + e^{-x}) = 1/(1 + 1/e) by e/e gives s = e/(1 + e).
+    """
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
 class _Activation(Module):
@@ -51,7 +65,7 @@ class LeakyReLU(_Activation):
         return self.xp.where(x > 0, x, self.negative_slope * x)
 
     def backward(self, grad_out: Any) -> Any:
-        """y = x for x > 0 and a*x otherwise: dy/dx = 1 or a. dL/dx = dL/dy * (1 or a)."""
+        """y = x for x > 0 and slope*x otherwise: dy/dx = 1 or slope. dL/dx = dL/dy * (1 or slope)."""
         x = self._cached(self._cache)
         return grad_out * self.xp.where(x > 0, 1.0, self.negative_slope).astype(grad_out.dtype)
 
@@ -72,8 +86,7 @@ class Tanh(_Activation):
 class Sigmoid(_Activation):
     def forward(self, x: Any) -> Any:
         self._check_input(x)
-        e = self.xp.exp(-self.xp.abs(x))  # never overflows
-        y = self.xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        y = sigmoid(x, self.xp)
         self._cache = y
         return y
 

@@ -7,12 +7,12 @@ frequencies lets it resolve fine scales. Shown from the start they let D separat
 too early and G collapses; a window that opens from the lowest frequency to the highest
 (as in BARF, Lin et al. 2021) keeps the coarse game first and sharpens it later.
 
-    y = [x, a * sin(x F), a * cos(x F)]       x (B, p), F (p, k) fixed, a (k,) window, y (B, p + 2k)
+    y = [x, window sin(x F), window cos(x F)]     x (B, p), F (p, k) fixed, window (k,), y (B, p + 2k)
 
 F's column j is 2 pi s_j d_j: a random unit direction d_j and a scale s_j, log-uniform in
 [1, max_scale] cycles per unit. The window weight of frequency j, with u_j = log s_j / log max_scale
-in [0, 1], is a_j = (1 - cos(pi clip((alpha - u_j) / width, 0, 1))) / 2: alpha = 0 shows only x,
-alpha = 1 + width shows every frequency fully. F and a are constants, not parameters.
+in [0, 1], is window_j = (1 - cos(pi clip((alpha - u_j) / width, 0, 1))) / 2: alpha = 0 shows only
+x, alpha = 1 + width shows every frequency fully. F and the window are constants, not parameters.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from .module import Module, as_float_dtype, as_generator
 
 
 class FourierFeatures(Module):
-    """x (B, p) -> [x, a sin(x F), a cos(x F)] (B, p + 2k); see the module docstring."""
+    """x (B, p) -> [x, window sin(x F), window cos(x F)] (B, p + 2k); see the module docstring."""
 
     def __init__(
         self,
@@ -57,7 +57,7 @@ class FourierFeatures(Module):
         scales = float(max_scale) ** self.level  # s_j in [1, max_scale], log-uniform
         self.F = self.xp.asarray((2 * np.pi * directions * scales).astype(self.dtype))  # (p, k)
         self.alpha = 1.0 + self.width
-        self.a = self.xp.ones(self.frequencies, dtype=self.dtype)  # (k,): every frequency open
+        self.window = self.xp.ones(self.frequencies, dtype=self.dtype)  # (k,): every frequency open
         self._cache = None
 
     def __repr__(self) -> str:
@@ -67,20 +67,21 @@ class FourierFeatures(Module):
         """Open the frequencies with u_j < alpha (fully once alpha >= u_j + width)."""
         self.alpha = float(alpha)
         t = np.clip((self.alpha - self.level) / self.width, 0.0, 1.0)
-        self.a = self.xp.asarray((0.5 * (1.0 - np.cos(np.pi * t))).astype(self.dtype))
+        self.window = self.xp.asarray((0.5 * (1.0 - np.cos(np.pi * t))).astype(self.dtype))
 
     def forward(self, x: Any) -> Any:
         self._check_input(x, self.in_features, self.dtype)
-        z = x @ self.F  # (B, p) @ (p, k) -> (B, k)
-        sin, cos = self.xp.sin(z), self.xp.cos(z)
+        phase = x @ self.F  # (B, p) @ (p, k) -> (B, k)
+        sin, cos = self.xp.sin(phase), self.xp.cos(phase)
         self._cache = (sin, cos)
-        return self.xp.concatenate([x, self.a * sin, self.a * cos], axis=1)  # (B, p + 2k)
+        return self.xp.concatenate([x, self.window * sin, self.window * cos], axis=1)  # (B, p + 2k)
 
     def backward(self, grad_out: Any) -> Any:
-        """With z = x F, y = [x, a sin z, a cos z] and g = dL/dy split as [g_x, g_s, g_c]:
+        """With phase = x F, y = [x, window sin(phase), window cos(phase)] and g = dL/dy split as
+        [g_x, g_s, g_c]:
 
-        dL/dz_bj = a_j (g_s,bj cos z_bj - g_c,bj sin z_bj)       (B, k)
-        dL/dx    = g_x + dL/dz F^T                               (B, k) @ (k, p) -> (B, p)
+        dL/dphase_bj = window_j (g_s,bj cos phase_bj - g_c,bj sin phase_bj)   (B, k)
+        dL/dx        = g_x + dL/dphase F^T                                  (B, k) @ (k, p) -> (B, p)
         """
         sin, cos = self._cached(self._cache)
         if tuple(grad_out.shape) != (sin.shape[0], self.out_features):
@@ -90,5 +91,5 @@ class FourierFeatures(Module):
             )
         p, k = self.in_features, self.frequencies
         g_x, g_s, g_c = grad_out[:, :p], grad_out[:, p : p + k], grad_out[:, p + k :]
-        grad_z = self.a * (g_s * cos - g_c * sin)  # (B, k)
-        return g_x + grad_z @ self.F.T  # (B, p)
+        grad_phase = self.window * (g_s * cos - g_c * sin)  # (B, k)
+        return g_x + grad_phase @ self.F.T  # (B, p)

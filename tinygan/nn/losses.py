@@ -4,16 +4,19 @@ Every loss returns ``(loss, grad)``: the mean loss (a scalar on the backend's de
 dloss/dlogits, an array shaped like the logits, ready to hand to ``model.backward``.
 
 Why logits and not probabilities: with s = sigmoid(l) for a logit l, the loss
--t log s - (1-t) log(1-s) simplifies to max(l, 0) - l t + log(1 + e^{-|l|}), which never takes
-the log of 0 nor overflows an exp, for any finite l. Its derivative is simply s - t.
-(z always means G's noise in tinygan; l is a logit, as in docs/backprop.md.)
+-t log s - (1-t) log(1-s) simplifies to log(1 + e^{-|l|}) + max(l, 0) - l t (``stable_bce``
+derives it), which never takes the log of 0 nor overflows an exp, for any finite l. Its
+derivative is simply s - t. (l is a logit throughout, as in docs/backprop.md; z is G's noise.)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..fast.backend import get_backend
+import numpy as np
+
+from .activations import sigmoid
+from .module import active_backend
 
 GENERATOR_LOSSES = ("nonsaturating", "minimax")
 
@@ -24,27 +27,70 @@ def bce_with_logits(logits: Any, targets: Any) -> tuple[Any, Any]:
     loss = mean_i [ max(l_i, 0) - l_i t_i + log(1 + exp(-|l_i|)) ]
     d loss / d l_i = (sigmoid(l_i) - t_i) / N,   N = logits.size
 
-    (Derivation: d/dl [-t log s(l) - (1-t) log(1 - s(l))] with s' = s(1-s) gives
-    -t(1-s) + (1-t)s = s - t; the mean contributes the 1/N.)
+    Checks its arguments, then runs ``stable_bce`` below (the NumPy backend) or its Numba or CuPy
+    twin (tinygan/fast, tested equal to it).
     """
-    xp = get_backend().xp
+    backend = active_backend()
+    xp = backend.xp
     if not isinstance(logits, xp.ndarray) or logits.dtype.kind != "f":
         raise TypeError(f"logits must be a float {xp.__name__}.ndarray, got {type(logits).__name__}")
     if logits.size == 0:
         raise ValueError("logits must not be empty")
+    targets = _targets_like(logits, targets, xp)
+    grad = xp.empty(logits.shape, dtype=logits.dtype)
+    if backend.kernels is None:
+        loss = stable_bce(logits, targets, grad, xp)
+    else:
+        loss = backend.kernels.bce_with_logits(xp.ascontiguousarray(logits), targets, grad)
+    return loss, grad
+
+
+def stable_bce(logits: Any, targets: Any, grad: Any, xp: Any = np) -> Any:
+    """Mean binary cross-entropy of logits l against targets t (same shape); writes d(mean)/dl into
+    ``grad`` and returns the mean, as a scalar of the logits' dtype.
+
+    The loss. With s = sigmoid(l) = 1/(1 + e^{-l}), BCE is -t log s - (1-t) log(1-s). Written
+    with s it takes log(0) once s rounds to 0 or 1 (|l| > 17 in float32). In l instead:
+    log s = -log(1 + e^{-l}) and log(1 - s) = -l - log(1 + e^{-l}), so
+
+        loss = t log(1 + e^{-l}) + (1-t) (l + log(1 + e^{-l})) = l - l t + log(1 + e^{-l})
+
+    e^{-l} overflows for l << 0, so use softplus(-l) = log(1 + e^{-l}) = max(-l, 0) + log(1 + e^{-|l|})
+    (for l < 0: log(1 + e^{-l}) = log(e^{-l} (e^{l} + 1)) = -l + log(1 + e^{l}), and e^{l} = e^{-|l|}).
+    With l + max(-l, 0) = max(l, 0):
+
+        loss = log(1 + e^{-|l|}) + max(l, 0) - l t
+
+    Every exponent is <= 0, so nothing overflows, and log1p(e^{-|l|}) is in (0, log 2]: no log(0).
+
+    The gradient. With s' = s(1-s): d/dl [-t log s - (1-t) log(1-s)] = -t(1-s) + (1-t)s = s - t,
+    and the mean over N = l.size divides by N: grad = (s - t) / N.
+
+    An infinite logit is a certain answer: its loss is 0 if right and inf if wrong (the formula
+    alone would give inf - inf = NaN). The mean is summed in float64, like the Numba twin, so a
+    batch of losses near float32's maximum does not overflow.
+    """
+    n = logits.size
+    with np.errstate(invalid="ignore"):  # inf - inf, replaced just below
+        losses = xp.maximum(logits, 0) - logits * targets + xp.log1p(xp.exp(-xp.abs(logits)))  # the twins' order
+    wrong = xp.where(logits > 0, 1 - targets, targets)  # the weight the target puts on the other answer
+    certain = xp.where(wrong > 0, np.inf, 0.0)  # (no `if any()`: that would copy to the host on a GPU)
+    losses = xp.where(xp.abs(logits) == np.inf, certain, losses)
+    grad[...] = (sigmoid(logits, xp) - targets) / n
+    return (losses.astype(np.float64).sum() / n).astype(logits.dtype)
+
+
+def _targets_like(logits: Any, targets: Any, xp: Any) -> Any:
+    """``targets`` as an array shaped like the logits, in their dtype; a clear error unless in [0, 1]."""
     if isinstance(targets, xp.ndarray):
         if tuple(targets.shape) != tuple(logits.shape):
             raise ValueError(f"targets shape {tuple(targets.shape)} must equal logits shape {tuple(logits.shape)}")
         if targets.size and not bool(((targets >= 0) & (targets <= 1)).all()):
             raise ValueError("targets must be probabilities in [0, 1]")
-        targets = targets.astype(logits.dtype, copy=False)
-    else:
-        if isinstance(targets, bool) or not isinstance(targets, (int, float)) or not 0 <= targets <= 1:
-            raise ValueError(f"targets must be a probability in [0, 1], got {targets!r}")
-        targets = xp.full(logits.shape, float(targets), dtype=logits.dtype)
-    grad = xp.empty(logits.shape, dtype=logits.dtype)
-    loss = get_backend().kernels.bce_with_logits(xp.ascontiguousarray(logits), targets, grad)
-    return loss, grad
+        return targets.astype(logits.dtype, copy=False)
+    if isinstance(targets, bool) or not isinstance(targets, (int, float)) or not 0 <= targets <= 1:
+        raise ValueError(f"targets must be a probability in [0, 1], got {targets!r}")
+    return xp.full(logits.shape, float(targets), dtype=logits.dtype)
 
 
 def discriminator_loss(logits_real: Any, logits_fake: Any, real_target: float = 1.0) -> tuple[Any, Any, Any]:
@@ -82,7 +128,7 @@ def softmax_cross_entropy(logits: Any, labels: Any, *, check_labels: bool = True
     With p = softmax(l), p_k = e^{l_k} / sum_j e^{l_j}, sample i's loss is -log p_{i,y_i}:
 
         loss_i = -l_{i,y_i} + log sum_j e^{l_ij}
-               = -l_{i,y_i} + m_i + log sum_j e^{l_ij - m_i},   m_i = max_j l_ij
+               = -l_{i,y_i} + top_i + log sum_j e^{l_ij - top_i},   top_i = max_j l_ij
 
     The second form is the stable log-sum-exp: every exponent is <= 0, so nothing overflows,
     and the largest term is e^0 = 1, so the sum is >= 1 and its log is finite.
@@ -99,7 +145,7 @@ def softmax_cross_entropy(logits: Any, labels: Any, *, check_labels: bool = True
     array shaped like the logits. ``check_labels=False`` skips the range check of the labels, which
     on a GPU waits for the device (for labels in range by construction, such as an argmax).
     """
-    xp = get_backend().xp
+    xp = active_backend().xp
     if not isinstance(logits, xp.ndarray) or logits.dtype.kind != "f" or logits.ndim != 2:
         raise TypeError(f"logits must be a 2-D float {xp.__name__}.ndarray (N, K), got {type(logits).__name__}")
     n, k = logits.shape

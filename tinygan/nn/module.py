@@ -18,10 +18,21 @@ from typing import Any
 
 import numpy as np
 
-from ..fast.backend import to_numpy
+from ..fast import backend as backends
+from ..fast.backend import Backend, to_numpy
 from .parameters import FlatParameters, Parameter
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def active_backend() -> Backend:
+    """The backend in use: its array module ``xp``, and ``kernels``, the Numba or CuPy twins of the
+    elementwise math (None on the NumPy backend, which runs nn's own NumPy forms).
+
+    Once a backend is chosen it is read directly, so a NumPy-backend step runs no line of
+    ``tinygan/fast``; the first use asks ``get_backend`` to choose one.
+    """
+    return backends._current or backends.get_backend()
 
 
 def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..fast.backend import get_backend, to_numpy
+from ..fast.backend import to_numpy
+from .module import active_backend
 from .parameters import Parameter
 
 
@@ -60,8 +61,9 @@ class Optimizer:
             raise ValueError("params contains the same Parameter twice")
         self.params = params
         self.slabs = _slabs(params)
-        self.kernels = get_backend().kernels
-        self.xp = get_backend().xp
+        backend = active_backend()
+        self.fast = backend.kernels  # the Numba or CuPy twins of the updates below; None: run them as written
+        self.xp = backend.xp
         self.step_count = 0
 
     @property
@@ -111,9 +113,13 @@ class Optimizer:
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015) with bias correction from its own step count t = 1, 2, ...
 
-    m <- b1 m + (1-b1) g          (running mean of gradients)
-    v <- b2 v + (1-b2) g^2        (running mean of squared gradients)
-    p <- p - lr * m_hat / (sqrt(v_hat) + eps),  m_hat = m/(1-b1^t), v_hat = v/(1-b2^t)
+    With g the gradient, for every parameter elementwise (``adam_update``):
+
+        m <- beta1 m + (1 - beta1) g          first moment: a running mean of the gradient
+        v <- beta2 v + (1 - beta2) g^2        second moment: a running mean of its square
+        m_hat = m / (1 - beta1^t)             bias-corrected: m and v start at 0, so early on
+        v_hat = v / (1 - beta2^t)             they underestimate; 1 - beta^t undoes exactly that
+        p <- p - lr m_hat / (sqrt(v_hat) + eps)
     """
 
     def __init__(
@@ -129,8 +135,8 @@ class Adam(Optimizer):
         self.betas = (_check_unit_interval("betas[0]", betas[0]), _check_unit_interval("betas[1]", betas[1]))
         self.eps = _check_positive("eps", eps)
         super().__init__(params)
-        self.m = [self.xp.zeros_like(data) for data, _ in self.slabs]
-        self.v = [self.xp.zeros_like(data) for data, _ in self.slabs]
+        self.m = [self.xp.zeros_like(data) for data, _ in self.slabs]  # first moments, one per slab
+        self.v = [self.xp.zeros_like(data) for data, _ in self.slabs]  # second moments
 
     def _buffers(self) -> dict[str, list[Any]]:
         return {"m": self.m, "v": self.v}
@@ -138,8 +144,32 @@ class Adam(Optimizer):
     def step(self) -> None:
         self.step_count += 1
         beta1, beta2 = self.betas
-        for (data, grad), m, v in zip(self.slabs, self.m, self.v):
-            self.kernels.adam_update(data, grad, m, v, self.lr, beta1, beta2, self.eps, self.step_count)
+        for (p, g), m, v in zip(self.slabs, self.m, self.v):
+            if self.fast is None:
+                adam_update(p, g, m, v, self.lr, beta1, beta2, self.eps, self.step_count, self.xp)
+            else:
+                self.fast.adam_update(p, g, m, v, self.lr, beta1, beta2, self.eps, self.step_count)
+
+
+def adam_update(
+    p: Any, g: Any, m: Any, v: Any, lr: float, beta1: float, beta2: float, eps: float, t: int, xp: Any = np
+) -> None:
+    """One Adam step in place over flat arrays p, g, m, v (t counts from 1), as in Kingma & Ba:
+
+    m <- beta1 m + (1 - beta1) g;  v <- beta2 v + (1 - beta2) g^2
+    m_hat = m / (1 - beta1^t);  v_hat = v / (1 - beta2^t);  p <- p - lr m_hat / (sqrt(v_hat) + eps)
+
+    Why the correction: with m_0 = 0, m_t = (1 - beta1) sum_k beta1^(t-k) g_k, whose weights sum
+    to 1 - beta1^t, not 1; for a steady gradient g, m_t = (1 - beta1^t) g, so m_hat = g. On the
+    first step m_hat = g and v_hat = g^2: every parameter moves by about lr, against its sign.
+    """
+    m *= beta1
+    m += (1.0 - beta1) * g
+    v *= beta2
+    v += (1.0 - beta2) * (g * g)
+    m_hat = m / (1.0 - beta1**t)
+    v_hat = v / (1.0 - beta2**t)
+    p -= lr * m_hat / (xp.sqrt(v_hat) + eps)
 
 
 class SGD(Optimizer):
@@ -159,5 +189,15 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         self.step_count += 1
-        for (data, grad), buf in zip(self.slabs, self.buf):
-            self.kernels.sgd_update(data, grad, buf, self.lr, self.momentum)
+        for (p, g), buf in zip(self.slabs, self.buf):
+            if self.fast is None:
+                sgd_update(p, g, buf, self.lr, self.momentum)
+            else:
+                self.fast.sgd_update(p, g, buf, self.lr, self.momentum)
+
+
+def sgd_update(p: Any, g: Any, buf: Any, lr: float, momentum: float) -> None:
+    """SGD in place over flat arrays, PyTorch's form: buf <- momentum buf + g;  p <- p - lr buf."""
+    buf *= momentum
+    buf += g
+    p -= lr * buf

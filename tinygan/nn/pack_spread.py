@@ -1,6 +1,6 @@
 """The spread of a pack, on a log scale: a feature that lets D see how wide a mode is drawn.
 
-A packed discriminator (PacGAN) judges m samples at once. When two of them fall in the same
+A packed discriminator (PacGAN) judges ``pack`` samples at once. When two of them fall in the same
 narrow mode, how far apart they are says how wide that mode is, but an MLP of ReLUs sees that
 distance on a linear scale: 0.004 and 0.01 are nearly the same number to it, so a generator that
 draws each mode as a dot fools it. The log of the pack's spread puts every scale at the same
@@ -8,10 +8,10 @@ distance apart (a factor of 2 is always log 2), so D can tell a mode half as wid
 however narrow the data's modes are. It is the minibatch standard deviation of progressive GANs
 (Karras et al. 2018), taken within each pack and on a log scale:
 
-    y = [x, log(v + eps)]        x (B, m d) as B packs of m points x_1..x_m in R^d,   y (B, m d + 1)
-    v = (1/m) sum_k ||x_k - xbar||^2,   xbar = (1/m) sum_k x_k
+    y = [x, log(v + eps)]      x (B, pack d) as B packs of points x_1..x_pack in R^d,   y (B, pack d + 1)
+    v = (1/pack) sum_k ||x_k - xbar||^2,   xbar = (1/pack) sum_k x_k
 
-``gate`` (a in [0, 1], 1 by default) scales the feature, y = [x, a log(v + eps)], so that a
+``gate`` (in [0, 1], 1 by default) scales the feature, y = [x, gate log(v + eps)], so that a
 schedule can open it part way through a run (GAN.pack_spread_gate) once the modes are found.
 
 eps (1e-8 by default, in the networks' units squared) keeps the log finite when two points
@@ -30,7 +30,7 @@ PACK_SPREAD_EPS = 1e-8  # the default eps
 
 
 class PackSpread(Module):
-    """x (B, m d) -> [x, a log(v + eps)] (B, m d + 1): each pack's points and the log of their spread."""
+    """x (B, pack d) -> [x, gate log(v + eps)] (B, pack d + 1): each pack's points and the log of their spread."""
 
     def __init__(self, pack: int, dim: int, *, eps: float = PACK_SPREAD_EPS, dtype: Any = None) -> None:
         for arg, value, least in (("pack", pack, 2), ("dim", dim, 1)):
@@ -40,7 +40,7 @@ class PackSpread(Module):
             raise ValueError(f"eps must be a finite number > 0, got {eps!r}")
         self.pack, self.dim, self.eps = pack, dim, float(eps)
         self.in_features, self.out_features = pack * dim, pack * dim + 1
-        self.gate = 1.0  # a: how far the feature is open
+        self.gate = 1.0  # how far the feature is open
         self.dtype = as_float_dtype(dtype)
         self.xp = get_backend().xp
         self._cache = None
@@ -50,17 +50,17 @@ class PackSpread(Module):
 
     def forward(self, x: Any) -> Any:
         self._check_input(x, self.in_features, self.dtype)
-        points = x.reshape(len(x), self.pack, self.dim)  # (B, m, d)
-        centred = points - points.mean(axis=1, keepdims=True)  # x_k - xbar, (B, m, d)
+        points = x.reshape(len(x), self.pack, self.dim)  # (B, pack, d)
+        centred = points - points.mean(axis=1, keepdims=True)  # x_k - xbar, (B, pack, d)
         spread = (centred * centred).sum(axis=2).mean(axis=1, keepdims=True) + self.eps  # v + eps, (B, 1)
         self._cache = (centred, spread)
-        return self.xp.concatenate([x, self.gate * self.xp.log(spread)], axis=1)  # (B, m d + 1)
+        return self.xp.concatenate([x, self.gate * self.xp.log(spread)], axis=1)  # (B, pack d + 1)
 
     def backward(self, grad_out: Any) -> Any:
-        """With g = dL/dy split as [g_x (B, m d), g_s (B, 1)]:
+        """With g = dL/dy split as [g_x (B, pack d), g_s (B, 1)]:
 
-        dv/dx_k = (2/m) (x_k - xbar)    (xbar's own dependence on x_k drops out: sum_j (x_j - xbar) = 0)
-        dL/dx_k = g_x,k + a g_s (2/m) (x_k - xbar) / (v + eps)
+        dv/dx_k = (2/pack) (x_k - xbar)    (xbar's own dependence on x_k drops out: sum_j (x_j - xbar) = 0)
+        dL/dx_k = g_x,k + gate g_s (2/pack) (x_k - xbar) / (v + eps)
 
         The second term pushes a pack's points apart when D says more spread looks more real, and
         its size does not depend on the scale: halving every distance doubles 1/(v + eps) and halves
@@ -72,6 +72,6 @@ class PackSpread(Module):
                 f"{self!r}.backward expects grad_out of shape {(centred.shape[0], self.out_features)}, "
                 f"got {tuple(grad_out.shape)}"
             )
-        g_x, g_s = grad_out[:, : self.in_features], grad_out[:, self.in_features :]  # (B, m d), (B, 1)
+        g_x, g_s = grad_out[:, : self.in_features], grad_out[:, self.in_features :]  # (B, pack d), (B, 1)
         scale = (2.0 * self.gate / self.pack) * g_s / spread  # (B, 1)
-        return g_x + (scale[:, :, None] * centred).reshape(g_x.shape)  # (B, m d)
+        return g_x + (scale[:, :, None] * centred).reshape(g_x.shape)  # (B, pack d)
