@@ -59,9 +59,14 @@ def step_eigenvalues(gamma: float, lr: float) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> dict[float, np.ndarray]:
     parser = OneLineParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=number(int, 0, "--steps"), default=500, help="gradient steps")
-    parser.add_argument("--lr", type=number(float, 0, "--lr"), default=0.1, help="step size of both players")
-    parser.add_argument("--gamma", type=number(float, 0, "--gamma"), default=1.0, help="R1's strength")
+    # Bounds keep the picture meaningful: past lr 1 or gamma 10 a step overshoots the linearised
+    # dynamics it illustrates (and float64 overflows), and 100,000 steps already take seconds.
+    parser.add_argument("--steps", type=number(int, 0, "--steps", at_most=100_000), default=500,
+                        help="gradient steps, at most 100,000")  # fmt: skip
+    parser.add_argument("--lr", type=number(float, 0, "--lr", at_most=1.0), default=0.1,
+                        help="step size of both players, in (0, 1]")  # fmt: skip
+    parser.add_argument("--gamma", type=number(float, 0, "--gamma", at_most=10.0), default=1.0,
+                        help="R1's strength, in (0, 10]")  # fmt: skip
     args = parser.parse_args(argv)
     runs = {gamma: simulate(gamma, args.steps, args.lr) for gamma in (0.0, args.gamma)}
     print(f"distance to the equilibrium (0, 0), starting from (theta, psi) = (1, 1), lr {args.lr:g}")
