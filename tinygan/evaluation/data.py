@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..fast.backend import get_backend
+from .loader import DataFileError, parse_points, read_points
 
 MIXTURES = ("two", "ring8", "grid25")
 
@@ -108,11 +109,29 @@ def mixture(name: str, *, dtype: Any = np.float32) -> GaussianMixture:
     return preset
 
 
+def check_float_dtype(dtype: Any) -> np.dtype:
+    """np.dtype(dtype) if it is a real floating type (float16/32/64); else TypeError naming dtype."""
+    try:
+        resolved = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise TypeError(f"dtype must be a float type such as np.float32, got {dtype!r}") from None
+    if resolved.kind != "f":
+        raise TypeError(f"dtype must be a float type such as np.float32, got {resolved}")
+    return resolved
+
+
 class EmpiricalData:
-    """A user's own points (n, d), any dimension d >= 1, sampled uniformly with replacement."""
+    """A user's own points (n, d), any dimension d >= 1, sampled uniformly with replacement.
+
+    ``path`` is the file the points came from (None for an array or an upload); ``note`` says
+    what ``load_points`` dropped from it (an index column), or is empty."""
 
     def __init__(self, points: Any, *, dtype: Any = np.float32) -> None:
-        points = np.asarray(points)
+        dtype = check_float_dtype(dtype)
+        try:
+            points = np.asarray(points)
+        except (ValueError, TypeError) as error:  # ragged nested lists
+            raise ValueError(f"data must be an array of shape (n, d): {str(error).splitlines()[0]}") from None
         if points.dtype.kind not in "fiu":
             raise TypeError(f"data must be numeric, got dtype {points.dtype}")
         if points.ndim != 2 or points.shape[1] < 1:
@@ -128,12 +147,14 @@ class EmpiricalData:
             raise ValueError(f"data has {bad} row(s) beyond {np.dtype(dtype).name}'s range (|x| <= {limit:.3g})")
         self.points = points.astype(dtype)
         self.path: str | None = None  # the file the points came from, if any (see load_points)
+        self.note = ""  # what load_points dropped from the file, if anything
         self.dim = points.shape[1]
         self.dtype = np.dtype(dtype)
         self._device: dict[int, Any] = {}
 
     def __repr__(self) -> str:
-        return f"EmpiricalData({len(self.points)} points in {self.dim}-D)"
+        note = f"; {self.note}" if self.note else ""
+        return f"EmpiricalData({len(self.points)} points in {self.dim}-D{note})"
 
     def sample(self, n: int, rng: Any) -> Any:
         xp = _array_module(rng)
@@ -144,45 +165,38 @@ class EmpiricalData:
         return points[xp.minimum(index, len(self.points) - 1)]
 
 
-def load_points(path: str | os.PathLike, *, dtype: Any = np.float32) -> EmpiricalData:
-    """Read a user's points from .npy (array (n, d)) or .csv (d columns, optional header)."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(f"data file {path!r} does not exist")
+def load_points(path: str | os.PathLike, *, dtype: Any = np.float32, max_bytes: int | None = None) -> EmpiricalData:
+    """A user's points from a .csv or .npy file, by the rules of :mod:`tinygan.evaluation.loader`.
+
+    Every refusal is a ``ValueError`` (a ``TypeError`` for an argument of the wrong type) whose
+    one line names the file: a missing file, a directory or FIFO, an unknown extension, a file over
+    ``max_bytes`` (checked from its size before reading), a CSV row with a non-numeric field (its
+    line and column), ragged rows, non-UTF-8 bytes, an unmarked index column, a .npy header that
+    is not a numeric (n, d) array or does not match the file's size, or points ``EmpiricalData``
+    refuses (NaN, inf, fewer than 2). A header-marked index column is dropped; ``note`` says so.
+    """
+    points, note = read_points(path, max_bytes=max_bytes)
+    return _named_data(points, note, repr(os.fspath(path)), os.fspath(path), dtype)
+
+
+def points_from_bytes(
+    content: bytes, filename: str, *, dtype: Any = np.float32, max_bytes: int | None = None
+) -> EmpiricalData:
+    """``load_points`` for a file already in memory (an upload): the same rules and errors, naming
+    ``filename``; the result's ``path`` is None, as no file on disk holds the points."""
+    points, note = parse_points(content, filename, max_bytes=max_bytes)
+    return _named_data(points, note, repr(filename), None, dtype)
+
+
+def _named_data(points: np.ndarray, note: str, name: str, path: str | None, dtype: Any) -> EmpiricalData:
+    """EmpiricalData of a file's points; its refusals (NaN, too few points, range) name the file."""
+    check_float_dtype(dtype)
     try:
-        if path.endswith(".npy"):
-            try:
-                points = np.load(path, allow_pickle=False)
-            except ValueError as error:  # e.g. an array of Python objects, or not a .npy file at all
-                raise ValueError(f"cannot read data file {path!r}: {error}") from None
-        elif path.endswith(".csv"):
-            points = _read_csv(path)
-        else:
-            raise ValueError(f"data file {path!r} must end in .npy or .csv")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"cannot read data file {path!r}: {error}") from None
-    data = EmpiricalData(points, dtype=dtype)
-    data.path = path
+        data = EmpiricalData(points, dtype=dtype)
+    except (ValueError, TypeError) as error:
+        raise DataFileError(f"data file {name}: {error}") from None
+    data.path, data.note = path, note
     return data
-
-
-def _read_csv(path: str) -> np.ndarray:
-    with open(path, encoding="utf-8-sig") as handle:  # -sig: drop the byte-order mark spreadsheets write
-        lines = [line for line in handle.read().splitlines() if line.strip()]
-    if lines and not _is_numeric_row(lines[0]):
-        lines = lines[1:]  # a header
-    try:
-        return np.array([[float(v) for v in line.split(",")] for line in lines])
-    except ValueError as error:
-        raise ValueError(f"data file {path!r} has a non-numeric entry ({error})") from None
-
-
-def _is_numeric_row(line: str) -> bool:
-    try:
-        [float(v) for v in line.split(",")]
-    except ValueError:
-        return False
-    return True
 
 
 def make_data(name: str | None = None, data_path: str | None = None, *, dtype: Any = np.float32) -> Any:
