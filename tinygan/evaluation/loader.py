@@ -36,19 +36,21 @@ CSV (UTF-8; a leading byte-order mark is dropped; lines end in LF, CRLF or CR)
 
 from __future__ import annotations
 
+import codecs
 import io
 import math
 import os
 import re
 import stat
+import tokenize
 from typing import IO, Any
 
 import numpy as np
 
 EXTENSIONS = (".csv", ".npy")
 INDEX_NAMES = ("", "unnamed: 0", "index")  # a header's first cell that marks a row-index column
-NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
-INTEGER = re.compile(r"\d+")
+NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")  # ASCII digits only
+INTEGER = re.compile(r"[0-9]+")
 CSV_BYTES_PER_NUMBER = 200  # Python's lists of fields and floats while parsing, per number (a generous bound)
 
 
@@ -180,13 +182,15 @@ def _parse(handle: IO[bytes], size: int, name: str, kind: str) -> tuple[np.ndarr
 
 # ----------------------------------------------------------------------------- CSV
 def _decode(content: bytes, name: str) -> str:
+    """UTF-8 text without its byte-order mark; a bad byte named by its offset in the file and its line."""
+    bom = len(codecs.BOM_UTF8) if content.startswith(codecs.BOM_UTF8) else 0  # spreadsheets write one
     try:
-        return content.decode("utf-8-sig")  # -sig: drop the byte-order mark spreadsheets write
+        return content[bom:].decode("utf-8")
     except UnicodeDecodeError as error:
-        line = content.count(b"\n", 0, error.start) + 1
-        bad = content[error.start : error.start + 1].hex()
+        offset = bom + error.start
+        line = len(re.split(rb"\r\n|\r|\n", content[:offset]))
         raise DataFileError(
-            f"data file {name} is not UTF-8 text: byte 0x{bad} at offset {error.start} (line {line}); "
+            f"data file {name} is not UTF-8 text: byte 0x{content[offset]:02x} at offset {offset} (line {line}); "
             "save it as UTF-8 CSV"
         ) from None
 
@@ -194,7 +198,7 @@ def _decode(content: bytes, name: str) -> str:
 def _fields(line: str) -> list[str]:
     """Comma-separated fields, stripped of spaces and tabs, one pair of double quotes unwrapped."""
     fields = [field.strip(" \t") for field in line.split(",")]
-    return [f[1:-1] if len(f) >= 2 and f[0] == f[-1] == '"' else f for f in fields]
+    return [f[1:-1].strip(" \t") if len(f) >= 2 and f[0] == f[-1] == '"' else f for f in fields]
 
 
 def _is_number(field: str) -> bool:
@@ -293,7 +297,8 @@ def _npy_header(handle: IO[bytes], name: str) -> tuple[tuple[int, ...], bool, np
         raise DataFileError(f"data file {name} is .npy format {version[0]}.{version[1]}; save it with np.save")
     try:
         return readers[version](handle)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError, tokenize.TokenError) as error:
+        # NumPy parses the header with ast.literal_eval, and an old-style one with tokenize
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DataFileError(f"data file {name} has a broken .npy header ({reason[:120]})") from None
 
