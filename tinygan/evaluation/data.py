@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..fast.backend import get_backend
-from .loader import DataFileError, parse_points, read_points
+from .loader import DataFileError, available_memory, describe_size, parse_points, read_points
 
 MIXTURES = ("two", "ring8", "grid25")
 
@@ -25,6 +25,30 @@ def _array_module(rng: Any) -> Any:
     return np if isinstance(rng, np.random.Generator) else get_backend().xp
 
 
+def check_sample_args(n: Any, rng: Any, dim: int, dtype: np.dtype) -> int:
+    """int(n) for ``sample(n, rng)``: n an int >= 0 whose (n, dim) draw fits in memory, rng a Generator."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"n must be an int, got {type(n).__name__} {n!r}")
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    if not (callable(getattr(rng, "random", None)) and callable(getattr(rng, "standard_normal", None))):
+        raise TypeError(f"rng must be a numpy Generator (np.random.default_rng(seed)), got {type(rng).__name__}")
+    needed = 4 * int(n) * (dim + 2) * max(dtype.itemsize, 8)  # the draw, its components and index, copies
+    if needed > available_memory():
+        raise ValueError(f"n = {n} points need about {describe_size(needed)}, more than the memory available")
+    return int(n)
+
+
+def _real_array(name: str, value: Any) -> np.ndarray:
+    """value as a float64 array; TypeError naming ``name`` for strings, None, ragged or complex values."""
+    if isinstance(value, np.ndarray) and value.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real numbers, got an array of {value.dtype}")
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of real numbers, got {type(value).__name__}") from None
+
+
 class GaussianMixture:
     """p(x) = sum_k w_k N(x; mu_k, Sigma_k).
 
@@ -32,7 +56,7 @@ class GaussianMixture:
     """
 
     def __init__(self, means: Any, covs: Any = None, weights: Any = None, *, dtype: Any = np.float32) -> None:
-        means = np.asarray(means, dtype=np.float64)
+        means = _real_array("means", means)
         if means.ndim != 2 or means.shape[0] < 1 or means.shape[1] < 1:
             raise ValueError(f"means must have shape (components, dim), got {means.shape}")
         if not np.all(np.isfinite(means)):
@@ -40,12 +64,12 @@ class GaussianMixture:
         k, d = means.shape
         if covs is None:
             covs = np.broadcast_to(np.eye(d), (k, d, d))
-        covs = np.asarray(covs, dtype=np.float64)
+        covs = _real_array("covs", covs)
         if covs.shape == (k,):
             covs = covs[:, None, None] * np.eye(d)
         if covs.shape != (k, d, d):
             raise ValueError(f"covs must have shape ({k}, {d}, {d}) or ({k},), got {covs.shape}")
-        weights = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=np.float64)
+        weights = np.full(k, 1.0 / k) if weights is None else _real_array("weights", weights)
         if weights.shape != (k,) or np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
             raise ValueError(f"weights must be {k} non-negative numbers summing to 1, got {weights}")
         try:
@@ -53,7 +77,7 @@ class GaussianMixture:
         except np.linalg.LinAlgError:
             raise ValueError("every covariance must be symmetric positive definite") from None
         self.means, self.covs, self.weights, self.chol = means, covs, weights, chol
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_float_dtype(dtype)
         self.dim = d
         self._diagonal = bool(np.all(chol == chol * np.eye(d)))  # every Sigma_k diagonal (the built-in ones)
         self._device: dict[int, tuple] = {}
@@ -68,6 +92,7 @@ class GaussianMixture:
 
     def sample(self, n: int, rng: Any) -> Any:
         """n points as an array of the rng's module; pick component k with probability w_k."""
+        n = check_sample_args(n, rng, self.dim, self.dtype)
         xp = _array_module(rng)
         key = id(xp)
         if key not in self._device:  # constants moved to the device once
@@ -95,6 +120,8 @@ class GaussianMixture:
 def mixture(name: str, *, dtype: Any = np.float32) -> GaussianMixture:
     """two: 1/2 N((-2,-2), I) + 1/2 N((2,2), I) (the article); ring8: 8 modes on the unit
     circle, std 0.01; grid25: modes on {-4,-2,0,2,4}^2, std 0.05."""
+    if not isinstance(name, str):
+        raise TypeError(f"mixture must be a name, one of {MIXTURES}, got {type(name).__name__}")
     if name == "two":
         preset = GaussianMixture([[-2.0, -2.0], [2.0, 2.0]], dtype=dtype)
     elif name == "ring8":
@@ -157,6 +184,8 @@ class EmpiricalData:
         return f"EmpiricalData({len(self.points)} points in {self.dim}-D{note})"
 
     def sample(self, n: int, rng: Any) -> Any:
+        """n of the points, drawn uniformly with replacement, as an array of the rng's module."""
+        n = check_sample_args(n, rng, self.dim, self.dtype)
         xp = _array_module(rng)
         if id(xp) not in self._device:  # the points are copied to the device once, not every batch
             self._device[id(xp)] = xp.asarray(self.points)
@@ -201,6 +230,8 @@ def _named_data(points: np.ndarray, note: str, name: str, path: str | None, dtyp
 
 def make_data(name: str | None = None, data_path: str | None = None, *, dtype: Any = np.float32) -> Any:
     """The data source for a run: a user's file if given, else the mixture called ``name``."""
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a mixture name, one of {MIXTURES}, or None, got {type(name).__name__}")
     if data_path is not None:
         return load_points(data_path, dtype=dtype)
     return mixture(name or "two", dtype=dtype)
