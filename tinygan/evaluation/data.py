@@ -204,6 +204,7 @@ def load_points(path: str | os.PathLike, *, dtype: Any = np.float32, max_bytes: 
     is not a numeric (n, d) array or does not match the file's size, or points ``EmpiricalData``
     refuses (NaN, inf, fewer than 2). A header-marked index column is dropped; ``note`` says so.
     """
+    check_float_dtype(dtype)  # before reading the file
     points, note = read_points(path, max_bytes=max_bytes)
     return _named_data(points, note, repr(os.fspath(path)), os.fspath(path), dtype)
 
@@ -213,13 +214,13 @@ def points_from_bytes(
 ) -> EmpiricalData:
     """``load_points`` for a file already in memory (an upload): the same rules and errors, naming
     ``filename``; the result's ``path`` is None, as no file on disk holds the points."""
+    check_float_dtype(dtype)
     points, note = parse_points(content, filename, max_bytes=max_bytes)
     return _named_data(points, note, repr(filename), None, dtype)
 
 
 def _named_data(points: np.ndarray, note: str, name: str, path: str | None, dtype: Any) -> EmpiricalData:
     """EmpiricalData of a file's points; its refusals (NaN, too few points, range) name the file."""
-    check_float_dtype(dtype)
     try:
         data = EmpiricalData(points, dtype=dtype)
     except (ValueError, TypeError) as error:
