@@ -14,7 +14,7 @@ import dataclasses
 import math
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,13 +47,20 @@ def small_gan() -> tg.GAN:
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory) -> dict[str, str]:
+def files(tmp_path_factory) -> Iterator[dict[str, str]]:
+    """The files the calls read, in a folder that is also the working directory: a path the fuzzer
+    makes up (save_checkpoint(path="abc")) lands there, not in the checkout."""
     folder = tmp_path_factory.mktemp("api")
     csv = folder / "p.csv"
     csv.write_text("1,2\n3,4\n")
     checkpoint = str(folder / "c.npz")
     tg.save_checkpoint(small_gan(), checkpoint)
-    return {"csv": str(csv), "checkpoint": checkpoint, "out": str(folder / "out.npz")}
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield {"csv": str(csv), "checkpoint": checkpoint, "out": str(folder / "out.npz")}
+    finally:
+        os.chdir(before)
 
 
 @dataclass
