@@ -191,9 +191,10 @@ def check_output_paths(inputs: dict[str, str | None], checkpoint: str | None, ou
 def check_memory(config: Any, *, samples: int) -> None:
     """Refuse a run whose training or sampling would not fit in this machine's memory, naming the flags."""
     check_training_memory(config)
-    from .gan.memory import available_bytes, describe_bytes, sampling_bytes
+    from .evaluation.loader import available_memory
+    from .gan.memory import describe_bytes, sampling_bytes
 
-    have, need = available_bytes(), sampling_bytes(config, samples)
+    have, need = available_memory(), sampling_bytes(config, samples)
     if need > have:
         raise ValueError(
             f"--samples {samples} with --truncation {config.jacobian_truncation:g}: sampling needs about "
@@ -203,9 +204,10 @@ def check_memory(config: Any, *, samples: int) -> None:
 
 def check_training_memory(config: Any) -> None:
     """Refuse a run whose training would not fit in this machine's memory, naming the flags that size it."""
-    from .gan.memory import available_bytes, describe_bytes, training_bytes
+    from .evaluation.loader import available_memory
+    from .gan.memory import describe_bytes, training_bytes
 
-    have, need = available_bytes(), training_bytes(config)
+    have, need = available_memory(), training_bytes(config)
     if need > have:
         raise ValueError(
             f"--hidden {config.hidden} --batch-size {config.batch_size} --pack {config.pack}: training needs about "

@@ -2,12 +2,10 @@
 
 The estimates count the big arrays (parameters with their gradients and Adam moments, the
 activations every layer caches for backward) and round up; they are meant to tell 10 MB from
-10 TB, not to be exact. ``available_bytes`` is what the machine can give now.
+10 TB, not to be exact. What the machine can give now is ``evaluation.loader.available_memory``.
 """
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 
@@ -45,21 +43,6 @@ def sampling_bytes(config: GANConfig, n: int, truncation: float | None = None) -
     itemsize = np.dtype(config.dtype).itemsize
     per_draw = config.noise_dim + config.latent_codes + 4 * config.hidden * config.depth + 3 * config.data_dim
     return itemsize * draws * per_draw + 8 * int(n) * config.data_dim
-
-
-def available_bytes() -> int:
-    """Memory available to a new allocation now (Linux MemAvailable; else the machine's total)."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return 1 << 62  # unknown: refuse nothing
 
 
 def describe_bytes(nbytes: float) -> str:

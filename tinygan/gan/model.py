@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..evaluation.data import EmpiricalData
+from ..evaluation.loader import available_memory
 from ..fast.backend import get_backend, to_numpy
 from ..nn.activations import sigmoid
 from ..nn.features import FourierFeatures
@@ -42,7 +43,7 @@ from ..nn.pack_spread import PackSpread
 from ..nn.penalty import r1_penalty
 from .codes import CodeReader
 from .config import GANConfig, lr_multiplier, pack_spread_gate
-from .memory import available_bytes, describe_bytes, sampling_bytes
+from .memory import describe_bytes, sampling_bytes
 from .truncation import draws_needed, split_by_jacobian
 
 PACK_MATE_DRAWS = 8  # logits() of a packed D: the mean over this many packs of real mates
@@ -409,7 +410,7 @@ class GAN:
             raise ValueError(f"n must be a positive int, got {n!r}")
         q = self.config.jacobian_truncation if jacobian_truncation is None else jacobian_truncation
         draws = draws_needed(int(n), q)  # validates q
-        need, have = sampling_bytes(self.config, int(n), q), available_bytes()
+        need, have = sampling_bytes(self.config, int(n), q), available_memory()
         if need > have:
             raise ValueError(
                 f"n = {n} samples (with jacobian_truncation {q:g}) need about {describe_bytes(need)}, "
