@@ -145,8 +145,8 @@ def test_save_writes_a_checkpoint_and_pictures(tmp_path):
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda t: t.set_learning_rate(-1.0), "lr must be"),
-        (lambda t: t.set_learning_rate(float("nan")), "lr must be"),
+        (lambda t: t.set_learning_rate(-1.0), "learning rate must be"),
+        (lambda t: t.set_learning_rate(float("nan")), "learning rate must be"),
         (lambda t: t.set_d_steps(0), "d_steps must be"),
         (lambda t: t.set_loss("wasserstein"), "loss must be one of"),
         (lambda t: t.set_fps(0), "fps must be"),
