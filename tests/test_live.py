@@ -1,7 +1,9 @@
 """The live view: the GAN's half steps, the trainer thread, the command line, and the page in a real browser.
 
-The browser tests drive headless Chromium through Playwright. They skip when Playwright, Bokeh or
-Chromium is missing, unless TINYGAN_REQUIRE_BROWSER=1 (as in CI), which makes a missing one a failure.
+The page's tests need Bokeh: they skip when it is missing, unless TINYGAN_REQUIRE_BOKEH=1 (as in CI),
+which makes a missing Bokeh a failure. The browser tests drive headless Chromium through Playwright.
+They skip when Playwright, Bokeh or Chromium is missing, unless TINYGAN_REQUIRE_BROWSER=1 (as in CI),
+which makes a missing one a failure.
 Chromium is looked up at $TINYGAN_CHROMIUM, else `chromium` on the PATH, else /usr/bin/chromium.
 TINYGAN_LIVE_SCREENSHOT=PATH saves the page, after 3000 steps, to PATH (docs/images/live.png).
 """
@@ -29,6 +31,16 @@ from tinygan.live.trainer import BRUSH_POINTS, LiveTrainer, live_config
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"batch_size": 64, "hidden": 16}  # a quick model for the trainer tests
 TIMEOUT = 20.0  # seconds any wait in these tests may take before it fails
+
+
+def bokeh_or_skip() -> None:
+    """Bokeh >= 3.4, or a skip naming the extra (a failure under TINYGAN_REQUIRE_BOKEH=1)."""
+    try:
+        require_bokeh()
+    except ImportError as error:
+        if os.environ.get("TINYGAN_REQUIRE_BOKEH") == "1":
+            pytest.fail(f"TINYGAN_REQUIRE_BOKEH=1 but {error}")
+        pytest.skip(str(error))
 
 
 def wait_until(condition, timeout: float = TIMEOUT, what: str = "condition"):
@@ -166,6 +178,37 @@ def test_points_that_are_not_empirical_data_are_a_type_error(trainer):
         trainer.use_points(np.zeros((5, 2)))
 
 
+def test_points_that_are_not_2d_are_refused_before_anything_changes(trainer):
+    line = EmpiricalData(np.arange(10.0)[:, None])  # (10, 1)
+    with pytest.raises(ValueError, match=r"shows 2-D points, but the data has 1 column"):
+        trainer.use_points(line)
+    with pytest.raises(ValueError, match=r"shows 2-D points, but the data has 3 column"):
+        LiveTrainer(EmpiricalData(np.zeros((5, 3))))
+    assert trainer.call(lambda gan: gan.data.dim) == 2 and trainer.data_name == "two"
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda t: t.set_learning_rate(2.0), "learning rate must be a number in \\(0, 1\\]"),
+        (lambda t: t.set_learning_rate("0.1"), "learning rate must be"),
+        (lambda t: t.set_learning_rate(True), "learning rate must be"),
+        (lambda t: t.set_d_steps(2.0), "d_steps must be an int"),
+        (lambda t: t.set_fps(float("inf")), "fps must be"),
+        (lambda t: t.set_slow_motion("yes"), "slow motion must be True or False"),
+        (lambda t: t.set_loss(None), "loss must be one of"),
+        (lambda t: t.reset(seed=2**31), "seed must be an int in"),
+        (lambda t: t.add_points(("a", 1.0)), "a drawn point must be two finite numbers"),
+        (lambda t: t.add_points(None), "a drawn point must be two finite numbers"),
+    ],
+)
+def test_setters_refuse_wrong_types_and_ranges_naming_the_control(trainer, call, message):
+    before = trainer.call(lambda gan: trainer.settings())
+    with pytest.raises(ValueError, match=message):
+        call(trainer)
+    assert trainer.call(lambda gan: trainer.settings()) == before
+
+
 # ---------------------------------------------------------------------- the command line
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -195,6 +238,31 @@ def test_cli_checks_user_data_like_the_demo(tmp_path):
     assert result.returncode == 2 and result.stderr == "error: data contains NaN or inf in 1 row(s)\n"
 
 
+def refusal(capsys, argv: list[str]) -> str:
+    """The live command line run in-process (never serving): it must refuse with exit 2 and one line."""
+    from tinygan.live import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2 and out == "" and err.count("\n") == 1 and err.startswith("error: ")
+    return err
+
+
+def test_cli_refuses_data_that_is_not_2d_before_serving(tmp_path, capsys):
+    path = tmp_path / "line.csv"
+    path.write_text("1\n2\n3\n")
+    assert "shows 2-D points, but the data has 1 column" in refusal(capsys, ["--data", str(path), "--no-browser"])
+
+
+def test_cli_refuses_an_out_it_cannot_write_into(tmp_path, capsys):
+    a_file = tmp_path / "taken"
+    a_file.write_text("")
+    assert "is a file, not a folder" in refusal(capsys, ["--out", str(a_file), "--no-browser"])
+    assert "cannot be created" in refusal(capsys, ["--out", str(a_file / "sub"), "--no-browser"])
+    assert "must name a folder" in refusal(capsys, ["--out", "", "--no-browser"])
+
+
 def test_a_missing_bokeh_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "bokeh", None)  # `import bokeh` now raises ImportError
     with pytest.raises(ImportError, match=re.escape('pip install -e ".[live]"')):
@@ -202,7 +270,7 @@ def test_a_missing_bokeh_names_the_extra(monkeypatch):
 
 
 def test_server_binds_localhost_and_stops_cleanly_on_ctrl_c():
-    pytest.importorskip("bokeh", reason="the live extra is not installed")
+    bokeh_or_skip()
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     command = [sys.executable, "-m", "tinygan.live", "--no-browser", "--port", "0", "--backend", "numpy"]
     # Python raises KeyboardInterrupt on SIGINT only if SIGINT was not ignored when it started, and a job
@@ -228,6 +296,8 @@ def test_server_binds_localhost_and_stops_cleanly_on_ctrl_c():
 # ---------------------------------------------------------------------- the page, in a real browser
 def browser_or_skip() -> str:
     """The Chromium executable, or a skip (a failure under TINYGAN_REQUIRE_BROWSER=1) naming what is missing."""
+    if os.environ.get("TINYGAN_REQUIRE_BOKEH") == "1":
+        bokeh_or_skip()  # fails, naming Bokeh
     missing = None
     try:
         require_bokeh()
