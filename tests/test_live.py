@@ -10,6 +10,7 @@ TINYGAN_LIVE_SCREENSHOT=PATH saves the page, after 3000 steps, to PATH (docs/ima
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -207,6 +208,66 @@ def test_setters_refuse_wrong_types_and_ranges_naming_the_control(trainer, call,
     with pytest.raises(ValueError, match=message):
         call(trainer)
     assert trainer.call(lambda gan: trainer.settings()) == before
+
+
+# ---------------------------------------------------------------------- the page, on a Document (no browser)
+@pytest.fixture
+def page(trainer):
+    bokeh_or_skip()
+    from bokeh.document import Document
+
+    from tinygan.live.app import LivePage
+
+    return LivePage(Document(), trainer)
+
+
+def upload(page, name: str, raw: bytes) -> None:
+    """What the browser does: set the file's name and base64 content, then the page reads it on the next tick."""
+    page.upload.set_from_json("filename", name)
+    page.upload.set_from_json("value", base64.b64encode(raw).decode())
+    page.guarded(page.read_upload)()
+
+
+def test_a_refused_upload_keeps_the_data_and_says_why_on_the_page(page):
+    from tinygan.live.app import MAX_UPLOAD_BYTES
+
+    upload(page, "line.csv", b"1\n2\n3\n")
+    assert page.message.text.startswith("error: ") and "2-D points" in page.message.text
+    upload(page, "huge.csv", b"1,2\n" * (MAX_UPLOAD_BYTES // 4 + 1))
+    assert "huge.csv is 5.0 MiB; the page takes files up to 5 MiB" in page.message.text
+    assert page.trainer.call(lambda gan: (page.trainer.data_name, type(gan.data).__name__)) == (
+        "two",
+        "GaussianMixture",
+    )
+    upload(page, "mine.csv", b"x,y\n0,0\n1,1\n2,0\n")
+    assert page.trainer.call(lambda gan: len(gan.data.points)) == 3 and page.note == ""
+
+
+def test_refused_control_values_are_put_back_and_shown(page):
+    before = page.trainer.call(lambda gan: page.trainer.settings())
+    page.d_steps.trigger("value", 1, 50)
+    assert page.d_steps.value == 1 and "D steps per G step must be a whole number in [1, 10]" in page.message.text
+    page.lr.trigger("value_throttled", -3.7, -1.0)
+    assert page.lr.value == -3.7 and "learning rate (log10) must be a number in [-5, -2]" in page.message.text
+    page.loss.trigger("value", "nonsaturating", "wasserstein")
+    assert page.loss.value == "nonsaturating" and "generator loss must be one of" in page.message.text
+    assert page.trainer.call(lambda gan: page.trainer.settings()) == before
+    page.d_steps.trigger("value", 1, 4)  # an accepted value clears the message at the next frame
+    assert page.trainer.call(lambda gan: gan.config.d_steps) == 4 and page.note == ""
+
+
+def test_an_unexpected_error_in_a_callback_is_one_log_line_and_a_message(page, monkeypatch, caplog):
+    from bokeh.events import ButtonClick
+
+    def broken():
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setattr(page.trainer, "save", broken)
+    for _ in range(3):
+        page.save._trigger_event(ButtonClick(page.save))
+    records = [r for r in caplog.records if r.name == "tinygan.live"]
+    assert len(records) == 1 and records[0].exc_info is None and "RuntimeError" in records[0].getMessage()
+    assert "the disk is on fire" in page.message.text
 
 
 # ---------------------------------------------------------------------- the command line
@@ -483,6 +544,22 @@ def test_an_uploaded_file_is_checked_like_data(live, tmp_path):
     live.page.locator("input[type=file]").set_input_files(str(good))
     wait_until(lambda: len(getattr(live.trainer.call(lambda gan: gan.data), "points", [])) == 50, what="the upload")
     assert live.trainer.call(lambda gan: gan.step) == 0  # new data from a file: fresh networks
+
+
+def test_a_20_mb_upload_is_refused_with_a_message_and_the_page_stays_connected(live, tmp_path):
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"1.0,2.0\n" * 2_500_000)  # 20 MB
+    data = live.trainer.call(lambda gan: gan.data)
+    live.page.locator("input[type=file]").set_input_files(str(big))
+    message = "() => Bokeh.documents[0].get_model_by_name('message').text"
+    wait_until(lambda: "big.csv is 19.1 MiB; the page takes files up to 5 MiB" in live.js(message), what="the refusal")
+    assert live.trainer.call(lambda gan: gan.data) is data
+    step = live.trainer.call(lambda gan: gan.step)
+    live.pause()
+    live.button("step both").click()  # the connection still carries clicks to the server
+    # (120 s: run alone, this is the page's first step, and the numba backend compiles it)
+    wait_until(lambda: live.shown_step() == step + 1, timeout=120, what="the page to show a step after the refusal")
+    wait_until(lambda: "big.csv" not in live.js(message), what="the accepted click to clear the refusal")
 
 
 def test_screenshot_for_the_docs(live):

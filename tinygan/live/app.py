@@ -105,7 +105,8 @@ class LivePage:
         self.chart_time = 0.0  # when the charts last took new records
         self.push_times: list[float] = []  # when the last frames reached the document (for frames/s)
         self.note = ""  # a refusal found on this side (bad input), shown until the next accepted request
-        self.last_upload: tuple[str, int] | None = None
+        self.last_upload: tuple[str, int] | None = None  # the file last read (name, hash of its content)
+        self._upload_due = False  # a read_upload is scheduled
         self._syncing = False  # True while the page itself sets a widget: its callback must not send a request
         self._logged: set[str] = set()  # unexpected errors already logged (each once, not every frame)
         main, losses, value = self._build_figures()
@@ -216,7 +217,7 @@ class LivePage:
         self.on_change(self.fps, "value_throttled", self.on_fps)
         self.on_change(self.data, "value", self.on_data)
         self.on_change(self.seed, "value", self.on_seed)
-        self.upload.on_change("value", guarded(self.on_upload))  # the browser sets value and filename together
+        self.upload.on_change("value", guarded(self.on_upload))
         self.upload.on_change("filename", guarded(self.on_upload))
         self.message.on_change("text", guarded(self.on_message))
         size_check = CustomJS(args={"upload": self.upload, "message": self.message, "limit": MAX_UPLOAD_BYTES},
@@ -334,8 +335,16 @@ class LivePage:
             self.note = new
 
     def on_upload(self, attr: str, old: Any, new: Any) -> None:
+        """The browser sets the file's value and name in one message, one property after the other: read
+        the upload once both have arrived, on the next tick."""
+        if not self._upload_due:
+            self._upload_due = True
+            self.doc.add_next_tick_callback(self.guarded(self.read_upload))
+
+    def read_upload(self) -> None:
         """Check the uploaded file's size, then its points exactly as --data does (load_points), naming the
         user's file in errors. A refused file leaves the trainer on the data it had."""
+        self._upload_due = False
         try:
             name, content = self.upload.filename, self.upload.value
         except UnsetValueError:  # the other half has not arrived yet
