@@ -296,7 +296,8 @@ def test_cli_checks_user_data_like_the_demo(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("x,y\n1,2\n3,nan\n")
     result = run_cli("--data", str(path), "--no-browser")
-    assert result.returncode == 2 and result.stderr == "error: data contains NaN or inf in 1 row(s)\n"
+    expected = f"error: data file {str(path)!r}, line 3, column 2: 'nan' is not finite\n"  # the loader's words
+    assert result.returncode == 2 and result.stderr == expected
 
 
 def refusal(capsys, argv: list[str]) -> str:
@@ -538,7 +539,8 @@ def test_an_uploaded_file_is_checked_like_data(live, tmp_path):
     bad.write_text("x,y\n1,2\n3,inf\n")
     live.page.locator("input[type=file]").set_input_files(str(bad))
     message = "Bokeh.documents[0].get_model_by_name('message').text"
-    wait_until(lambda: "inf in 1 row(s)" in live.js(f"() => {message}"), what="the upload's error on the page")
+    expected = "data file 'mine.csv', line 3, column 2: 'inf' is not finite"  # named as the user named it
+    wait_until(lambda: expected in live.js(f"() => {message}"), what="the upload's error on the page")
     good = tmp_path / "mine.npy"
     np.save(good, np.random.default_rng(0).normal(size=(50, 2)))
     live.page.locator("input[type=file]").set_input_files(str(good))

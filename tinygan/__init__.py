@@ -16,7 +16,7 @@ nn/module.py, nn/layers.py, nn/activations.py, nn/losses.py, nn/optim.py, gan/mo
 the default ``numba`` backend runs its fused twin, fast/fused.py, tested equal to it.
 """
 
-from .evaluation.data import EmpiricalData, GaussianMixture, load_points, make_data, mixture
+from .evaluation.data import EmpiricalData, GaussianMixture, load_points, make_data, mixture, points_from_bytes
 from .fast.backend import get_backend, set_backend, to_numpy
 from .gan.checkpoint import load_checkpoint, save_checkpoint
 from .gan.config import GANConfig
@@ -55,6 +55,7 @@ __all__ = [
     "make_data",
     "mixture",
     "mlp",
+    "points_from_bytes",
     "recipe",
     "save_checkpoint",
     "set_backend",

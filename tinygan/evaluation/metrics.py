@@ -39,7 +39,11 @@ LOG4 = float(np.log(4.0))
 
 
 def check_points(points: Any, name: str = "samples") -> np.ndarray:
-    points = np.asarray(points, dtype=np.float64)
+    """points as a float64 array (n, d) with n >= 1; else an error naming ``name``."""
+    try:
+        points = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError):  # strings, None, ragged lists, complex numbers
+        raise TypeError(f"{name} must be an array of real numbers (n, d), got {type(points).__name__}") from None
     if points.ndim != 2 or points.shape[0] < 1:
         raise ValueError(f"{name} must have shape (n, d) with n >= 1, got {points.shape}")
     return points
@@ -56,6 +60,8 @@ def assign_modes(points: np.ndarray, means: np.ndarray) -> tuple[np.ndarray, np.
 def mode_statistics(points: np.ndarray, mixture: Any) -> dict[str, Any]:
     """Per-mode weight, mean, per-axis std and covariance; quality, coverage, reverse KL and width."""
     points = check_points(points)
+    if points.shape[1] != mixture.dim:
+        raise ValueError(f"samples must have the mixture's dimension {mixture.dim}, got shape {points.shape}")
     nearest, distance = assign_modes(points, mixture.means)
     stds = mixture.stds  # (K,)
     high_quality = distance <= 3 * stds[nearest]  # (n,)
@@ -128,6 +134,8 @@ DISTANCE_CHUNK = 256  # rows of a distance matrix computed at a time (scipy's cd
 def energy_distance(x: np.ndarray, y: np.ndarray, *, chunk: int = DISTANCE_CHUNK) -> float:
     """2 E|X-Y| - E|X-X'| - E|Y-Y'| with all pairs (V-statistic), computed in chunks of ``chunk`` rows."""
     x, y = check_points(x, "x"), check_points(y, "y")
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must have the same dimension, got {x.shape[1]} and {y.shape[1]}")
     return 2 * _mean_distance(x, y, chunk) - _mean_self_distance(x, chunk) - _mean_self_distance(y, chunk)
 
 

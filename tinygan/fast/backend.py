@@ -133,6 +133,7 @@ def limit_threads(threads: int | None) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext()
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a positive int or None, got {threads!r}")
+    threads = min(threads, os.cpu_count() or threads)  # more threads than CPUs is no cap at all
     from threadpoolctl import threadpool_limits
 
     try:  # load SciPy's BLAS now (Numba's np.dot calls it), or the limit would miss it

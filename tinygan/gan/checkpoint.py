@@ -87,9 +87,20 @@ def _umask() -> int:
     return mask
 
 
+def _checked_path(path: Any) -> str:
+    """os.fspath(path) for a non-empty str or os.PathLike path; else an error naming path."""
+    if not isinstance(path, (str, os.PathLike)) or not isinstance(os.fspath(path), str):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+    if not os.fspath(path):
+        raise ValueError("path must not be empty")
+    return os.fspath(path)
+
+
 def save_checkpoint(gan: GAN, path: str | os.PathLike) -> None:
     """Write ``gan`` to ``path`` atomically; ValueError if its state is not finite (nothing written)."""
-    path = os.fspath(path)
+    if not isinstance(gan, GAN):
+        raise TypeError(f"gan must be a tinygan GAN, got {type(gan).__name__}")
+    path = _checked_path(path)
     if os.path.exists(path) and not is_checkpoint(path):
         raise ValueError(f"{path!r} exists and is not a tinygan checkpoint; refusing to write over it")
     arrays = dict(gan.state_dict())
@@ -183,7 +194,9 @@ def load_checkpoint(path: str | os.PathLike, data: Any = None, *, config: GANCon
     If ``config`` is given it must describe the same architecture as the checkpoint;
     fields that do not change the arrays (e.g. ``steps``) may differ.
     """
-    path = os.fspath(path)
+    path = _checked_path(path)
+    if config is not None and not isinstance(config, GANConfig):
+        raise TypeError(f"config must be a GANConfig or None, got {type(config).__name__}")
     info = checkpoint_info(path)
     saved, seed, record, entries = info["config"], info["seed"], info["data"], info["entries"]
     if data is None:

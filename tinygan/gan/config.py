@@ -76,6 +76,7 @@ class GANConfig:
         value = self.fourier_max_scale
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 1):
             raise ValueError(f"fourier_max_scale must be a finite number > 1, got {value!r}")
+        _check_real("fourier_anneal", self.fourier_anneal)
         if not 0 <= self.fourier_anneal <= 1:
             raise ValueError(f"fourier_anneal must be in [0, 1], got {self.fourier_anneal!r}")
         if not isinstance(self.pack_spread, (bool, np.bool_)):
@@ -108,7 +109,7 @@ class GANConfig:
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         for name, allowed in (("loss", GENERATOR_LOSSES), ("schedule", SCHEDULES), ("g_output", G_OUTPUTS),
                               ("g_activation", tuple(ACTIVATIONS)), ("d_activation", tuple(ACTIVATIONS))):  # fmt: skip
-            if getattr(self, name) not in allowed:
+            if not isinstance(getattr(self, name), str) or getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         for name in ("decay_start", "final_lr_fraction"):
             if not 0 <= getattr(self, name) <= 1:

@@ -66,6 +66,6 @@ def recipe(name: str) -> GANConfig:
     """A fresh copy of the tuned config called ``name`` (two, ring8, grid25, digits, digits-conditional).
 
     For your own data, start from ``recipe("two")`` for small 2-D problems, or from ``GANConfig()``."""
-    if name not in RECIPES:
+    if not isinstance(name, str) or name not in RECIPES:
         raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got {name!r}")
     return dataclasses.replace(RECIPES[name])

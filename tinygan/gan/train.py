@@ -98,6 +98,10 @@ def train(
     ``callback(gan)`` is called every ``callback_every`` steps (e.g. to capture animation frames);
     it must not draw from ``gan.rng``, or the run would change.
     """
+    if not isinstance(gan, GAN):
+        raise TypeError(f"gan must be a tinygan GAN, got {type(gan).__name__}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function of the GAN, or None, got {type(callback).__name__}")
     if steps is None:
         steps = gan.config.steps
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
@@ -108,7 +112,7 @@ def train(
             "learning-rate schedule runs; to train longer, raise config.steps"
         )
     for name, value in (("log_every", log_every), ("checkpoint_every", checkpoint_every),
-                        ("callback_every", callback_every)):  # fmt: skip
+                        ("callback_every", callback_every), ("eval_size", eval_size)):  # fmt: skip
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if steps < gan.step:

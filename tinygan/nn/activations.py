@@ -38,7 +38,9 @@ class ReLU(_Activation):
 class LeakyReLU(_Activation):
     def __init__(self, negative_slope: float = 0.2) -> None:
         super().__init__()
-        if not (np.isfinite(negative_slope) and 0 <= negative_slope < 1):
+        if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float, np.integer, np.floating)):
+            raise TypeError(f"negative_slope must be a number in [0, 1), got {type(negative_slope).__name__}")
+        if not (0 <= negative_slope < 1 and np.isfinite(negative_slope)):
             raise ValueError(f"negative_slope must be in [0, 1), got {negative_slope!r}")
         self.negative_slope = float(negative_slope)
 
@@ -87,6 +89,6 @@ ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "tanh": Tanh, "sigmoid": S
 
 
 def make_activation(name: str, negative_slope: float = 0.2) -> Module:
-    if name not in ACTIVATIONS:
+    if not isinstance(name, str) or name not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}")
     return LeakyReLU(negative_slope) if name == "leaky_relu" else ACTIVATIONS[name]()

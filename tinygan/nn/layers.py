@@ -35,12 +35,19 @@ class Dense(Module):
         for arg, value in (("in_features", in_features), ("out_features", out_features)):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{arg} must be a positive int, got {value!r}")
-        if init not in INITS:
+            if value > np.iinfo(np.int64).max:
+                raise ValueError(f"{arg} must fit in memory, got {value}")
+        if not isinstance(init, str) or init not in INITS:
             raise ValueError(f"init must be one of {INITS}, got {init!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.dtype = as_float_dtype(dtype)
         self.xp = get_backend().xp
-        weight, bias = _initial_values(self.in_features, self.out_features, init, as_generator(rng))
+        try:
+            weight, bias = _initial_values(self.in_features, self.out_features, init, as_generator(rng))
+        except (MemoryError, ValueError):  # ValueError: NumPy's "maximum allowed dimension exceeded"
+            raise ValueError(
+                f"in_features x out_features = {in_features} x {out_features} weights do not fit in memory"
+            ) from None
         self.weight = Parameter(self.xp.asarray(weight.astype(self.dtype)), "weight")
         self.bias = Parameter(self.xp.asarray(bias.astype(self.dtype)), "bias")
         FlatParameters([self.weight, self.bias], self.xp)  # one buffer: one optimizer pass
@@ -66,6 +73,8 @@ class Dense(Module):
         dL/db_j  = sum_b dL/dy_bj           ->  dL/db = dL/dy summed over the batch
         dL/dx_bi = sum_j dL/dy_bj W_ij      ->  dL/dx = dL/dy W^T      (B, in)
         """
+        if not hasattr(grad_out, "shape"):
+            raise TypeError(f"{self!r}.backward expects grad_out as an array, got {type(grad_out).__name__}")
         x = self._cached(self._x)
         if tuple(grad_out.shape) != (x.shape[0], self.out_features):
             raise ValueError(
@@ -121,6 +130,8 @@ class Sequential(Module):
 
     def backward(self, grad_out: Any) -> Any:
         """L(f_n(...f_1(x))): dL/dx = J_1^T ... J_n^T dL/dy, applied right to left."""
+        if not isinstance(grad_out, self.layers[-1].xp.ndarray) or grad_out.dtype.kind != "f":
+            raise TypeError(f"grad_out must be a float {self.layers[-1].xp.__name__}.ndarray, got {grad_out!r:.60}")
         for layer in reversed(self.layers):
             grad_out = layer.backward(grad_out)
         return grad_out
@@ -140,6 +151,12 @@ def mlp(
 
     ``mlp([2, 64, 64, 1], "leaky_relu")`` is a discriminator for 2-D points.
     """
+    if (
+        not isinstance(sizes, (list, tuple, np.ndarray))
+        or getattr(sizes, "ndim", 1) != 1
+        or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in sizes)
+    ):
+        raise TypeError(f"sizes must be a list of positive ints (widths), got {sizes!r:.80}")
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least an input and an output width, got {list(sizes)}")
     rng = as_generator(rng)

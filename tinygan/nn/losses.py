@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..fast.backend import get_backend
 
 GENERATOR_LOSSES = ("nonsaturating", "minimax")
@@ -47,6 +49,15 @@ def bce_with_logits(logits: Any, targets: Any) -> tuple[Any, Any]:
     return loss, grad
 
 
+def _check_logits(name: str, logits: Any) -> None:
+    """TypeError naming the argument unless logits is a float array of the backend."""
+    xp = get_backend().xp
+    if not isinstance(logits, xp.ndarray) or logits.dtype.kind != "f":
+        raise TypeError(f"{name} must be a float {xp.__name__}.ndarray, got {type(logits).__name__}")
+    if logits.size == 0:
+        raise ValueError(f"{name} must not be empty")
+
+
 def discriminator_loss(logits_real: Any, logits_fake: Any, real_target: float = 1.0) -> tuple[Any, Any, Any]:
     """D maximises E[log D(x)] + E[log(1 - D(G(z)))], i.e. minimises BCE(real, 1) + BCE(fake, 0).
 
@@ -54,6 +65,12 @@ def discriminator_loss(logits_real: Any, logits_fake: Any, real_target: float = 
     batch, so with real_target = 1 the loss is exactly -V(D, G) estimated on this batch.
     real_target < 1 is one-sided label smoothing (Salimans et al., 2016).
     """
+    _check_logits("logits_real", logits_real)
+    _check_logits("logits_fake", logits_fake)
+    if isinstance(real_target, bool) or not isinstance(real_target, (int, float, np.integer, np.floating)):
+        raise TypeError(f"real_target must be a number in [0, 1], got {type(real_target).__name__}")
+    if not 0 <= real_target <= 1:
+        raise ValueError(f"real_target must be a number in [0, 1], got {real_target!r}")
     loss_real, grad_real = bce_with_logits(logits_real, real_target)
     loss_fake, grad_fake = bce_with_logits(logits_fake, 0.0)
     return loss_real + loss_fake, grad_real, grad_fake
@@ -68,6 +85,9 @@ def generator_loss(logits_fake: Any, kind: str = "nonsaturating") -> tuple[Any, 
     With s = D(G(z)) near 0 (early training, D wins), the minimax gradient -s/N vanishes
     while the non-saturating one stays near -1/N: that is why the latter is the default.
     """
+    _check_logits("logits_fake", logits_fake)
+    if not isinstance(kind, str):
+        raise ValueError(f"generator loss kind must be one of {GENERATOR_LOSSES}, got {type(kind).__name__}")
     if kind == "nonsaturating":
         return bce_with_logits(logits_fake, 1.0)
     if kind == "minimax":

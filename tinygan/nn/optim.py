@@ -53,7 +53,10 @@ class Optimizer:
     """Common parts: the parameter list, its slabs, zero_grad and state save/restore."""
 
     def __init__(self, params: Iterable[Parameter]) -> None:
-        params = list(params)
+        try:
+            params = list(params)
+        except TypeError:
+            raise TypeError(f"params must be an iterable of Parameter, got {type(params).__name__}") from None
         if not params or not all(isinstance(p, Parameter) for p in params):
             raise TypeError("params must be a non-empty iterable of Parameter (e.g. model.parameters())")
         if len({id(p) for p in params}) != len(params):
