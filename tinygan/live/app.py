@@ -15,9 +15,7 @@ import binascii
 import functools
 import logging
 import math
-import os
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -54,7 +52,7 @@ from bokeh.plotting import figure  # noqa: E402
 from bokeh.server.server import Server  # noqa: E402
 from tornado.ioloop import IOLoop  # noqa: E402
 
-from ..evaluation.data import MIXTURES, EmpiricalData, load_points  # noqa: E402
+from ..evaluation.data import MIXTURES, EmpiricalData, points_from_bytes  # noqa: E402
 from .trainer import LOG4, LOSSES, MAX_SEED, LiveTrainer, check_plane, is_real  # noqa: E402
 
 POLL_MS = 20  # how often the page looks for a new frame
@@ -545,8 +543,9 @@ def check_number(value: Any, name: str, low: float, high: float, *, whole: bool 
 
 
 def points_from_upload(name: str, content: str) -> EmpiricalData:
-    """An uploaded file (base64 text, as the browser sends it) read by load_points, at most MAX_UPLOAD_BYTES."""
-    size = len(content) * 3 // 4  # base64: 4 characters carry 3 bytes
+    """An uploaded file (base64 text, as the browser sends it), read by the same rules as --data
+    (points_from_bytes, naming the user's file), at most MAX_UPLOAD_BYTES, and 2-D."""
+    size = len(content) * 3 // 4  # base64: 4 characters carry 3 bytes; checked before decoding
     if size > MAX_UPLOAD_BYTES:
         raise ValueError(
             f"{name} is {size / 2**20:.1f} MiB; the page takes files up to {MAX_UPLOAD_BYTES // 2**20} MiB"
@@ -555,14 +554,6 @@ def points_from_upload(name: str, content: str) -> EmpiricalData:
         raw = base64.b64decode(content, validate=True)
     except binascii.Error:
         raise ValueError(f"{name} did not arrive as base64 text") from None
-    suffix = os.path.splitext(name)[1].lower()
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "upload" + suffix)
-        with open(path, "wb") as handle:
-            handle.write(raw)
-        try:
-            data = load_points(path)
-        except (ValueError, TypeError) as error:
-            raise ValueError(str(error).replace(repr(path), repr(name))) from None
+    data = points_from_bytes(raw, name, max_bytes=MAX_UPLOAD_BYTES)
     check_plane(data)
     return data
