@@ -244,7 +244,9 @@ class LivePage:
 
     def on_change(self, widget: Any, attr: str, handler: Callable[[Any], None]) -> None:
         """Call ``handler(new)`` when ``widget.attr`` changes, through the guard, unless the page itself set it.
-        A refused value puts the widget back to the old one, so it shows what the trainer still uses."""
+        A refused value puts the widget back to the last value it accepted, so it shows what the trainer uses."""
+        shown = "value" if attr == "value_throttled" else attr  # a slider's value_throttled is read-only here
+        accepted = [getattr(widget, shown)]
 
         def changed(attr: str, old: Any, new: Any) -> None:
             if self._syncing:
@@ -252,9 +254,9 @@ class LivePage:
             try:
                 handler(new)
             except (ValueError, TypeError):
-                shown = "value" if attr == "value_throttled" else attr  # a slider's value_throttled is read-only
-                self._set_quietly(widget, shown, old)
+                self._set_quietly(widget, shown, accepted[0])
                 raise
+            accepted[0] = new
             self.note = ""
 
         changed.__name__ = handler.__name__
