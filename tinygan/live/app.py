@@ -60,8 +60,9 @@ ARROW_LENGTH = 0.05  # an arrow of gradient norm 1 (per sample, data units) is 5
 CHART_POINTS = 2000  # the loss charts keep the last 2000 records
 CHART_SECONDS = 0.5  # the charts take new records twice a second: redrawing them costs the browser more than a frame
 MAX_UPLOAD_BYTES = 5 * 2**20  # the largest file the page accepts (5 MiB: about 200,000 points as .csv)
-# Bokeh's websocket drops a larger message without a word: leave room above the base64 (4/3) size of the
-# largest upload, so that a file a little past the limit still reaches on_upload and gets its message.
+# Bokeh's websocket drops a message over its limit (20 MB by default) without a word. The browser refuses
+# files over MAX_UPLOAD_BYTES before sending; a client that sends one anyway (base64: 4/3 of its size) up
+# to 24 MiB still reaches on_upload and gets the page's message rather than a dropped connection.
 WEBSOCKET_MAX_BYTES = 32 * 2**20
 LR_RANGE = (-5.0, -2.0)  # the learning-rate slider, in log10
 D_STEPS_RANGE = (1, 10)
