@@ -565,6 +565,20 @@ def test_a_20_mb_upload_is_refused_with_a_message_and_the_page_stays_connected(l
     wait_until(lambda: "big.csv" not in live.js(message), what="the accepted click to clear the refusal")
 
 
+def test_an_upload_sent_past_the_browsers_check_gets_the_servers_message(live):
+    """A client without the page's size check sends 20 MB (26.7 MB of base64, over Bokeh's default 20 MB
+    websocket limit): the connection holds and the server refuses the file by its size, on the page."""
+    live.js("""() => Bokeh.documents[0].get_model_by_name('upload').setv(
+        {value: 'QUJD'.repeat(6_666_667), filename: 'sent.csv', mime_type: 'text/csv'})""")
+    message = "() => Bokeh.documents[0].get_model_by_name('message').text"
+    wait_until(lambda: "sent.csv is 19.1 MiB; the page takes files up to 5 MiB" in live.js(message), timeout=60,
+               what="the server's refusal")  # fmt: skip
+    step = live.trainer.call(lambda gan: gan.step)
+    live.pause()
+    live.button("step both").click()
+    wait_until(lambda: live.shown_step() == step + 1, timeout=120, what="a step after the refusal")
+
+
 def test_screenshot_for_the_docs(live):
     """Only with TINYGAN_LIVE_SCREENSHOT=PATH: train the article's case 3000 steps, then photograph the page."""
     path = os.environ.get("TINYGAN_LIVE_SCREENSHOT")
