@@ -179,6 +179,22 @@ def test_points_that_are_not_empirical_data_are_a_type_error(trainer):
         trainer.use_points(np.zeros((5, 2)))
 
 
+def test_a_failing_step_pauses_the_trainer_with_a_message_and_it_keeps_serving(trainer, monkeypatch, caplog):
+    def broken():
+        raise RuntimeError("out of cheese")
+
+    monkeypatch.setattr(trainer.gan, "train_step", broken)
+    trainer.play().result(TIMEOUT)
+    wait_until(lambda: trainer.message == "error: RuntimeError: out of cheese", what="the error as the message")
+    assert trainer.alive and not trainer.playing
+    wait_until(lambda: (frame := trainer.latest_frame()) and "out of cheese" in frame.message, what="a frame with it")
+    records = [r for r in caplog.records if r.name == "tinygan.live"]
+    assert len(records) == 1 and records[0].exc_info is None
+    trainer.reset(seed=1).result(TIMEOUT)  # fresh networks, working again
+    trainer.step_both().result(TIMEOUT)
+    assert trainer.call(lambda gan: gan.step) == 1
+
+
 def test_points_that_are_not_2d_are_refused_before_anything_changes(trainer):
     line = EmpiricalData(np.arange(10.0)[:, None])  # (10, 1)
     with pytest.raises(ValueError, match=r"shows 2-D points, but the data has 1 column"):

@@ -16,7 +16,9 @@ This module needs no web library: the tests drive it directly, and ``app.py`` pu
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import math
 import os
 import queue
@@ -36,6 +38,7 @@ from ..gan.config import GANConfig
 from ..gan.model import GAN
 from ..gan.recipes import recipe
 
+log = logging.getLogger("tinygan.live")
 LOG4 = math.log(4.0)
 HEATMAP_SIZE = 48  # D(x) is drawn on a 48 x 48 grid
 SAMPLES, ARROWS = 300, 100  # generated points drawn, and how many of them carry an arrow
@@ -121,6 +124,7 @@ class LiveTrainer:
         self._steps_trained = 0
         self._recent_d: list[float] = []  # losses since the last frame
         self._recent_g: list[float] = []
+        self._logged: set[str] = set()  # errors of the thread already logged
         self._set_data(data)
         self._new_gan()
 
@@ -243,16 +247,35 @@ class LiveTrainer:
     # ------------------------------------------------------------------ the thread
     def _run(self) -> None:
         with limit_threads(self.threads):
-            self._draw_frame()
             while not self._stop.is_set():
-                self._apply_requests(wait=0.0 if self.playing else 0.1)
-                if self.playing and not self._stop.is_set():
-                    self._train_step()
-                    if self.slow_motion:
-                        self._draw_frame()
-                        self._apply_requests(wait=SLOW_MOTION_SECONDS)
-                    elif self._frame_taken and time.perf_counter() >= self._frame_due:
-                        self._draw_frame()
+                try:
+                    self._cycle()
+                except Exception as error:  # a failing step or frame must not kill the thread: pause, say why
+                    self._fail(error)
+
+    def _cycle(self) -> None:
+        """Requests, then (playing) a training step and, when one is due, a frame."""
+        if self._frame is None:
+            self._draw_frame()
+        self._apply_requests(wait=0.0 if self.playing else 0.1)
+        if self.playing and not self._stop.is_set():
+            self._train_step()
+            if self.slow_motion:
+                self._draw_frame()
+                self._apply_requests(wait=SLOW_MOTION_SECONDS)
+            elif self._frame_taken and time.perf_counter() >= self._frame_due:
+                self._draw_frame()
+
+    def _fail(self, error: Exception) -> None:
+        """Pause and keep the error as the message; log it as one line, once per distinct error."""
+        self.playing = False
+        self.message = f"error: {type(error).__name__}: {error}"
+        if self.message not in self._logged:
+            self._logged.add(self.message)
+            log.error("tinygan live trainer: %s", self.message)
+        with contextlib.suppress(Exception):  # a frame carries the message to the page, if one can be drawn
+            self._draw_frame()
+        self._stop.wait(0.1)  # a failure that repeats (a frame that cannot be drawn) does not spin
 
     def _apply_requests(self, wait: float) -> None:
         """Run every pending request (waiting up to ``wait`` s for the first); draw a frame if any ran."""
