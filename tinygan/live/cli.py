@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -106,8 +107,11 @@ def check_out(path: str) -> None:
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
         fail(f"--out {path!r} cannot be created: {existing!r} is a file")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        fail(f"--out {path!r}: no permission to write in {existing!r}")
+    try:  # a real file, not os.access: access() says yes to root, even on a read-only file system
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        fail(f"--out {path!r}: cannot write in {existing!r} ({error.strerror or error})")
 
 
 def serve(args: argparse.Namespace, make_trainer: Callable[[], LiveTrainer]) -> None:
