@@ -196,7 +196,8 @@ def browser_sets(widget, attr: str, value) -> None:
     if attr == "value_throttled" and widget.lookup("value").property.is_valid(value):
         widget.value = value
     old = getattr(widget, attr)
-    if widget.lookup(attr).property.is_valid(value) and not (value == old and type(value) is type(old)):
+    prop = widget.lookup(attr).property
+    if prop.is_valid(value) and not prop.matches(value, old):  # Bokeh's own test of "changed"
         widget.set_from_json(attr, value)
     else:
         widget.trigger(attr, old, value)
