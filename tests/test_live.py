@@ -1,13 +1,16 @@
 """The live view: the GAN's half steps, the trainer thread, the command line, and the page in a real browser.
 
-The browser tests drive headless Chromium through Playwright. They skip when Playwright, Bokeh or
-Chromium is missing, unless TINYGAN_REQUIRE_BROWSER=1 (as in CI), which makes a missing one a failure.
+The page's tests need Bokeh: they skip when it is missing, unless TINYGAN_REQUIRE_BOKEH=1 (as in CI),
+which makes a missing Bokeh a failure. The browser tests drive headless Chromium through Playwright.
+They skip when Playwright, Bokeh or Chromium is missing, unless TINYGAN_REQUIRE_BROWSER=1 (as in CI),
+which makes a missing one a failure.
 Chromium is looked up at $TINYGAN_CHROMIUM, else `chromium` on the PATH, else /usr/bin/chromium.
 TINYGAN_LIVE_SCREENSHOT=PATH saves the page, after 3000 steps, to PATH (docs/images/live.png).
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import shutil
@@ -29,6 +32,16 @@ from tinygan.live.trainer import BRUSH_POINTS, LiveTrainer, live_config
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"batch_size": 64, "hidden": 16}  # a quick model for the trainer tests
 TIMEOUT = 20.0  # seconds any wait in these tests may take before it fails
+
+
+def bokeh_or_skip() -> None:
+    """Bokeh >= 3.4, or a skip naming the extra (a failure under TINYGAN_REQUIRE_BOKEH=1)."""
+    try:
+        require_bokeh()
+    except ImportError as error:
+        if os.environ.get("TINYGAN_REQUIRE_BOKEH") == "1":
+            pytest.fail(f"TINYGAN_REQUIRE_BOKEH=1 but {error}")
+        pytest.skip(str(error))
 
 
 def wait_until(condition, timeout: float = TIMEOUT, what: str = "condition"):
@@ -145,8 +158,8 @@ def test_save_writes_a_checkpoint_and_pictures(tmp_path):
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda t: t.set_learning_rate(-1.0), "lr must be"),
-        (lambda t: t.set_learning_rate(float("nan")), "lr must be"),
+        (lambda t: t.set_learning_rate(-1.0), "learning rate must be"),
+        (lambda t: t.set_learning_rate(float("nan")), "learning rate must be"),
         (lambda t: t.set_d_steps(0), "d_steps must be"),
         (lambda t: t.set_loss("wasserstein"), "loss must be one of"),
         (lambda t: t.set_fps(0), "fps must be"),
@@ -164,6 +177,114 @@ def test_bad_requests_are_refused_before_they_reach_the_model(trainer, call, mes
 def test_points_that_are_not_empirical_data_are_a_type_error(trainer):
     with pytest.raises(TypeError, match="data must be an EmpiricalData"):
         trainer.use_points(np.zeros((5, 2)))
+
+
+def test_a_failing_step_pauses_the_trainer_with_a_message_and_it_keeps_serving(trainer, monkeypatch, caplog):
+    def broken():
+        raise RuntimeError("out of cheese")
+
+    monkeypatch.setattr(trainer.gan, "train_step", broken)
+    trainer.play().result(TIMEOUT)
+    wait_until(lambda: trainer.message == "error: RuntimeError: out of cheese", what="the error as the message")
+    assert trainer.alive and not trainer.playing
+    wait_until(lambda: (frame := trainer.latest_frame()) and "out of cheese" in frame.message, what="a frame with it")
+    records = [r for r in caplog.records if r.name == "tinygan.live"]
+    assert len(records) == 1 and records[0].exc_info is None
+    trainer.reset(seed=1).result(TIMEOUT)  # fresh networks, working again
+    trainer.step_both().result(TIMEOUT)
+    assert trainer.call(lambda gan: gan.step) == 1
+
+
+def test_points_that_are_not_2d_are_refused_before_anything_changes(trainer):
+    line = EmpiricalData(np.arange(10.0)[:, None])  # (10, 1)
+    with pytest.raises(ValueError, match=r"shows 2-D points, but the data has 1 column"):
+        trainer.use_points(line)
+    with pytest.raises(ValueError, match=r"shows 2-D points, but the data has 3 column"):
+        LiveTrainer(EmpiricalData(np.zeros((5, 3))))
+    assert trainer.call(lambda gan: gan.data.dim) == 2 and trainer.data_name == "two"
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda t: t.set_learning_rate(2.0), "learning rate must be a number in \\(0, 1\\]"),
+        (lambda t: t.set_learning_rate("0.1"), "learning rate must be"),
+        (lambda t: t.set_learning_rate(True), "learning rate must be"),
+        (lambda t: t.set_d_steps(2.0), "d_steps must be an int"),
+        (lambda t: t.set_fps(float("inf")), "fps must be"),
+        (lambda t: t.set_slow_motion("yes"), "slow motion must be True or False"),
+        (lambda t: t.set_loss(None), "loss must be one of"),
+        (lambda t: t.reset(seed=2**31), "seed must be an int in"),
+        (lambda t: t.add_points(("a", 1.0)), "a drawn point must be two finite numbers"),
+        (lambda t: t.add_points(None), "a drawn point must be two finite numbers"),
+    ],
+)
+def test_setters_refuse_wrong_types_and_ranges_naming_the_control(trainer, call, message):
+    before = trainer.call(lambda gan: trainer.settings())
+    with pytest.raises(ValueError, match=message):
+        call(trainer)
+    assert trainer.call(lambda gan: trainer.settings()) == before
+
+
+# ---------------------------------------------------------------------- the page, on a Document (no browser)
+@pytest.fixture
+def page(trainer):
+    bokeh_or_skip()
+    from bokeh.document import Document
+
+    from tinygan.live.app import LivePage
+
+    return LivePage(Document(), trainer)
+
+
+def upload(page, name: str, raw: bytes) -> None:
+    """What the browser does: set the file's name and base64 content, then the page reads it on the next tick."""
+    page.upload.set_from_json("filename", name)
+    page.upload.set_from_json("value", base64.b64encode(raw).decode())
+    page.guarded(page.read_upload)()
+
+
+def test_a_refused_upload_keeps_the_data_and_says_why_on_the_page(page):
+    from tinygan.live.app import MAX_UPLOAD_BYTES
+
+    upload(page, "line.csv", b"1\n2\n3\n")
+    assert page.message.text.startswith("error: ") and "2-D points" in page.message.text
+    upload(page, "huge.csv", b"1,2\n" * (MAX_UPLOAD_BYTES // 4 + 1))
+    assert "huge.csv is 5.0 MiB; the page takes files up to 5 MiB" in page.message.text
+    assert page.trainer.call(lambda gan: (page.trainer.data_name, type(gan.data).__name__)) == (
+        "two",
+        "GaussianMixture",
+    )
+    upload(page, "mine.csv", b"x,y\n0,0\n1,1\n2,0\n")
+    assert page.trainer.call(lambda gan: len(gan.data.points)) == 3 and page.note == ""
+
+
+def test_refused_control_values_are_put_back_and_shown(page):
+    before = page.trainer.call(lambda gan: page.trainer.settings())
+    page.d_steps.trigger("value", 1, 50)
+    assert page.d_steps.value == 1 and "D steps per G step must be a whole number in [1, 10]" in page.message.text
+    shown = page.lr.value
+    page.lr.trigger("value_throttled", shown, -1.0)
+    assert page.lr.value == shown and "learning rate (log10) must be a number in [-5, -2]" in page.message.text
+    page.loss.trigger("value", "nonsaturating", "wasserstein")
+    assert page.loss.value == "nonsaturating" and "generator loss must be one of" in page.message.text
+    assert page.trainer.call(lambda gan: page.trainer.settings()) == before
+    page.d_steps.trigger("value", 1, 4)  # an accepted value clears the message at the next frame
+    assert page.trainer.call(lambda gan: gan.config.d_steps) == 4 and page.note == ""
+
+
+def test_an_unexpected_error_in_a_callback_is_one_log_line_and_a_message(page, monkeypatch, caplog):
+    from bokeh.events import ButtonClick
+
+    def broken():
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setattr(page.trainer, "save", broken)
+    for _ in range(3):
+        page.save._trigger_event(ButtonClick(page.save))
+    records = [r for r in caplog.records if r.name == "tinygan.live"]
+    assert len(records) == 1 and records[0].exc_info is None and "RuntimeError" in records[0].getMessage()
+    assert "the disk is on fire" in page.message.text
 
 
 # ---------------------------------------------------------------------- the command line
@@ -196,6 +317,31 @@ def test_cli_checks_user_data_like_the_demo(tmp_path):
     assert result.returncode == 2 and result.stderr == expected
 
 
+def refusal(capsys, argv: list[str]) -> str:
+    """The live command line run in-process (never serving): it must refuse with exit 2 and one line."""
+    from tinygan.live import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    out, err = capsys.readouterr()
+    assert exit_info.value.code == 2 and out == "" and err.count("\n") == 1 and err.startswith("error: ")
+    return err
+
+
+def test_cli_refuses_data_that_is_not_2d_before_serving(tmp_path, capsys):
+    path = tmp_path / "line.csv"
+    path.write_text("1\n2\n3\n")
+    assert "shows 2-D points, but the data has 1 column" in refusal(capsys, ["--data", str(path), "--no-browser"])
+
+
+def test_cli_refuses_an_out_it_cannot_write_into(tmp_path, capsys):
+    a_file = tmp_path / "taken"
+    a_file.write_text("")
+    assert "is a file, not a folder" in refusal(capsys, ["--out", str(a_file), "--no-browser"])
+    assert "cannot be created" in refusal(capsys, ["--out", str(a_file / "sub"), "--no-browser"])
+    assert "must name a folder" in refusal(capsys, ["--out", "", "--no-browser"])
+
+
 def test_a_missing_bokeh_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "bokeh", None)  # `import bokeh` now raises ImportError
     with pytest.raises(ImportError, match=re.escape('pip install -e ".[live]"')):
@@ -203,7 +349,7 @@ def test_a_missing_bokeh_names_the_extra(monkeypatch):
 
 
 def test_server_binds_localhost_and_stops_cleanly_on_ctrl_c():
-    pytest.importorskip("bokeh", reason="the live extra is not installed")
+    bokeh_or_skip()
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     command = [sys.executable, "-m", "tinygan.live", "--no-browser", "--port", "0", "--backend", "numpy"]
     # Python raises KeyboardInterrupt on SIGINT only if SIGINT was not ignored when it started, and a job
@@ -229,6 +375,8 @@ def test_server_binds_localhost_and_stops_cleanly_on_ctrl_c():
 # ---------------------------------------------------------------------- the page, in a real browser
 def browser_or_skip() -> str:
     """The Chromium executable, or a skip (a failure under TINYGAN_REQUIRE_BROWSER=1) naming what is missing."""
+    if os.environ.get("TINYGAN_REQUIRE_BOKEH") == "1":
+        bokeh_or_skip()  # fails, naming Bokeh
     missing = None
     try:
         require_bokeh()
@@ -415,6 +563,36 @@ def test_an_uploaded_file_is_checked_like_data(live, tmp_path):
     live.page.locator("input[type=file]").set_input_files(str(good))
     wait_until(lambda: len(getattr(live.trainer.call(lambda gan: gan.data), "points", [])) == 50, what="the upload")
     assert live.trainer.call(lambda gan: gan.step) == 0  # new data from a file: fresh networks
+
+
+def test_a_20_mb_upload_is_refused_with_a_message_and_the_page_stays_connected(live, tmp_path):
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"1.0,2.0\n" * 2_500_000)  # 20 MB
+    data = live.trainer.call(lambda gan: gan.data)
+    live.page.locator("input[type=file]").set_input_files(str(big))
+    message = "() => Bokeh.documents[0].get_model_by_name('message').text"
+    wait_until(lambda: "big.csv is 19.1 MiB; the page takes files up to 5 MiB" in live.js(message), what="the refusal")
+    assert live.trainer.call(lambda gan: gan.data) is data
+    step = live.trainer.call(lambda gan: gan.step)
+    live.pause()
+    live.button("step both").click()  # the connection still carries clicks to the server
+    # (120 s: run alone, this is the page's first step, and the numba backend compiles it)
+    wait_until(lambda: live.shown_step() == step + 1, timeout=120, what="the page to show a step after the refusal")
+    wait_until(lambda: "big.csv" not in live.js(message), what="the accepted click to clear the refusal")
+
+
+def test_an_upload_sent_past_the_browsers_check_gets_the_servers_message(live):
+    """A client without the page's size check sends 20 MB (26.7 MB of base64, over Bokeh's default 20 MB
+    websocket limit): the connection holds and the server refuses the file by its size, on the page."""
+    live.js("""() => Bokeh.documents[0].get_model_by_name('upload').setv(
+        {value: 'QUJD'.repeat(6_666_667), filename: 'sent.csv', mime_type: 'text/csv'})""")
+    message = "() => Bokeh.documents[0].get_model_by_name('message').text"
+    wait_until(lambda: "sent.csv is 19.1 MiB; the page takes files up to 5 MiB" in live.js(message), timeout=60,
+               what="the server's refusal")  # fmt: skip
+    step = live.trainer.call(lambda gan: gan.step)
+    live.pause()
+    live.button("step both").click()
+    wait_until(lambda: live.shown_step() == step + 1, timeout=120, what="a step after the refusal")
 
 
 def test_screenshot_for_the_docs(live):

@@ -11,13 +11,18 @@ Serves on 127.0.0.1 only, unless --host names another address. Ctrl-C stops it.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
+from collections.abc import Callable
+from typing import NoReturn
 
 from ..cli import OneLineParser, number
-from ..evaluation.data import MIXTURES
+from ..evaluation.data import MIXTURES, EmpiricalData, load_points
+from .trainer import LiveTrainer, check_plane
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     print(f"error: {message}", file=sys.stderr)
     raise SystemExit(2)
 
@@ -56,7 +61,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Check every flag, the data and --out, then serve (until Ctrl-C); a refusal is one line and exit 2."""
     args = parse_args(argv)
+    data = checked_data(args)
+    check_out(args.out)
     from . import require_bokeh
 
     try:
@@ -64,25 +72,54 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as error:
         fail(str(error))
     from .. import set_backend
-    from ..evaluation.data import load_points
-    from .app import LiveServer
-    from .trainer import LiveTrainer
 
     if args.backend:
         set_backend(args.backend)
-    data = args.mixture
-    if args.data is not None:
-        try:
-            data = load_points(args.data)  # the same checks, the same errors, as demos/mixture.py --data
-        except (ValueError, TypeError) as error:
-            fail(str(error))
 
     def make_trainer() -> LiveTrainer:
         return LiveTrainer(data, seed=args.seed, fps=args.fps, out=args.out, threads=args.threads)
+
+    serve(args, make_trainer)
+    return 0
+
+
+def checked_data(args: argparse.Namespace) -> str | EmpiricalData:
+    """The mixture's name, or the --data file's points: read by load_points (the same checks and errors as
+    demos/mixture.py --data) and 2-D, since the page draws the plane."""
+    if args.data is None:
+        return args.mixture
+    try:
+        data = load_points(args.data)
+        check_plane(data)
+    except (ValueError, TypeError) as error:
+        fail(str(error))
+    return data
+
+
+def check_out(path: str) -> None:
+    """--out must be a folder 'save' can create or write in: not a file, under a folder we may write in."""
+    if not path or "\0" in path:
+        fail(f"--out must name a folder, got {path!r}")
+    if os.path.exists(path) and not os.path.isdir(path):
+        fail(f"--out {path!r} is a file, not a folder")
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):  # the nearest folder that exists: save creates the rest
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        fail(f"--out {path!r} cannot be created: {existing!r} is a file")
+    try:  # a real file, not os.access: access() says yes to root, even on a read-only file system
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        fail(f"--out {path!r}: cannot write in {existing!r} ({error.strerror or error})")
+
+
+def serve(args: argparse.Namespace, make_trainer: Callable[[], LiveTrainer]) -> None:
+    """Serve the page until Ctrl-C (tests replace this to check a command line without serving)."""
+    from .app import LiveServer
 
     try:
         server = LiveServer(host=args.host, port=args.port, make_trainer=make_trainer)
         server.run(open_browser=not args.no_browser)
     except OSError as error:  # the port is taken, or the host is not an address of this computer
         fail(f"cannot serve on {args.host}:{args.port}: {error.strerror or error}")
-    return 0

@@ -16,7 +16,9 @@ This module needs no web library: the tests drive it directly, and ``app.py`` pu
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import math
 import os
 import queue
@@ -36,6 +38,7 @@ from ..gan.config import GANConfig
 from ..gan.model import GAN
 from ..gan.recipes import recipe
 
+log = logging.getLogger("tinygan.live")
 LOG4 = math.log(4.0)
 HEATMAP_SIZE = 48  # D(x) is drawn on a 48 x 48 grid
 SAMPLES, ARROWS = 300, 100  # generated points drawn, and how many of them carry an arrow
@@ -45,6 +48,10 @@ BRUSH_POINTS, BRUSH_SPREAD = 40, 0.03  # a click adds 40 points, std 3% of the v
 SLOW_MOTION_SECONDS = 0.25  # slow motion: one step, one frame, then this pause
 PRESET_POINTS = 1000  # drawing on a mixture first turns it into this many of its points
 LOSSES = ("nonsaturating", "minimax")
+MAX_LR = 1.0  # a learning rate above 1 only ever diverges
+MAX_D_STEPS = 100
+FPS_RANGE = (0.5, 60.0)
+MAX_SEED = 2**31 - 1
 
 
 def live_config(data_scale: float = 1.0, **overrides: Any) -> GANConfig:
@@ -117,6 +124,7 @@ class LiveTrainer:
         self._steps_trained = 0
         self._recent_d: list[float] = []  # losses since the last frame
         self._recent_g: list[float] = []
+        self._logged: set[str] = set()  # errors of the thread already logged
         self._set_data(data)
         self._new_gan()
 
@@ -175,25 +183,27 @@ class LiveTrainer:
         return self.submit(lambda: self._recent_g.append(float(self.gan.step_generator())))
 
     def set_learning_rate(self, lr: float) -> Future:
-        """Adam's rate for both networks from the next step on (the live schedule is constant)."""
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-            raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+        """Adam's rate for both networks from the next step on (the live schedule is constant); lr in (0, 1]."""
+        if not is_real(lr) or not 0 < lr <= MAX_LR:
+            raise ValueError(f"learning rate must be a number in (0, {MAX_LR:g}], got {lr!r}")
         return self.submit(lambda: self._set_config(lr=float(lr)))
 
     def set_d_steps(self, d_steps: int) -> Future:
-        """D updates per G update."""
-        if isinstance(d_steps, bool) or not isinstance(d_steps, (int, np.integer)) or not 1 <= d_steps <= 100:
-            raise ValueError(f"d_steps must be an int in [1, 100], got {d_steps!r}")
+        """D updates per G update, an int in [1, MAX_D_STEPS]."""
+        if not is_whole(d_steps) or not 1 <= d_steps <= MAX_D_STEPS:
+            raise ValueError(f"d_steps must be an int in [1, {MAX_D_STEPS}], got {d_steps!r}")
         return self.submit(lambda: self._set_config(d_steps=int(d_steps)))
 
     def set_loss(self, loss: str) -> Future:
         """The generator loss: "nonsaturating" (-log D(G(z))) or "minimax" (log(1 - D(G(z))))."""
-        if loss not in LOSSES:
+        if not isinstance(loss, str) or loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
         return self.submit(lambda: self._set_config(loss=loss))
 
     def set_slow_motion(self, on: bool) -> Future:
         """Slow motion: one step per frame, SLOW_MOTION_SECONDS apart."""
+        if not isinstance(on, (bool, np.bool_)):
+            raise ValueError(f"slow motion must be True or False, got {on!r}")
         return self.submit(lambda: setattr(self, "slow_motion", bool(on)))
 
     def set_fps(self, fps: float) -> Future:
@@ -208,7 +218,7 @@ class LiveTrainer:
 
     def use_preset(self, name: str) -> Future:
         """Train on a built-in mixture (two, ring8, grid25), from fresh networks."""
-        if name not in MIXTURES:
+        if not isinstance(name, str) or name not in MIXTURES:
             raise ValueError(f"mixture must be one of {MIXTURES}, got {name!r}")
         return self.submit(lambda: self._use_data(name))
 
@@ -216,13 +226,14 @@ class LiveTrainer:
         """Train on a user's points (validated by EmpiricalData / load_points), from fresh networks."""
         if not isinstance(data, EmpiricalData):
             raise TypeError(f"data must be an EmpiricalData (see load_points), got {type(data).__name__}")
+        check_plane(data)
         return self.submit(lambda: self._use_data(data))
 
     def add_points(self, center: tuple[float, float]) -> Future:
         """Draw data: BRUSH_POINTS points around ``center`` (x, y) join the data; the networks keep training."""
-        center = np.asarray(center, dtype=np.float64)
-        if center.shape != (2,) or not np.all(np.isfinite(center)):
-            raise ValueError(f"a drawn point must be two finite numbers (x, y), got {center.tolist()!r}")
+        if not isinstance(center, (tuple, list, np.ndarray)) or len(center) != 2 or not all(map(is_real, center)):
+            raise ValueError(f"a drawn point must be two finite numbers (x, y), got {center!r}")
+        center = np.asarray(center, dtype=np.float64)  # (2,)
         return self.submit(lambda: self._add_points(center))
 
     def clear_points(self) -> Future:
@@ -236,16 +247,35 @@ class LiveTrainer:
     # ------------------------------------------------------------------ the thread
     def _run(self) -> None:
         with limit_threads(self.threads):
-            self._draw_frame()
             while not self._stop.is_set():
-                self._apply_requests(wait=0.0 if self.playing else 0.1)
-                if self.playing and not self._stop.is_set():
-                    self._train_step()
-                    if self.slow_motion:
-                        self._draw_frame()
-                        self._apply_requests(wait=SLOW_MOTION_SECONDS)
-                    elif self._frame_taken and time.perf_counter() >= self._frame_due:
-                        self._draw_frame()
+                try:
+                    self._cycle()
+                except Exception as error:  # a failing step or frame must not kill the thread: pause, say why
+                    self._fail(error)
+
+    def _cycle(self) -> None:
+        """Requests, then (playing) a training step and, when one is due, a frame."""
+        if self._frame is None:
+            self._draw_frame()
+        self._apply_requests(wait=0.0 if self.playing else 0.1)
+        if self.playing and not self._stop.is_set():
+            self._train_step()
+            if self.slow_motion:
+                self._draw_frame()
+                self._apply_requests(wait=SLOW_MOTION_SECONDS)
+            elif self._frame_taken and time.perf_counter() >= self._frame_due:
+                self._draw_frame()
+
+    def _fail(self, error: Exception) -> None:
+        """Pause and keep the error as the message; log it as one line, once per distinct error."""
+        self.playing = False
+        self.message = f"error: {type(error).__name__}: {error}"
+        if self.message not in self._logged:
+            self._logged.add(self.message)
+            log.error("tinygan live trainer: %s", self.message)
+        with contextlib.suppress(Exception):  # a frame carries the message to the page, if one can be drawn
+            self._draw_frame()
+        self._stop.wait(0.1)  # a failure that repeats (a frame that cannot be drawn) does not spin
 
     def _apply_requests(self, wait: float) -> None:
         """Run every pending request (waiting up to ``wait`` s for the first); draw a frame if any ran."""
@@ -281,18 +311,23 @@ class LiveTrainer:
 
     # ------------------------------------------------------------------ model and data (trainer thread only)
     def _set_data(self, data: str | EmpiricalData) -> None:
+        """Switch to new data; everything is checked and computed before the first attribute changes."""
         if isinstance(data, str):
             if data not in MIXTURES:
                 raise ValueError(f"mixture must be one of {MIXTURES}, got {data!r}")
-            self.data_name, self.data = data, mixture(data)
-            self.data_scale = recipe(data).data_scale  # the grid is seen divided by 4
-            shown = self.data.sample(REAL_SHOWN, np.random.default_rng([self.seed, 4]))
-        else:
-            self.data_name, self.data = "your points", data
-            self.data_scale = max(1.0, float(np.abs(data.points).max()) / 4)  # networks see roughly [-4, 4]
+            name, source = data, mixture(data)
+            data_scale = recipe(data).data_scale  # the grid is seen divided by 4
+            shown = source.sample(REAL_SHOWN, np.random.default_rng([self.seed, 4]))
+        elif isinstance(data, EmpiricalData):
+            check_plane(data)
+            name, source = "your points", data
+            data_scale = max(1.0, float(np.abs(data.points).max()) / 4)  # networks see roughly [-4, 4]
             shown = self._thin(data.points)
-        self.real = np.asarray(shown, dtype=np.float64)  # (m, 2)
-        self.window = view_window(self.real)
+        else:
+            raise TypeError(f"data must be a mixture name or an EmpiricalData, got {type(data).__name__}")
+        real = np.asarray(shown, dtype=np.float64)  # (m, 2)
+        window = view_window(real)
+        self.data_name, self.data, self.data_scale, self.real, self.window = name, source, data_scale, real, window
         self._drawn: np.ndarray | None = None  # points drawn since the last clear, if drawing from scratch
 
     def _thin(self, points: np.ndarray) -> np.ndarray:
@@ -435,11 +470,35 @@ class LiveTrainer:
     # ------------------------------------------------------------------ checks
     @staticmethod
     def _check_fps(fps: float) -> None:
-        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0.5 <= fps <= 60:
-            raise ValueError(f"fps must be a number in [0.5, 60], got {fps!r}")
+        low, high = FPS_RANGE
+        if not is_real(fps) or not low <= fps <= high:
+            raise ValueError(f"fps must be a number in [{low:g}, {high:g}], got {fps!r}")
 
     @staticmethod
     def _check_seed(seed: int) -> int:
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        if not is_whole(seed) or not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seed must be an int in [0, {MAX_SEED}], got {seed!r}")
         return int(seed)
+
+
+def is_real(value: Any) -> bool:
+    """A finite real number: int or float (NumPy's too), not bool, not NaN or inf."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def is_whole(value: Any) -> bool:
+    """An int (Python's or NumPy's), not bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_plane(data: EmpiricalData) -> None:
+    """ValueError unless the points are 2-D: the page draws the plane, and nothing else."""
+    if data.dim != 2:
+        raise ValueError(
+            f"the live view shows 2-D points, but the data has {data.dim} column(s): shape {data.points.shape}"
+        )
