@@ -70,6 +70,17 @@ def test_a_numpy_step_runs_only_the_textbook(recipe):
     assert counts["files"] <= MAX_FILES, sorted({file for file, _ in executed})
 
 
+def test_readme_quotes_the_traced_count():
+    """The README's "executes N lines of code in M files" is the case study's traced step."""
+    import re
+
+    readme = re.sub(r"\s+", " ", (PACKAGE.parent / "README.md").read_text(encoding="utf-8"))
+    match = re.search(r"executes (\d+) lines of code in (\d+) files", readme)
+    assert match, "the README no longer says how many lines one training step executes"
+    counts = summary(traced_step("two"))
+    assert (int(match.group(1)), int(match.group(2))) == (counts["lines"], counts["files"]), counts
+
+
 if __name__ == "__main__":  # python tests/test_reading_order.py: the counts for the report and README
     for name in ("two", "ring8"):
         lines = traced_step(name)
