@@ -79,6 +79,30 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         raise
 
 
+@dataclass(frozen=True)
+class Target:
+    """One declared output of a plan, to hand to code that writes it (e.g. ``plot.contours``):
+    ``path`` (its extension names the format) and ``write(writer)``, the plan's atomic, recorded write."""
+
+    plan: OutputPlan
+    name: str
+
+    @property
+    def path(self) -> str:
+        return self.plan.path(self.name)
+
+    def write(self, write: Callable[[BinaryIO], None]) -> str:
+        return self.plan.write(self.name, write)
+
+
+def write_to(target: Target | str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+    """``write(file)`` into ``target``: a plan's declared output (recorded), or a path (atomically)."""
+    if isinstance(target, Target):
+        target.write(write)
+    else:
+        atomic_write(target, write)
+
+
 def json_safe(value: Any) -> Any:
     """``value`` with every NaN or inf float replaced by None (JSON has no NaN: it becomes null)."""
     if isinstance(value, dict):
@@ -288,6 +312,11 @@ class OutputPlan:
             if name_or_path == single.path:
                 return single.path
         raise ValueError(f"{name_or_path!r} is not an output of this run (declare it with folder() or file())")
+
+    def target(self, name_or_path: str) -> Target:
+        """A declared output as a ``Target``, to pass to code that writes files (``plot``)."""
+        self.path(name_or_path)  # refuse an undeclared name now, not when it is written
+        return Target(self, name_or_path)
 
     def write(self, name_or_path: str, write: Callable[[BinaryIO], None]) -> str:
         """Write a declared output atomically with ``write(file)``, record it in its folder's manifest,
