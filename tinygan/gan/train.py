@@ -7,6 +7,8 @@ when it fails. Healthy means more than finite: a GAN that blows up with too high
 often stays finite for thousands of steps while its losses climb to 1e3...1e36, so the losses,
 D's logits and the weights must also stay within bounds a working GAN never leaves (below).
 Checkpoints are written only from a healthy state, so the last one on disk is always good.
+The message names the cause the evidence points to (``likely_cause``): data far from unit scale,
+a large learning rate, or, at a modest learning rate, weights driven off by the data.
 
 Ctrl-C stops at the end of the current step; with a checkpoint path the run is saved there
 first, then ``TrainingInterrupted`` says where.
@@ -34,6 +36,11 @@ from .model import GAN
 LOSS_LIMIT = 100.0
 LOGIT_LIMIT = 1e3
 WEIGHT_LIMIT = 1e4
+# Layers initialised for inputs of size ~1 cope with a few orders of magnitude; beyond them the first
+# layer's outputs (and D's logits) start huge whatever the learning rate. An Adam step moves each
+# weight by about lr, so lr >= 1e-2 crosses a working GAN's weights (~0.1) within tens of steps.
+DATA_SCALE_LIMITS = (1e-2, 1e2)
+HIGH_LR = 1e-2
 
 
 class TrainingDiverged(RuntimeError):
@@ -150,7 +157,8 @@ def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint
                     value, logits = estimate_value(gan, *evaluation)
                 problem = health_problem(gan, losses, logits)
                 if problem is not None:
-                    raise TrainingDiverged(_diverged_message(gan, problem, checkpoint_path, saved_step))
+                    cause = likely_cause(gan.config.lr, evaluation[0] / gan.config.data_scale)
+                    raise TrainingDiverged(_diverged_message(gan, problem, cause, checkpoint_path, saved_step))
             if log_now:
                 record = {"step": gan.step, "d_loss": float(losses["d_loss"]), "g_loss": float(losses["g_loss"])}
                 record["value"] = value
@@ -174,8 +182,30 @@ def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint
             bar.close()
 
 
-def _diverged_message(gan: GAN, problem: str, checkpoint_path: Any, saved_step: int | None) -> str:
-    message = f"training diverged at step {gan.step}: {problem}; likely cause: learning rate {gan.config.lr:g} too high"
+def likely_cause(lr: float, real: np.ndarray) -> str:
+    """Why a run diverged, as the evidence says, in words. ``real``: a batch of the data as the networks
+    see it (divided by ``data_scale``). In this order: the data's root-mean-square size outside
+    ``DATA_SCALE_LIMITS`` (the layers expect values of size ~1) -> the data's scale; ``lr >= HIGH_LR``
+    -> the learning rate; otherwise (a modest learning rate, data of unit scale) -> the weights,
+    driven off by the data (outliers) or by a learning rate still too high for this run."""
+    size = float(np.sqrt(np.mean(np.square(real, dtype=np.float64))))
+    low, high = DATA_SCALE_LIMITS
+    if not low <= size <= high:
+        return (
+            f"the data's scale: its values are of size ~{size:.3g} (root mean square), far from the ~1 the "
+            "networks expect; standardise it (subtract the mean, divide by the standard deviation)"
+        )
+    if lr >= HIGH_LR:
+        return f"learning rate {lr:g} too high (working GANs use 1e-4 to 1e-3)"
+    peak = float(np.max(np.abs(real)))
+    return (
+        f"the weights grew out of bounds at a modest learning rate {lr:g}: look for outliers in the data "
+        f"(largest |x| {peak:.3g}, as the networks see it) or try a smaller learning rate"
+    )
+
+
+def _diverged_message(gan: GAN, problem: str, cause: str, checkpoint_path: Any, saved_step: int | None) -> str:
+    message = f"training diverged at step {gan.step}: {problem}; likely cause: {cause}"
     if checkpoint_path is None:
         return message
     if saved_step is not None:
