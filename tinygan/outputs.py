@@ -225,10 +225,10 @@ class OutputPlan:
         """Refuse, before any work, every output that would fail or do harm: ValueError, one line
         naming the flag (see the module docstring for the rules)."""
         outputs: dict[str, str] = {}  # realpath -> "FLAG PATH", to find two outputs at one place
+        for single in self._files:  # first: a single file's own problem says more than a clash with a folder's name
+            self._check_file(single, outputs)
         for folder in self._folders:
             self._check_folder(folder, outputs)
-        for single in self._files:
-            self._check_file(single, outputs)
         self._check_inputs(outputs)
 
     def _check_folder(self, folder: _Folder, outputs: dict[str, str]) -> None:
