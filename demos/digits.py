@@ -68,10 +68,16 @@ def build(args: argparse.Namespace):
 def resume(args: argparse.Namespace, data):
     """The run saved in --resume, with its config, seed and total; conditional or not as it was trained.
     A flag that would change the run is a conflict; --steps beyond the saved total extends the run."""
-    from tinygan.cli import check_training_memory, choose_backend, extend_run, resume_conflicts
-    from tinygan.gan.checkpoint import checkpoint_info, load_checkpoint
+    from tinygan.cli import (
+        check_training_memory,
+        choose_backend,
+        extend_run,
+        load_resumed,
+        resume_conflicts,
+        resume_info,
+    )
 
-    info = checkpoint_info(args.resume)
+    info = resume_info(args)
     choose_backend(args, info["backend"])  # the run keeps its backend
     if args.conditional and info["config"].num_classes == 0:
         raise ValueError(
@@ -79,7 +85,7 @@ def resume(args: argparse.Namespace, data):
             "(leave --conditional out to continue the run)"
         )
     resume_conflicts(args, info["config"], info["seed"])
-    gan = load_checkpoint(args.resume, data)  # refuses a checkpoint trained on other data
+    gan = load_resumed(args, data)  # refuses a checkpoint trained on other data
     extend_run(gan, args.steps)
     check_training_memory(gan.config)
     return gan

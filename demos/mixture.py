@@ -58,14 +58,13 @@ OUTPUTS = ("samples.npy", "metrics.json", "contours.png", "samples.png", "discri
 def build(args: argparse.Namespace):
     """The GAN and its data: a fresh run from the recipe and the flags, or the run in --resume."""
     from tinygan.cli import check_memory, choose_backend, config_overrides
-    from tinygan.evaluation.data import make_data
     from tinygan.gan.model import GAN
     from tinygan.gan.recipes import recipe
 
     if args.resume:
         return resume(args)
     choose_backend(args)
-    data = make_data(args.mixture or "two", args.data)
+    data = load_data(args.mixture or "two", args.data)
     overrides = config_overrides(args)
     if args.truncation is not None:
         overrides["jacobian_truncation"] = args.truncation
@@ -76,18 +75,29 @@ def build(args: argparse.Namespace):
     return GAN(data, config, seed=args.seed or 0), data
 
 
+def load_data(name: str | None, path: str | None):
+    """The built-in mixture ``name``, or the points in ``path`` (the input loader); a refusal names --data."""
+    from tinygan.evaluation.data import make_data
+
+    try:
+        return make_data(name, path)
+    except (ValueError, OSError) as error:
+        if path is None:
+            raise
+        raise ValueError(f"--data {path}: {error}") from None
+
+
 def resume(args: argparse.Namespace):
     """The run saved in --resume, with its own data, config, seed and total. A flag that would change
     the run is a conflict; --steps beyond the saved total extends the run, and says so."""
-    from tinygan.cli import check_memory, choose_backend, extend_run, resume_conflicts
-    from tinygan.evaluation.data import make_data
-    from tinygan.gan.checkpoint import checkpoint_info, data_record, describe_data, load_checkpoint
+    from tinygan.cli import check_memory, choose_backend, extend_run, load_resumed, resume_conflicts, resume_info
+    from tinygan.gan.checkpoint import data_record, describe_data
 
-    info = checkpoint_info(args.resume)
+    info = resume_info(args)
     choose_backend(args, info["backend"])  # the run keeps its backend
     data = None
     if args.mixture is not None or args.data is not None:
-        data = make_data(args.mixture, args.data)
+        data = load_data(args.mixture, args.data)
         record = info["data"]
         if record is not None and data_record(data).get("sha256") != record.get("sha256"):
             flag = f"--mixture {args.mixture}" if args.mixture else f"--data {args.data}"
@@ -96,7 +106,7 @@ def resume(args: argparse.Namespace):
                 "(leave the flag out to continue on the same data)"
             )
     resume_conflicts(args, info["config"], info["seed"])
-    gan = load_checkpoint(args.resume, data)
+    gan = load_resumed(args, data)
     extend_run(gan, args.steps)
     if args.truncation is not None:  # sampling only: the run itself is unchanged
         gan.config.jacobian_truncation = args.truncation

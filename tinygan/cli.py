@@ -255,6 +255,26 @@ def choose_backend(args: argparse.Namespace, saved: str | None = None) -> None:
         )
 
 
+def resume_info(args: argparse.Namespace) -> dict[str, Any]:
+    """The checked headers of the --resume checkpoint (``checkpoint_info``); a refusal names the flag."""
+    from .gan.checkpoint import CheckpointError, checkpoint_info
+
+    try:
+        return checkpoint_info(args.resume)
+    except CheckpointError as error:
+        raise ValueError(f"--resume {args.resume}: {error}") from None
+
+
+def load_resumed(args: argparse.Namespace, data: Any = None) -> Any:
+    """The GAN saved in --resume (``load_checkpoint``), on ``data`` or its own; a refusal names the flag."""
+    from .gan.checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        return load_checkpoint(args.resume, data)
+    except CheckpointError as error:
+        raise ValueError(f"--resume {args.resume}: {error}") from None
+
+
 def extend_run(gan: Any, steps: int | None) -> None:
     """A resumed run keeps its total; ``--steps`` beyond it lengthens the run (the learning-rate
     schedule then spans the new total), announced in one line. Shortening is refused earlier,
@@ -292,7 +312,7 @@ def train_run(args: argparse.Namespace, gan: Any, stop: int, checkpoint: str | N
         with np.errstate(over="ignore", invalid="ignore"):
             train(gan, stop, log_every=args.log_every, checkpoint_path=checkpoint,
                   checkpoint_every=args.checkpoint_every, progress=not args.no_progress, threads=args.threads,
-                  callback=callback, callback_every=callback_every)  # fmt: skip
+                  callback=callback, callback_every=callback_every, checkpoint_force=args.force)  # fmt: skip
     except TrainingInterrupted as stopped:
         if stopped.checkpoint is None:
             print(f"interrupted at step {stopped.step}; nothing saved (no --checkpoint)", file=sys.stderr)

@@ -98,10 +98,11 @@ def data_from_record(record: dict[str, Any], path: str) -> Any:
     raise CheckpointError(f"checkpoint {path!r} was trained on {describe_data(record)}; pass that data to resume")
 
 
-def save_checkpoint(gan: GAN, path: str | os.PathLike) -> None:
-    """Write ``gan`` to ``path`` atomically; ValueError if its state is not finite (nothing written)."""
+def save_checkpoint(gan: GAN, path: str | os.PathLike, *, force: bool = False) -> None:
+    """Write ``gan`` to ``path`` atomically; ValueError if its state is not finite (nothing written), or
+    if ``path`` holds a file that is not a tinygan checkpoint, unless ``force`` (the ``--force`` flag)."""
     path = os.fspath(path)
-    if os.path.exists(path) and not is_checkpoint(path):
+    if not force and os.path.exists(path) and not is_checkpoint(path):
         raise ValueError(f"{path!r} exists and is not a tinygan checkpoint; refusing to write over it")
     arrays = dict(gan.state_dict())
     for name, array in arrays.items():

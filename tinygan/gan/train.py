@@ -95,6 +95,7 @@ def train(
     threads: int | None = None,
     callback: Callable[[GAN], None] | None = None,
     callback_every: int = 100,
+    checkpoint_force: bool = False,
 ) -> list[dict[str, float]]:
     """Train until ``gan.step == steps`` (counting steps already taken); returns history.
 
@@ -103,7 +104,8 @@ def train(
 
     ``threads`` caps the CPU threads while training: BLAS and Numba (see ``backend.limit_threads``).
     ``callback(gan)`` is called every ``callback_every`` steps (e.g. to capture animation frames);
-    it must not draw from ``gan.rng``, or the run would change.
+    it must not draw from ``gan.rng``, or the run would change. ``checkpoint_force``: the checkpoint may
+    replace a file that is not a tinygan checkpoint (``save_checkpoint(force=True)``; the ``--force`` flag).
     """
     if steps is None:
         steps = gan.config.steps
@@ -131,11 +133,15 @@ def train(
     evaluation = (real, z, labels)
 
     with limit_threads(threads):
-        _loop(gan, steps, log_every, checkpoint_path, checkpoint_every, progress, evaluation, callback, callback_every)
+        save = (
+            None if checkpoint_path is None else lambda: save_checkpoint(gan, checkpoint_path, force=checkpoint_force)
+        )
+        _loop(gan, steps, log_every, checkpoint_path, save, checkpoint_every, progress, evaluation, callback,
+              callback_every)  # fmt: skip
     return gan.history
 
 
-def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint_every: int, progress: bool,
+def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, save: Any, checkpoint_every: int, progress: bool,
           evaluation: tuple, callback: Any, callback_every: int) -> None:  # fmt: skip
     bar = None
     if progress:
@@ -168,7 +174,7 @@ def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint
                         d=f"{record['d_loss']:.3f}", g=f"{record['g_loss']:.3f}", V=f"{record['value']:.3f}"
                     )
             if save_now or (interrupted.is_set() and checkpoint_path is not None):
-                save_checkpoint(gan, checkpoint_path)
+                save()
                 saved_step = gan.step
             if interrupted.is_set():
                 raise TrainingInterrupted(gan.step, None if checkpoint_path is None else os.fspath(checkpoint_path))
