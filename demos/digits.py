@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def build(args: argparse.Namespace):
     """The GAN and the digits' split: a fresh run from the recipe and the flags, or the run in --resume."""
-    from tinygan.cli import check_training_memory, choose_backend, config_overrides
+    from tinygan.cli import check_training_memory, choose_backend, config_overrides, validate_config
     from tinygan.evaluation.digits import digits_data, digits_split
     from tinygan.gan.model import GAN
     from tinygan.gan.recipes import recipe
@@ -60,7 +60,7 @@ def build(args: argparse.Namespace):
     config = dataclasses.replace(
         recipe("digits-conditional" if args.conditional else "digits"), **config_overrides(args)
     )
-    config.validate()
+    validate_config(config, args)
     check_training_memory(config)  # before GAN() allocates the networks
     return GAN(data, config, seed=args.seed or 0), split
 

@@ -57,7 +57,7 @@ OUTPUTS = ("samples.npy", "metrics.json", "contours.png", "samples.png", "discri
 
 def build(args: argparse.Namespace):
     """The GAN and its data: a fresh run from the recipe and the flags, or the run in --resume."""
-    from tinygan.cli import check_memory, choose_backend, config_overrides
+    from tinygan.cli import check_memory, choose_backend, config_overrides, validate_config
     from tinygan.gan.model import GAN
     from tinygan.gan.recipes import recipe
 
@@ -70,7 +70,7 @@ def build(args: argparse.Namespace):
         overrides["jacobian_truncation"] = args.truncation
     config = dataclasses.replace(recipe(args.mixture or "two"), **overrides)
     config.data_dim = data.dim  # a user's points may have any dimension
-    config.validate()
+    validate_config(config, args)
     check_memory(config, samples=args.samples)  # before GAN() allocates the networks
     return GAN(data, config, seed=args.seed or 0), data
 

@@ -125,6 +125,18 @@ def config_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {field: value for field, value in values.items() if value is not None}
 
 
+def validate_config(config: Any, args: argparse.Namespace) -> None:
+    """``config.validate()``, a refusal naming the flags it comes from: those whose field the message
+    names, else every run flag typed (a recipe is valid on its own, so a typed flag made it invalid)."""
+    try:
+        config.validate()
+    except (TypeError, ValueError) as error:
+        typed = {dest: getattr(args, dest) for dest in CONFIG_FLAGS if getattr(args, dest, None) is not None}
+        named = [dest for dest in typed if CONFIG_FLAGS[dest] in str(error)] or list(typed)
+        flags = " ".join(f"{flag_name(dest)} {_show(typed[dest])}" for dest in named) or "the recipe"
+        raise ValueError(f"{flags}: {error}") from None
+
+
 def resume_conflicts(args: argparse.Namespace, config: Any, seed: int) -> None:
     """ValueError naming the first flag whose value differs from the checkpoint's run.
 
@@ -235,7 +247,7 @@ def choose_backend(args: argparse.Namespace, saved: str | None = None) -> None:
 
     if saved is None:
         if args.backend:
-            set_backend(args.backend)
+            _set_named_backend(args.backend)
         return
     try:
         set_backend(saved)
@@ -245,7 +257,7 @@ def choose_backend(args: argparse.Namespace, saved: str | None = None) -> None:
                 f"--resume {args.resume}: the run trained on backend {saved}, which is not available here "
                 f"({error}); pass --backend numpy (or another) to continue it on another backend"
             ) from None
-        set_backend(args.backend)
+        _set_named_backend(args.backend)
         print(f"continuing on backend {args.backend}: the checkpoint's backend {saved} is not available here")
         return
     if args.backend is not None and args.backend != saved:
@@ -253,6 +265,16 @@ def choose_backend(args: argparse.Namespace, saved: str | None = None) -> None:
             f"--backend {args.backend} conflicts with the checkpoint {args.resume!r}, which trained on backend "
             f"{saved} (leave --backend out to continue on {saved})"
         )
+
+
+def _set_named_backend(name: str) -> None:
+    """``set_backend(name)`` for --backend NAME; an unavailable one is refused naming the flag."""
+    from .fast.backend import BackendUnavailableError, set_backend
+
+    try:
+        set_backend(name)
+    except BackendUnavailableError as error:
+        raise ValueError(f"--backend {name}: {error}") from None
 
 
 def resume_info(args: argparse.Namespace) -> dict[str, Any]:

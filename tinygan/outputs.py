@@ -6,12 +6,13 @@ Rules, written once:
   fsyncs it, then renames it over the target (``os.replace``). A crash mid-write leaves the
   previous file (or nothing) and never a half-written one; the temporary file is removed on any
   failure. New files get the permissions of any new file (0666 less the umask).
-- **Which files are tinygan's.** A file is tinygan's when the manifest ``.tinygan-run.json`` in
-  its folder lists it, or when the caller recognises it (a tinygan checkpoint, ``is_checkpoint``,
-  passed to ``OutputPlan.file(..., ours=...)``). That is the only rule: the manifest lists, in
-  ``"run"``, the files the last run wrote into that folder as its output folder (``--out``), and
-  in ``"files"``, the single files (``--json PATH``) written there. Every write is recorded in the
-  manifest as it happens, so even a run that stops half-way leaves its files recognisable.
+- **Which files are tinygan's.** One rule: a file is tinygan's when the manifest
+  ``.tinygan-run.json`` in its folder lists it. The manifest lists, in ``"run"``, the files the
+  last run wrote into that folder as its output folder (``--out``), and in ``"files"``, the single
+  files (``--json PATH``) written there. Every write is recorded in the manifest as it happens, so
+  even a run that stops half-way leaves its files recognisable. A single output written by other
+  code names its own rule instead: a checkpoint replaces only a tinygan checkpoint
+  (``OutputPlan.file(..., ours=is_checkpoint)``), never another of tinygan's files.
 - **Never over a file tinygan did not create.** An existing file that is not tinygan's is
   refused (before any work) unless the plan was made with ``force=True`` (the ``--force`` flag).
 - **Stale outputs go.** A run into an output folder first removes exactly the files the folder's
@@ -213,9 +214,9 @@ class OutputPlan:
     def file(self, path: str | os.PathLike | None, flag: str, *, ours: Callable[[str], bool] | None = None,
              written_elsewhere: bool = False) -> None:  # fmt: skip
         """A single output file (e.g. ``--json PATH``). ``ours(path)``: whether an existing file there
-        is tinygan's besides the manifest's say (e.g. ``is_checkpoint``). ``written_elsewhere``: the
-        file is written by other code (a checkpoint written by the training loop), only checked here.
-        None is ignored."""
+        may be replaced without ``force``, instead of the manifest's say (e.g. ``is_checkpoint``).
+        ``written_elsewhere``: the file is written by other code (a checkpoint written by the training
+        loop), only checked here. None is ignored."""
         if path is not None:
             self._files.append(_File(os.fspath(path), flag, ours, written_elsewhere))
 
@@ -266,7 +267,9 @@ class OutputPlan:
 
     @staticmethod
     def _is_ours(single: _File) -> bool:
-        return listed(single.path) or (single.ours is not None and single.ours(single.path))
+        """``ours``, when given, is the whole rule (a checkpoint replaces only a checkpoint, not another of
+        tinygan's files); otherwise the manifest's say."""
+        return single.ours(single.path) if single.ours is not None else listed(single.path)
 
     @staticmethod
     def _claim(real: str, where: str, outputs: dict[str, str]) -> None:
