@@ -31,11 +31,11 @@ DEFAULT_OUT = "runs/mixture"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from tinygan.cli import OneLineParser, add_training_flags, check_training_flags, number
+    from tinygan.cli import OneLineParser, add_training_flags, check_training_flags, number, path_text
 
     p = OneLineParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mixture", choices=["two", "ring8", "grid25"], help="built-in data (default: two)")
-    p.add_argument("--data", metavar="PATH", help="your own points (.npy of shape (n, d), or .csv)")
+    p.add_argument("--data", type=path_text, metavar="PATH", help="your own points (.npy of shape (n, d), or .csv)")
     add_training_flags(p, default_out=DEFAULT_OUT)
     p.add_argument("--truncation", type=number(float, 0.0, "--truncation", strict=False, below=1.0), metavar="Q",
                    help="leave out this fraction of noise, where G stretches most (default: the recipe's)")  # fmt: skip

@@ -25,7 +25,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tinygan.cli import OneLineParser, number  # noqa: E402
+from tinygan.cli import OneLineParser, number, path_text  # noqa: E402
 from tinygan.evaluation import theory  # noqa: E402
 from tinygan.evaluation.data import GaussianMixture  # noqa: E402
 from tinygan.fast.backend import limit_threads  # noqa: E402
@@ -110,7 +110,7 @@ def plot(results: dict, path: Destination) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = OneLineParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="runs/optimal_discriminator", help="output folder")
+    parser.add_argument("--out", type=path_text, default="runs/optimal_discriminator", help="output folder")
     parser.add_argument("--force", action="store_true", help="allow overwriting files tinygan did not create")
     parser.add_argument("--seed", type=number(int, 0, "--seed", strict=False), default=0)
     parser.add_argument(

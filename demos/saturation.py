@@ -34,7 +34,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tinygan import generator_loss, to_numpy  # noqa: E402
-from tinygan.cli import OneLineParser, number  # noqa: E402
+from tinygan.cli import OneLineParser, number, path_text  # noqa: E402
 from tinygan.evaluation.data import mixture  # noqa: E402
 from tinygan.fast.backend import limit_threads  # noqa: E402
 from tinygan.gan.model import GAN, GANConfig  # noqa: E402
@@ -153,7 +153,7 @@ def plot(curves: dict, early: dict, ahead: dict, path: Destination) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = OneLineParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="runs/saturation", help="output folder")
+    parser.add_argument("--out", type=path_text, default="runs/saturation", help="output folder")
     parser.add_argument("--force", action="store_true", help="allow overwriting files tinygan did not create")
     parser.add_argument("--seed", type=number(int, 0, "--seed", strict=False), default=0)
     parser.add_argument(

@@ -70,6 +70,13 @@ def number(kind: type, minimum: float, name: str, *, strict: bool = True, below:
     return parse
 
 
+def path_text(text: str) -> str:
+    """An argparse ``type`` for a path: any text but the empty one (which names no file)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path names no file")
+    return text
+
+
 def flag_name(dest: str) -> str:
     """argparse dest -> the flag a user types: batch_size -> --batch-size."""
     return "--" + dest.replace("_", "-")
@@ -89,11 +96,11 @@ def add_training_flags(p: argparse.ArgumentParser, *, default_out: str) -> None:
     p.add_argument("--loss", choices=["nonsaturating", "minimax"], help="generator loss (default nonsaturating)")
     p.add_argument("--pack", type=number(int, 0, "--pack"), help="PacGAN: D judges this many samples at once")
     p.add_argument("--backend", choices=["numpy", "numba", "cupy"], help="default: numba if installed")
-    p.add_argument("--out", default=default_out, help=f"output folder (default {default_out})")
-    p.add_argument("--checkpoint", metavar="PATH",
+    p.add_argument("--out", type=path_text, default=default_out, help=f"output folder (default {default_out})")
+    p.add_argument("--checkpoint", type=path_text, metavar="PATH",
                    help="save a checkpoint here every --checkpoint-every steps (with --resume: that file)")  # fmt: skip
     p.add_argument("--checkpoint-every", type=number(int, 0, "--checkpoint-every"), default=1000)
-    p.add_argument("--resume", metavar="PATH",
+    p.add_argument("--resume", type=path_text, metavar="PATH",
                    help="continue the run saved in this checkpoint (its data, config, seed and total)")  # fmt: skip
     p.add_argument("--stop-after", type=number(int, 0, "--stop-after"),
                    help="stop (and checkpoint) at this step, to finish later with --resume")  # fmt: skip
