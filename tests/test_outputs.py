@@ -70,3 +70,68 @@ def test_json_is_strict_and_a_single_file_is_recorded_beside_it(tmp_path):
     assert json.loads((tmp_path / "r.json").read_text()) == {"a": None}
     assert read_manifest(str(tmp_path))["files"] == ["r.json"]
     OutputPlan().file(str(tmp_path / "r.json"), "--json")  # ours: a second run may overwrite it
+
+
+def test_a_tampered_manifest_never_removes_a_file_outside_its_folder_or_unlisted(tmp_path):
+    out, outside = tmp_path / "out", tmp_path / "precious.txt"
+    out.mkdir()
+    outside.write_text("keep")
+    (out / "mine.txt").write_text("keep too")
+    manifest = {"format": "tinygan-outputs-v1", "run": ["../precious.txt", str(outside), "a.txt"], "files": []}
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    assert read_manifest(str(out))["run"] == ["a.txt"]  # only plain names count
+    plan = _plan(tmp_path)
+    plan.check()
+    plan.finish()
+    assert outside.read_text() == "keep" and (out / "mine.txt").read_text() == "keep too"
+
+
+@pytest.mark.parametrize(
+    "declare, message",
+    [
+        (lambda p, t: p.file(str(t / "out" / "a.txt"), "--json"), r"^--out .*a\.txt is the same place as --json"),
+        (lambda p, t: p.input(str(t / "out" / "b.txt"), "--data"), r"^--data .*also an output \(--out"),
+        (lambda p, t: p.file(str(t / "out"), "--json"), r"^--json .*is a folder"),
+        (lambda p, t: p.file(str(t / "file" / "x.json"), "--json"), r"^--json .*file, not a folder"),
+        (lambda p, t: p.file(str(t / MANIFEST), "--json"), r"^--json .*record of a folder's outputs"),
+    ],
+)
+def test_conflicting_places_are_refused_naming_the_flag(tmp_path, declare, message):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "file").write_text("x")
+    plan = _plan(tmp_path)
+    declare(plan, tmp_path)
+    with pytest.raises(ValueError, match=message):
+        plan.check()
+
+
+def test_an_input_the_previous_run_listed_is_refused(tmp_path):
+    first = _plan(tmp_path)
+    first.write("b.txt", _text(b"samples"))
+    first.finish()
+    plan = _plan(tmp_path, names=("a.txt",))  # b.txt would be cleared as stale
+    plan.input(str(tmp_path / "out" / "b.txt"), "--data")
+    with pytest.raises(ValueError, match=r"^--data .*previous run"):
+        plan.check()
+
+
+def test_an_unwritable_place_is_refused_by_trying_it(tmp_path):
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o555)
+        target = locked / "o"
+    else:  # root writes into a folder of any mode; /sys takes no new files
+        target = "/sys/tinygan-test/o"
+    plan = OutputPlan()
+    plan.folder(str(target), ["a.txt"])
+    with pytest.raises(ValueError, match=r"^--out .*cannot write into"):
+        plan.check()
+
+
+def test_new_files_get_ordinary_permissions(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "f", _text(b"x"))
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "f").stat().st_mode & 0o777 == 0o644
