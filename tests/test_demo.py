@@ -203,3 +203,14 @@ def test_an_unwritable_out_is_refused_before_training(tmp_path, capsys):
     assert mixture_demo.main([*TINY_RUN, "--steps", "100000", "--out", str(out)]) == 2  # refused at once
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith(f"error: --out {out}: cannot write")
+
+
+def test_an_unconditional_digits_run_clears_an_earlier_conditional_runs_labels(tmp_path):
+    spec = importlib.util.spec_from_file_location("digits_demo_outputs", ROOT / "demos" / "digits.py")
+    digits_demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(digits_demo)
+    out, tiny = tmp_path / "o", [arg for arg in TINY_RUN if arg not in ("--samples", "20")]
+    assert digits_demo.main([*tiny, "--frames", "2", "--out", str(out), "--conditional"]) == 0
+    assert "labels.npy" in os.listdir(out)
+    assert digits_demo.main([*tiny, "--frames", "2", "--out", str(out)]) == 0
+    assert "labels.npy" not in os.listdir(out) and "samples.npy" in os.listdir(out)
