@@ -255,7 +255,7 @@ def test_digits_command_lines(templates, argv):
 
 
 @pytest.mark.slow
-@settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(demo=st.sampled_from(["mixture", "digits"]), data=st.data())
 def test_many_command_lines(templates, demo, data):
     argv = data.draw(command(demo))
