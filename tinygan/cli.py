@@ -13,7 +13,6 @@ This module imports no plotting library; the GAN part is imported only inside fu
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import shlex
@@ -21,6 +20,8 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from .outputs import json_safe, write_json  # noqa: F401  (the demos' JSON helpers live in the output layer)
 
 # flag (argparse dest) -> GANConfig field, for the flags that change the run itself
 CONFIG_FLAGS = {
@@ -295,22 +296,3 @@ def exit_status(run: Callable[[argparse.Namespace], int], args: argparse.Namespa
     except (ValueError, TypeError, BackendUnavailableError, OSError, *usage_errors) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with every NaN or inf float replaced by None (JSON has no NaN: it becomes null)."""
-    if isinstance(value, dict):
-        return {key: json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(item) for item in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # a NumPy scalar
-        return json_safe(value.item())
-    return value
-
-
-def write_json(path: str, value: Any) -> None:
-    """Write ``value`` as strict JSON (NaN and inf written as null)."""
-    with open(path, "w", encoding="utf-8") as file:
-        json.dump(json_safe(value), file, indent=1, allow_nan=False)
