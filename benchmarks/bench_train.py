@@ -1031,9 +1031,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = summary_rows(measured, args.impls)
     print_report(args, measured, rows)
     if args.json:
+        from tinygan.outputs import write_json
+
         document = json_document(args, measured, rows)
         plan.start()
-        plan.write(str(args.json), lambda file: file.write((json.dumps(document, indent=2) + "\n").encode()))
+        write_json(plan, str(args.json), document)
         plan.finish()
         print(f"\nwrote {args.json}")
     failed = failures(measured, args.impls_named)

@@ -49,7 +49,8 @@ from typing import IO, Any, NamedTuple
 
 import numpy as np
 
-from tinygan.cli import OneLineParser, json_safe, number
+from tinygan.cli import OneLineParser, number
+from tinygan.outputs import json_safe
 
 MIXTURES = ("ring8", "grid25")
 
@@ -753,17 +754,33 @@ def _load_finished(runs_dir: str, spec: RunSpec) -> dict | None:
     return record
 
 
-def _save_finished(runs_dir: str, record: dict) -> None:
+def _save_finished(runs_dir: str, record: dict, plan: Any) -> None:
     """A finished run's files in OUT/runs (what --resume reads back), each written whole or not at all."""
-    from tinygan.outputs import atomic_write
+    from tinygan.outputs import write_json
 
     key = run_key(record)
-    atomic_write(os.path.join(runs_dir, f"{key}.npy"), lambda f: np.save(f, record["samples"]))
+    plan.write(os.path.join(runs_dir, f"{key}.npy"), lambda f: np.save(f, record["samples"]))
     if "model" in record:
         model = record.pop("model")
-        atomic_write(os.path.join(runs_dir, f"{key}.model.npz"), lambda f: f.write(model))
-    body = json.dumps(json_safe({k: v for k, v in record.items() if k != "samples"}), allow_nan=False)
-    atomic_write(os.path.join(runs_dir, f"{key}.json"), lambda f: f.write(body.encode()))
+        plan.write(os.path.join(runs_dir, f"{key}.model.npz"), lambda f: f.write(model))
+    write_json(plan, os.path.join(runs_dir, f"{key}.json"), {k: v for k, v in record.items() if k != "samples"})
+
+
+def is_run_file(path: str) -> bool:
+    """Whether ``path`` in OUT/runs is a finished run's file (written before the output layer kept a manifest):
+    a run record (JSON with mixture, method and seed), its samples (.npy beside such a record), or a
+    tinygan checkpoint."""
+    from tinygan.gan.checkpoint import is_checkpoint
+
+    if path.endswith(".model.npz"):
+        return is_checkpoint(path)
+    record = path.removesuffix(".npy") + ".json" if path.endswith(".npy") else path
+    try:
+        with open(record, encoding="utf-8") as f:
+            body = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(body, dict) and {"mixture", "method", "seed"} <= set(body)
 
 
 class Prepared(NamedTuple):
@@ -810,7 +827,8 @@ def prepare(args: argparse.Namespace) -> Prepared:
         if left_out:
             print(f"--report-only: {left_out} of {len(specs)} runs not finished, left out", flush=True)
         specs = [spec for spec in specs if spec.key in reused]
-    return Prepared(backend, specs, reused, output_plan(args, specs))
+    todo = [spec for spec in specs if spec.key not in reused]
+    return Prepared(backend, specs, reused, output_plan(args, todo))
 
 
 def check_memory(specs: Sequence[RunSpec]) -> None:
@@ -848,16 +866,17 @@ def output_names(args: argparse.Namespace) -> list[str]:
     return names
 
 
-def output_plan(args: argparse.Namespace, specs: Sequence[RunSpec]) -> Any:
-    """Every file the benchmark writes, checked before any work: --out (its tables, samples and the runs/
-    folder of finished runs), --json and --png."""
+def output_plan(args: argparse.Namespace, todo: Sequence[RunSpec]) -> Any:
+    """Every file the benchmark writes, checked before any work: --out (its tables and samples), the runs
+    to train in OUT/runs, --json and --png. OUT/runs keeps every finished run for --resume: its files are
+    single files (a later run never clears them), tinygan's by the manifest there or by is_run_file."""
     from tinygan.outputs import OutputPlan
 
     plan = OutputPlan(force=args.force)
     plan.folder(args.out, output_names(args), "--out")
-    run_files = [f"{spec.key}.{ext}" for spec in specs for ext in ("json", "npy")]
-    run_files += [f"{spec.key}.model.npz" for spec in specs if spec.keep_model]
-    plan.folder(runs_folder(args), run_files, "--out")
+    for spec in todo:
+        for ext in ("json", "npy", "model.npz") if spec.keep_model else ("json", "npy"):
+            plan.file(os.path.join(runs_folder(args), f"{spec.key}.{ext}"), "--out", ours=is_run_file)
     if args.json:
         plan.file(args.json, "--json")
     if args.png and not args.no_png:
@@ -886,7 +905,7 @@ def run_benchmark(args: argparse.Namespace, prepared: Prepared) -> dict[str, Any
         if "error" in record:
             print(f"[{done}/{len(todo)}] {run_key(record)} FAILED: {record['error']}", flush=True)
             return
-        _save_finished(runs_dir, record)
+        _save_finished(runs_dir, record, prepared.plan)
         print(progress_line(record, done, len(todo), time.perf_counter() - start), flush=True)
 
     fresh = {run_key(record): record for record in execute(todo, args.jobs, on_done, scheduler=args.scheduler)}
@@ -920,26 +939,22 @@ def run_benchmark(args: argparse.Namespace, prepared: Prepared) -> dict[str, Any
 
 
 def write_outputs(result: dict[str, Any], args: argparse.Namespace, plan: Any) -> list[str]:
-    """results.json, table.txt, table.md, samples.npz and the picture, through the output plan; returns
-    the paths written."""
+    """results.json (or --json), table.txt, table.md, samples.npz and the picture (or --png), through the
+    output plan; returns the paths written."""
+    from tinygan.outputs import write_json
+
     rows = table_rows(result["summary"], result["true_sampler"], result["mixtures"])
-    json_path = args.json or os.path.join(args.out, "results.json")
+    written = []
     body = dict(result, runs=[{k: v for k, v in r.items() if k != "samples"} for r in result["runs"]])
-    text = json.dumps(json_safe(body), indent=1, allow_nan=False)
-    plan.write(json_path, lambda f: f.write(text.encode()))
-    written = [json_path]
+    write_json(plan, args.json or "results.json", body)
+    written.append(plan.path(args.json or "results.json"))
     for name, markdown in (("table.txt", False), ("table.md", True)):
         table = format_table(rows, markdown) + "\n\n" + table_note() + "\n"
-        plan.write(os.path.join(args.out, name), lambda f, table=table: f.write(table.encode()))
-        written.append(os.path.join(args.out, name))
-    npz = os.path.join(args.out, "samples.npz")
+        written.append(plan.write(name, lambda f, table=table: f.write(table.encode())))
     arrays = {run_key(r): r["samples"] for r in result["runs"]}
-    plan.write(npz, lambda f: np.savez_compressed(f, **arrays))
-    written.append(npz)
+    written.append(plan.write("samples.npz", lambda f: np.savez_compressed(f, **arrays)))
     if not args.no_png and any(r["seed"] == args.png_seed for r in result["runs"]):
-        png = args.png or os.path.join(args.out, "samples.png")
-        plan.write(png, lambda f: plot_samples(result["runs"], f, args.png_seed))
-        written.append(png)
+        written.append(plan.write(args.png or "samples.png", lambda f: plot_samples(result["runs"], f, args.png_seed)))
     return written
 
 
