@@ -187,14 +187,20 @@ def main(argv: list[str] | None = None) -> int:
     return run(args, plan)
 
 
-def run(args, plan) -> int:
-    from tqdm import tqdm
-
+def judge() -> tuple[Any, Any]:
+    """(the digits' split, the classifier trained once on its train part) that every run is measured with."""
     from tinygan.evaluation.classifier import train_digit_classifier
     from tinygan.evaluation.digits import digits_split
 
     split = digits_split()
-    classifier = train_digit_classifier(split.train_x, split.train_y)
+    return split, train_digit_classifier(split.train_x, split.train_y)
+
+
+def run(args, plan) -> int:
+    """Every (kind, seed) run, --json rewritten after each; exit 1 if one failed (one line each on stderr)."""
+    from tqdm import tqdm
+
+    split, classifier = judge()
     settings = settings_of(args)
     runs, failed = [], []
     jobs = [(kind, seed) for kind in args.kinds for seed in args.seeds]

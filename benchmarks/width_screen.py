@@ -261,7 +261,7 @@ def screened_config(mixture: str, steps: int, settings: dict[str, str]) -> Any:
 def main(argv: list[str] | None = None) -> int:
     """Train the screened run, print its JSON line; a refused argument is one line and exit 2."""
     args = parse_args(argv)
-    remedies, config, steps, mixture, seed = args.remedies, args.config, args.steps, args.mixture, args.seed
+    config = args.config
     from tinygan.fast.backend import BackendUnavailableError
 
     try:
@@ -275,6 +275,13 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, BackendUnavailableError) as error:
         print(f"error: argument FIELD=VALUE: {error}", file=sys.stderr)
         return 2
+    print(json.dumps(json_safe(screen(args)), allow_nan=False))  # NaN and inf as null
+    return 0
+
+
+def screen(args: argparse.Namespace) -> dict[str, Any]:
+    """Train the screened run and score it at 50%, 75% and 100%: the printed line, as a dict."""
+    remedies, config, steps, mixture, seed = args.remedies, args.config, args.steps, args.mixture, args.seed
     data = tg.mixture(mixture)
     ScreenedGAN.remedies = remedies
     gan = ScreenedGAN(data, config, seed=seed)
@@ -297,8 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     seconds = round(time.perf_counter() - start, 1)
     settings = [f"{key}={value:g}" if key in REMEDIES else f"{key}={value}" for key, value in args.settings]
     line = {"mixture": mixture, "seed": seed, "steps": steps, "settings": settings, "seconds": seconds}
-    print(json.dumps(json_safe(line | {"scores": scores}), allow_nan=False))  # NaN and inf as null
-    return 0
+    return line | {"scores": scores}
 
 
 if __name__ == "__main__":
