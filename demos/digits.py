@@ -11,7 +11,10 @@ Frechet distance of its features, k-NN precision and recall, memorisation, condi
 
 Writes into --out: samples.npy (and labels.npy with --conditional), metrics.json, samples.png
 (one row per class when conditional), training.gif (fixed noise over training), interpolation.png
-(G between two noise vectors), real_vs_generated.png and losses.png.
+(G between two noise vectors), real_vs_generated.png, losses.png, and .tinygan-run.json (the list of
+files the run wrote). A run into a folder used before first removes the files the earlier run listed
+there (an earlier conditional run's labels.npy too), and nothing else; it refuses to overwrite a
+file tinygan did not create unless --force is given.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import time
 
 import numpy as np
 
-SCRIPT, DEFAULT_OUT = "demos/digits.py", "runs/digits"  # how a user runs this demo, and where it writes
+SCRIPT = os.path.abspath(__file__)  # the continue command names it in full, to work from any folder
+DEFAULT_OUT = "runs/digits"
 OUT_FILES = ("samples.npy", "labels.npy", "metrics.json", "samples.png", "training.gif", "interpolation.png",
              "real_vs_generated.png", "losses.png")  # fmt: skip
 
@@ -43,18 +47,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def build(args: argparse.Namespace):
     """The GAN and the digits' split: a fresh run from the recipe and the flags, or the run in --resume."""
-    from tinygan import set_backend
-    from tinygan.cli import check_training_memory, config_overrides
+    from tinygan.cli import check_training_memory, choose_backend, config_overrides
     from tinygan.evaluation.digits import digits_data, digits_split
     from tinygan.gan.model import GAN
     from tinygan.gan.recipes import recipe
 
-    if args.backend:
-        set_backend(args.backend)
     split = digits_split()
     data = digits_data(split)
     if args.resume:
         return resume(args, data), split
+    choose_backend(args)
     config = dataclasses.replace(
         recipe("digits-conditional" if args.conditional else "digits"), **config_overrides(args)
     )
@@ -66,17 +68,24 @@ def build(args: argparse.Namespace):
 def resume(args: argparse.Namespace, data):
     """The run saved in --resume, with its config, seed and total; conditional or not as it was trained.
     A flag that would change the run is a conflict; --steps beyond the saved total extends the run."""
-    from tinygan.cli import check_training_memory, extend_run, resume_conflicts
-    from tinygan.gan.checkpoint import checkpoint_info, load_checkpoint
+    from tinygan.cli import (
+        check_training_memory,
+        choose_backend,
+        extend_run,
+        load_resumed,
+        resume_conflicts,
+        resume_info,
+    )
 
-    info = checkpoint_info(args.resume)
+    info = resume_info(args)
+    choose_backend(args, info["backend"])  # the run keeps its backend
     if args.conditional and info["config"].num_classes == 0:
         raise ValueError(
             f"--conditional conflicts with the checkpoint {args.resume!r}, which trained an unconditional GAN "
             "(leave --conditional out to continue the run)"
         )
     resume_conflicts(args, info["config"], info["seed"])
-    gan = load_checkpoint(args.resume, data)  # refuses a checkpoint trained on other data
+    gan = load_resumed(args, data)  # refuses a checkpoint trained on other data
     extend_run(gan, args.steps)
     check_training_memory(gan.config)
     return gan
@@ -86,7 +95,7 @@ def continue_command(args: argparse.Namespace, checkpoint: str) -> str:
     """The command that continues this run: the checkpoint knows everything else."""
     from tinygan import cli
 
-    return cli.continue_command(SCRIPT, checkpoint, out=args.out, default_out=DEFAULT_OUT)
+    return cli.continue_command(SCRIPT, checkpoint, out=args.out)
 
 
 def summary_table(m: dict) -> str:
@@ -114,17 +123,17 @@ def summary_table(m: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from tinygan import get_backend, plot
-    from tinygan.cli import check_run_start, train_run, write_json
+    from tinygan.cli import plan_outputs, train_run
     from tinygan.evaluation.classifier import train_digit_classifier
     from tinygan.evaluation.image_metrics import evaluate_images
+    from tinygan.outputs import write_json
 
     begin = time.perf_counter()
     gan, split = build(args)
     total = gan.config.steps
     stop = min(total, args.stop_after) if args.stop_after else total
     checkpoint = args.checkpoint or args.resume  # a resumed run keeps saving into its own file
-    check_run_start(args, gan, inputs={"--resume": args.resume}, checkpoint=checkpoint, out_files=OUT_FILES)
-    os.makedirs(args.out, exist_ok=True)
+    plan = plan_outputs(args, gan, inputs={"--resume": args.resume}, out_names=OUT_FILES)
     kind = "class-conditional" if gan.conditional else "unconditional"
     path = "fused step" if gan.fused is not None else "layer by layer"
     print(f"tinygan: {kind} GAN on {len(split.train_x)} digits, backend {get_backend().name} ({path}), "
@@ -152,9 +161,9 @@ def run(args: argparse.Namespace) -> int:
     n = len(split.held_out_x)  # as many samples as held-out digits: the measures depend on n
     labels = gan.balanced_labels(n) if gan.conditional else None
     samples = np.clip(gan.sample(n, rng=np.random.default_rng([gan.seed, 2]), labels=labels), -1.0, 1.0)
-    np.save(os.path.join(args.out, "samples.npy"), samples)
+    plan.write("samples.npy", lambda file: np.save(file, samples))
     if labels is not None:
-        np.save(os.path.join(args.out, "labels.npy"), labels)
+        plan.write("labels.npy", lambda file: np.save(file, labels))
     classifier = train_digit_classifier(split.train_x, split.train_y)
     metrics = evaluate_images(samples, classifier, split, requested=labels)
     metrics |= {"steps": gan.step, "train_seconds": seconds, "seed": gan.seed, "backend": get_backend().name,
@@ -162,21 +171,22 @@ def run(args: argparse.Namespace) -> int:
 
     grid = gan.decode(fixed_z, fixed_labels)  # (100, 64): ten of each class when conditional
     title = f"{kind}, step {gan.step}" + (": one row per class" if gan.conditional else "")
-    plot.image_grid(grid, os.path.join(args.out, "samples.png"), title=title)
+    plot.image_grid(grid, plan.target("samples.png"), title=title)
     # 50 of each side; conditional: five of each class in order, the real ones picked the same way
     real = np.concatenate([split.held_out_x[split.held_out_y == k][:5] for k in range(10)])
     generated = grid[::2] if gan.conditional else grid[:50]
     plot.real_beside_generated(real if gan.conditional else split.held_out_x[:50], generated,
-                               os.path.join(args.out, "real_vs_generated.png"))  # fmt: skip
+                               plan.target("real_vs_generated.png"))  # fmt: skip
     t = np.linspace(0.0, 1.0, 10)[:, None]
     z_ends = np.random.default_rng([gan.seed, 8]).standard_normal((2, gan.config.noise_dim))
     strip_labels = np.full(10, 3) if gan.conditional else None  # conditional: interpolate within one class
     plot.interpolation_strip(gan.decode((1 - t) * z_ends[0] + t * z_ends[1], strip_labels),
-                             os.path.join(args.out, "interpolation.png"))  # fmt: skip
-    animation.save(os.path.join(args.out, "training.gif"))
-    plot.training_curves(gan.history, os.path.join(args.out, "losses.png"))
+                             plan.target("interpolation.png"))  # fmt: skip
+    animation.save(plan.target("training.gif"))
+    plot.training_curves(gan.history, plan.target("losses.png"))
     metrics["total_seconds"] = time.perf_counter() - begin
-    write_json(os.path.join(args.out, "metrics.json"), metrics)  # NaN (a collapsed run's measure) as null
+    write_json(plan, "metrics.json", metrics)  # NaN (a collapsed run's measure) as null
+    plan.finish()
     print(summary_table(metrics))
     written = [name for name in OUT_FILES if name != "labels.npy" or labels is not None]
     print(f"wrote {', '.join(written)} to {args.out}")

@@ -8,7 +8,10 @@
 How long each run takes, with the hardware it was measured on: docs/performance.md.
 
 Writes into --out: samples.npy, metrics.json, contours.png, discriminator.png, losses.png, samples.png,
-and truncation.png when samples are drawn with Jacobian truncation (the grid's recipe, or --truncation).
+and truncation.png when samples are drawn with Jacobian truncation (the grid's recipe, or --truncation),
+training.gif with --animate, and .tinygan-run.json (the list of files the run wrote). A run into a
+folder used before first removes the files the earlier run listed there, and nothing else; it
+refuses to overwrite a file tinygan did not create unless --force is given.
 --data may hold points of any dimension d; for d != 2 the 2-D pictures (and --animate) are skipped.
 """
 
@@ -23,7 +26,8 @@ import time
 
 import numpy as np
 
-SCRIPT, DEFAULT_OUT = "demos/mixture.py", "runs/mixture"  # how a user runs this demo, and where it writes
+SCRIPT = os.path.abspath(__file__)  # the continue command names it in full, to work from any folder
+DEFAULT_OUT = "runs/mixture"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -53,17 +57,14 @@ OUTPUTS = ("samples.npy", "metrics.json", "contours.png", "samples.png", "discri
 
 def build(args: argparse.Namespace):
     """The GAN and its data: a fresh run from the recipe and the flags, or the run in --resume."""
-    from tinygan import set_backend
-    from tinygan.cli import check_memory, config_overrides
-    from tinygan.evaluation.data import make_data
+    from tinygan.cli import check_memory, choose_backend, config_overrides
     from tinygan.gan.model import GAN
     from tinygan.gan.recipes import recipe
 
-    if args.backend:
-        set_backend(args.backend)
     if args.resume:
         return resume(args)
-    data = make_data(args.mixture or "two", args.data)
+    choose_backend(args)
+    data = load_data(args.mixture or "two", args.data)
     overrides = config_overrides(args)
     if args.truncation is not None:
         overrides["jacobian_truncation"] = args.truncation
@@ -74,17 +75,29 @@ def build(args: argparse.Namespace):
     return GAN(data, config, seed=args.seed or 0), data
 
 
+def load_data(name: str | None, path: str | None):
+    """The built-in mixture ``name``, or the points in ``path`` (the input loader); a refusal names --data."""
+    from tinygan.evaluation.data import make_data
+
+    try:
+        return make_data(name, path)
+    except (ValueError, OSError) as error:
+        if path is None:
+            raise
+        raise ValueError(f"--data {path}: {error}") from None
+
+
 def resume(args: argparse.Namespace):
     """The run saved in --resume, with its own data, config, seed and total. A flag that would change
     the run is a conflict; --steps beyond the saved total extends the run, and says so."""
-    from tinygan.cli import check_memory, extend_run, resume_conflicts
-    from tinygan.evaluation.data import make_data
-    from tinygan.gan.checkpoint import checkpoint_info, data_record, describe_data, load_checkpoint
+    from tinygan.cli import check_memory, choose_backend, extend_run, load_resumed, resume_conflicts, resume_info
+    from tinygan.gan.checkpoint import data_record, describe_data
 
-    info = checkpoint_info(args.resume)
+    info = resume_info(args)
+    choose_backend(args, info["backend"])  # the run keeps its backend
     data = None
     if args.mixture is not None or args.data is not None:
-        data = make_data(args.mixture, args.data)
+        data = load_data(args.mixture, args.data)
         record = info["data"]
         if record is not None and data_record(data).get("sha256") != record.get("sha256"):
             flag = f"--mixture {args.mixture}" if args.mixture else f"--data {args.data}"
@@ -93,7 +106,7 @@ def resume(args: argparse.Namespace):
                 "(leave the flag out to continue on the same data)"
             )
     resume_conflicts(args, info["config"], info["seed"])
-    gan = load_checkpoint(args.resume, data)
+    gan = load_resumed(args, data)
     extend_run(gan, args.steps)
     if args.truncation is not None:  # sampling only: the run itself is unchanged
         gan.config.jacobian_truncation = args.truncation
@@ -101,24 +114,26 @@ def resume(args: argparse.Namespace):
     return gan, gan.data
 
 
-def check_before_training(args: argparse.Namespace, gan, data, checkpoint: str | None) -> None:
-    """Everything that can fail after training, refused before it (one line naming the flag)."""
-    from tinygan.cli import check_run_start
+def check_before_training(args: argparse.Namespace, gan, data):
+    """Everything that can fail after training, refused before it (one line naming the flag); returns
+    the run's checked output plan."""
+    from tinygan.cli import plan_outputs
     from tinygan.evaluation.data import EmpiricalData
 
     inputs = {"--data": getattr(data, "path", None), "--resume": args.resume}
-    check_run_start(args, gan, inputs=inputs, checkpoint=checkpoint, out_files=OUTPUTS)
+    plan = plan_outputs(args, gan, inputs=inputs, out_names=OUTPUTS)
     if isinstance(data, EmpiricalData) and np.linalg.matrix_rank(np.cov(data.points.T.astype(np.float64))) < 2:
         raise ValueError(
             f"--data {args.data}: the points lie on a line or a single point; the density plots need 2-D spread"
         )
+    return plan
 
 
 def continue_command(args: argparse.Namespace, checkpoint: str) -> str:
     """The command that continues this run: the checkpoint knows everything else."""
     from tinygan import cli
 
-    return cli.continue_command(SCRIPT, checkpoint, out=args.out, default_out=DEFAULT_OUT)
+    return cli.continue_command(SCRIPT, checkpoint, out=args.out)
 
 
 def _number(value: float | None, spec: str) -> str:
@@ -158,15 +173,15 @@ def summary_table(m: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from tinygan import get_backend, plot
-    from tinygan.cli import train_run, write_json
+    from tinygan.cli import train_run
     from tinygan.evaluation.metrics import evaluate
+    from tinygan.outputs import write_json
 
     gan, data = build(args)
     total = gan.config.steps
     stop = min(total, args.stop_after) if args.stop_after else total
     checkpoint = args.checkpoint or args.resume  # a resumed run keeps saving into its own file
-    check_before_training(args, gan, data, checkpoint)
-    os.makedirs(args.out, exist_ok=True)
+    plan = check_before_training(args, gan, data)
     print(f"tinygan: {data!r}, backend {get_backend().name}, {stop - gan.step} steps to go (total {total}), "
           f"seed {gan.seed}")  # fmt: skip
     print(f"training step: {gan.step_code}")
@@ -193,28 +208,29 @@ def run(args: argparse.Namespace) -> int:
 
     # independent of training; left_out: what Jacobian truncation removed (none without it)
     samples, left_out = gan.sample(args.samples, rng=np.random.default_rng([gan.seed, 2]), return_left_out=True)
-    np.save(os.path.join(args.out, "samples.npy"), samples)
+    plan.write("samples.npy", lambda file: np.save(file, samples))
     metrics = evaluate(gan, data, n=min(args.samples, 5000))
     metrics |= {"steps": gan.step, "train_seconds": seconds, "seed": gan.seed, "backend": get_backend().name,
                 "config": gan.config.to_dict(), "history": gan.history}  # fmt: skip
-    write_json(os.path.join(args.out, "metrics.json"), metrics)
-    plot.training_curves(gan.history, os.path.join(args.out, "losses.png"))
+    write_json(plan, "metrics.json", metrics)
+    plot.training_curves(gan.history, plan.target("losses.png"))
     written = "samples.npy, metrics.json, losses.png"
     if data.dim != 2:
         print(f"skipping the 2-D pictures (contours, samples, discriminator): these points are {data.dim}-D")
     else:
         real = np.asarray(data.sample(len(samples), np.random.default_rng([gan.seed, 4])), dtype=np.float64)
         title = f"tinygan after {gan.step} steps (seed {gan.seed})"
-        plot.contours(real, samples, os.path.join(args.out, "contours.png"), title=title)
-        plot.samples_over_density(real, samples, os.path.join(args.out, "samples.png"))
-        plot.discriminator_heatmap(gan.discriminate, real, samples, os.path.join(args.out, "discriminator.png"))
+        plot.contours(real, samples, plan.target("contours.png"), title=title)
+        plot.samples_over_density(real, samples, plan.target("samples.png"))
+        plot.discriminator_heatmap(gan.discriminate, real, samples, plan.target("discriminator.png"))
         written += ", contours.png, samples.png, discriminator.png"
         if len(left_out):
-            plot.truncation(real, samples, left_out, os.path.join(args.out, "truncation.png"))
+            plot.truncation(real, samples, left_out, plan.target("truncation.png"))
             written += ", truncation.png"
     if animation is not None:
-        animation.save(os.path.join(args.out, "training.gif"))
+        animation.save(plan.target("training.gif"))
         written += ", training.gif"
+    plan.finish()
     print(summary_table(metrics))
     print(f"wrote {written} to {args.out}")
     return 0

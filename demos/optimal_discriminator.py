@@ -10,15 +10,14 @@ trains a tinygan MLP on samples only (it never sees the densities), then checks:
 
     python demos/optimal_discriminator.py --out runs/optimal_discriminator --seed 0
 
-Writes optimal_discriminator.png and optimal_discriminator.json into --out.
+Writes optimal_discriminator.png and optimal_discriminator.json into --out (and .tinygan-run.json, the list of the
+files it wrote); it refuses to overwrite a file tinygan did not create unless --force is given.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import matplotlib
 
@@ -30,6 +29,8 @@ from tinygan.cli import OneLineParser, number  # noqa: E402
 from tinygan.evaluation import theory  # noqa: E402
 from tinygan.evaluation.data import GaussianMixture  # noqa: E402
 from tinygan.fast.backend import limit_threads  # noqa: E402
+from tinygan.outputs import OutputPlan, write_json  # noqa: E402
+from tinygan.plot import Destination, save_figure  # noqa: E402
 
 
 def gaussians(means: list[float], stds: list[float]) -> GaussianMixture:
@@ -73,7 +74,7 @@ def run_case(p_data: GaussianMixture, p_g: GaussianMixture, args: argparse.Names
     }
 
 
-def plot(results: dict, path: Path) -> None:
+def plot(results: dict, path: Destination) -> None:
     fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 4.6))
     for ax, (name, r) in zip(np.atleast_1d(axes), results.items()):
         x, a, b, d_star, d = r["_curves"]
@@ -103,13 +104,14 @@ def plot(results: dict, path: Path) -> None:
     handles = ax.get_legend_handles_labels()[0] + dens.get_legend_handles_labels()[0]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="runs/optimal_discriminator", help="output folder")
+    parser.add_argument("--force", action="store_true", help="allow overwriting files tinygan did not create")
     parser.add_argument("--seed", type=number(int, 0, "--seed", strict=False), default=0)
     parser.add_argument(
         "--steps", type=number(int, 0, "--steps"), default=3000, help="Adam steps for each discriminator"
@@ -118,8 +120,12 @@ def main(argv: list[str] | None = None) -> dict:
         "--samples", type=number(int, 0, "--samples"), default=200_000, help="Monte-Carlo samples per side"
     )
     args = parser.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    plan = OutputPlan(force=args.force)
+    plan.folder(args.out, ("optimal_discriminator.png", "optimal_discriminator.json"))
+    try:
+        plan.check()  # before any work
+    except ValueError as error:
+        parser.error(str(error))
 
     with limit_threads(1):
         results = {name: run_case(p_data, p_g, args, args.seed) for name, (_, p_data, _, p_g) in CASES.items()}
@@ -134,12 +140,12 @@ def main(argv: list[str] | None = None) -> dict:
             f"{r['minus_log4_plus_2JSD']:>11.4f} {r['JSD']:>7.4f} {r['max_abs_D_minus_Dstar_bulk']:>10.4f}"
         )
 
-    plot(results, out / "optimal_discriminator.png")
+    plot(results, plan.target("optimal_discriminator.png"))
     numbers = {name: {k: v for k, v in r.items() if not k.startswith("_")} for name, r in results.items()}
     summary = {"seed": args.seed, "steps": args.steps, "samples": args.samples, "minus_log4": -theory.LOG4}
-    with open(out / "optimal_discriminator.json", "w") as f:
-        json.dump(summary | {"cases": numbers}, f, indent=2)
-    print(f"wrote {out / 'optimal_discriminator.png'} and {out / 'optimal_discriminator.json'}")
+    write_json(plan, "optimal_discriminator.json", summary | {"cases": numbers})
+    plan.finish()
+    print(f"wrote optimal_discriminator.png and optimal_discriminator.json to {args.out}")
     return numbers
 
 

@@ -19,14 +19,13 @@ Three panels:
 
     python demos/saturation.py --out runs/saturation --seed 0 --steps 500
 
-Writes saturation.png and saturation.json into --out.
+Writes saturation.png and saturation.json into --out (and .tinygan-run.json, the list of the
+files it wrote); it refuses to overwrite a file tinygan did not create unless --force is given.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
 import matplotlib
 
@@ -39,6 +38,8 @@ from tinygan.cli import OneLineParser, number  # noqa: E402
 from tinygan.evaluation.data import mixture  # noqa: E402
 from tinygan.fast.backend import limit_threads  # noqa: E402
 from tinygan.gan.model import GAN, GANConfig  # noqa: E402
+from tinygan.outputs import OutputPlan, write_json  # noqa: E402
+from tinygan.plot import Destination, save_figure  # noqa: E402
 
 LOSSES = ("minimax", "nonsaturating")
 
@@ -92,7 +93,7 @@ def discriminator_ahead(d_steps: int, seed: int, every: int = 20) -> dict[str, l
     return record
 
 
-def plot(curves: dict, early: dict, ahead: dict, path: Path) -> None:
+def plot(curves: dict, early: dict, ahead: dict, path: Destination) -> None:
     colors = {"minimax": "tab:red", "nonsaturating": "tab:blue"}
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.4), constrained_layout=True)
 
@@ -146,13 +147,14 @@ def plot(curves: dict, early: dict, ahead: dict, path: Path) -> None:
     ratio = ahead["nonsaturating"][-1] / ahead["minimax"][-1]
     ax.set_title(f"D ahead of G: minimax gradient {ratio:.0f}x smaller at the end")
     ax.legend(fontsize=8, loc="center left")
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="runs/saturation", help="output folder")
+    parser.add_argument("--force", action="store_true", help="allow overwriting files tinygan did not create")
     parser.add_argument("--seed", type=number(int, 0, "--seed", strict=False), default=0)
     parser.add_argument(
         "--steps", type=number(int, 0, "--steps"), default=500, help="GAN training steps per loss (panel 2)"
@@ -161,8 +163,12 @@ def main(argv: list[str] | None = None) -> dict:
         "--d-steps", type=number(int, 0, "--d-steps"), default=1000, help="D-only steps against a frozen G (panel 3)"
     )
     args = parser.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    plan = OutputPlan(force=args.force)
+    plan.folder(args.out, ("saturation.png", "saturation.json"))
+    try:
+        plan.check()  # before any work
+    except ValueError as error:
+        parser.error(str(error))
     start = time.perf_counter()
 
     s = np.linspace(0.001, 0.999, 999)
@@ -180,7 +186,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"||grad G|| minimax = {last_mm:.3g}, nonsaturating = {last_ns:.3g} (ratio {last_ns / last_mm:.0f}x)"
     )
 
-    plot(curves, early, ahead, out / "saturation.png")
+    plot(curves, early, ahead, plan.target("saturation.png"))
     summary = {
         "seed": args.seed,
         "steps": args.steps,
@@ -189,9 +195,9 @@ def main(argv: list[str] | None = None) -> dict:
         "discriminator_ahead": ahead,
         "seconds": time.perf_counter() - start,
     }
-    with open(out / "saturation.json", "w") as f:
-        json.dump(summary, f)
-    print(f"wrote {out / 'saturation.png'} and {out / 'saturation.json'} in {summary['seconds']:.1f} s")
+    write_json(plan, "saturation.json", summary)
+    plan.finish()
+    print(f"wrote saturation.png and saturation.json to {args.out} in {summary['seconds']:.1f} s")
     return summary
 
 

@@ -159,3 +159,47 @@ def test_theory_demos_refuse_bad_numbers_in_one_line(name, args, capsys):
         demo.main(args)
     lines = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(lines) == 1 and args[0] in lines[0]
+
+
+# ----------------------------------------------------------------------------- the output folder
+TINY_RUN = ["--steps", "3", "--hidden", "8", "--batch-size", "16", "--samples", "20", "--log-every", "1",
+            "--no-progress", "--backend", "numpy"]  # fmt: skip
+
+
+def test_a_second_run_into_the_same_out_clears_only_the_first_runs_files(tmp_path):
+    out = tmp_path / "o"
+    assert mixture_demo.main([*TINY_RUN, "--out", str(out), "--animate", "--frames", "2", "--truncation", "0.2"]) == 0
+    assert {"training.gif", "truncation.png"} <= set(os.listdir(out))
+    (out / "notes.txt").write_text("mine")
+    assert mixture_demo.main([*TINY_RUN, "--out", str(out), "--truncation", "0"]) == 0
+    written = {"samples.npy", "metrics.json", "contours.png", "samples.png", "discriminator.png", "losses.png"}
+    assert set(os.listdir(out)) == written | {".tinygan-run.json", "notes.txt"}
+    assert set(json.loads((out / ".tinygan-run.json").read_text())["run"]) == written
+
+
+def test_a_file_tinygan_did_not_write_is_kept_unless_forced(tmp_path, capsys):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "losses.png").write_bytes(b"someone's picture")
+    assert mixture_demo.main([*TINY_RUN, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: --out") and "--force" in err
+    assert (out / "losses.png").read_bytes() == b"someone's picture" and os.listdir(out) == ["losses.png"]
+    assert mixture_demo.main([*TINY_RUN, "--out", str(out), "--force"]) == 0
+    assert (out / "losses.png").read_bytes().startswith(b"\x89PNG")
+
+
+def unwritable_folder(tmp_path: Path) -> Path:
+    """A folder no file can be created in: read-only by mode, or (root ignores modes) under /sys."""
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o555)
+        return locked
+    return Path("/sys/tinygan-test")
+
+
+def test_an_unwritable_out_is_refused_before_training(tmp_path, capsys):
+    out = unwritable_folder(tmp_path) / "o"
+    assert mixture_demo.main([*TINY_RUN, "--steps", "100000", "--out", str(out)]) == 2  # refused at once
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"error: --out {out}: cannot write")

@@ -187,7 +187,7 @@ def test_stop_after_then_the_printed_command_equals_a_straight_run(tmp_path, cap
     assert run_tiny(*args, *extra) == 0
     hint = capsys.readouterr().out.strip().splitlines()[-1]
     command = hint.split("continue with: ")[1].split()
-    assert command == ["python", "demos/digits.py", "--resume", str(ckpt), "--out", str(split)]
+    assert command == ["python", digits_demo.SCRIPT, "--resume", str(ckpt), "--out", str(split)]
     assert digits_demo.main([*command[2:], "--no-progress", "--frames", "2"]) == 0  # exactly the printed command
     np.testing.assert_array_equal(np.load(straight / "samples.npy"), np.load(split / "samples.npy"))
     metrics = json.loads((split / "metrics.json").read_text())
@@ -216,7 +216,7 @@ def test_stop_after_needs_somewhere_to_save(paused_runs, tmp_path, capsys):
     ckpt = tmp_path / "own.npz"  # a resumed run saves into its own file
     ckpt.write_bytes(paused_runs[False].read_bytes())
     assert digits_demo.main(["--resume", str(ckpt), "--stop-after", "15", "--no-progress", "--out", str(tmp_path)]) == 0
-    assert f"continue with: python demos/digits.py --resume {ckpt}" in capsys.readouterr().out
+    assert f"continue with: python {digits_demo.SCRIPT} --resume {ckpt}" in capsys.readouterr().out
     assert checkpoint_info(ckpt)["step"] == 15
 
 
@@ -283,7 +283,7 @@ def test_ctrl_c_saves_says_how_to_resume_and_exits_130(tmp_path, capsys, ctrl_c_
     ckpt = tmp_path / "c.npz"
     assert run_tiny("--steps", "20", "--checkpoint", str(ckpt), "--out", str(tmp_path / "o")) == 130
     err = capsys.readouterr().err
-    assert "interrupted at step 7" in err and f"python demos/digits.py --resume {ckpt}" in err
+    assert "interrupted at step 7" in err and f"python {digits_demo.SCRIPT} --resume {ckpt}" in err
     assert "Traceback" not in err and checkpoint_info(ckpt)["step"] == 7
 
 

@@ -4,6 +4,8 @@ files kept safe, and clear refusals of bad input (CLI and Python API)."""
 import importlib.util
 import json
 import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -81,16 +83,22 @@ def test_resume_with_other_data_file_is_refused(paused_run, tmp_path, capsys):
     assert "mixture 'two'" in capsys.readouterr().err
 
 
-def test_resume_alone_restores_data_total_and_config(tmp_path, capsys):
-    ckpt, out = tmp_path / "r.npz", tmp_path / "o"
+def test_resume_alone_restores_data_total_config_and_backend_from_any_folder(tmp_path, capsys):
+    """The printed command, run as it stands from another folder, finishes the run on its backend."""
+    ckpt, out, elsewhere = tmp_path / "r.npz", tmp_path / "o", tmp_path / "elsewhere"
     args = ["--mixture", "ring8", "--steps", "10", "--stop-after", "5", "--checkpoint", str(ckpt), "--out", str(out)]
-    assert run(*args) == 0
+    assert run("--backend", "numpy", *args) == 0
     hint = capsys.readouterr().out.strip().splitlines()[-1]
     command = hint.split("continue with: ")[1].split()
-    assert command[:2] == ["python", "demos/mixture.py"]
-    assert demo.main([*command[2:], "--no-progress", "--samples", "200"]) == 0  # exactly the printed command
+    assert command == ["python", str(ROOT / "demos" / "mixture.py"), "--resume", str(ckpt), "--out", str(out)]
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+    finished = subprocess.run([sys.executable, *command[1:], "--no-progress", "--samples", "200"], cwd=elsewhere,
+                              env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert finished.returncode == 0, finished.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["steps"] == 10 and metrics["modes_total"] == 8 and metrics["config"]["hidden"] == 8
+    assert metrics["backend"] == "numpy" and os.listdir(elsewhere) == []
 
 
 def test_resume_allows_output_flags_and_extends_on_purpose(paused_run, tmp_path, capsys):
@@ -191,7 +199,7 @@ def test_checkpoint_over_a_foreign_file_is_refused(tmp_path, capsys):
     notes = tmp_path / "notes.npz"
     np.savez(notes, mine=np.arange(3))
     assert run("--steps", "10", "--checkpoint", str(notes), "--out", str(tmp_path / "o")) == 2
-    assert "not a tinygan checkpoint" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    assert "not written by tinygan" in capsys.readouterr().err and not (tmp_path / "o").exists()
     with pytest.raises(ValueError, match="not a tinygan checkpoint"):
         save_checkpoint(tg.GAN(tg.mixture("two"), GANConfig(hidden=8)), notes)
 
@@ -339,3 +347,109 @@ def test_threads_cap_blas_and_numba_then_restore():
     assert numba.get_num_threads() == before
     with pytest.raises(ValueError, match="threads"):
         limit_threads(0)
+
+
+# ----------------------------------------------------------------------------- checkpoints own their run
+def test_a_new_run_does_not_replace_another_runs_unfinished_checkpoint(paused_run, tmp_path, capsys):
+    before = paused_run.read_bytes()
+    assert run("--steps", "20", "--checkpoint", str(paused_run), "--out", str(tmp_path / "new")) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "step 10 of 20" in err and f"--resume {paused_run}" in err
+    assert "--force" in err and paused_run.read_bytes() == before and not (tmp_path / "new").exists()
+    assert run("--steps", "20", "--checkpoint", str(paused_run), "--out", str(tmp_path / "new"), "--force") == 0
+    assert load_checkpoint(paused_run).step == 20  # replaced by the new run, which finished
+
+
+def test_a_finished_runs_checkpoint_is_replaced_without_force(tmp_path):
+    ckpt = tmp_path / "c.npz"
+    assert run("--steps", "5", "--checkpoint", str(ckpt), "--out", str(tmp_path / "a")) == 0
+    assert run("--steps", "6", "--checkpoint", str(ckpt), "--out", str(tmp_path / "b")) == 0
+    assert load_checkpoint(ckpt).step == 6
+
+
+def _backend_paused_run(tmp_path) -> Path:
+    ckpt = tmp_path / "b.npz"
+    args = ["--steps", "20", "--stop-after", "5", "--checkpoint", str(ckpt), "--out", str(tmp_path / "o")]
+    assert run("--backend", "numpy", *args) == 0
+    return ckpt
+
+
+def test_resume_keeps_the_saved_backend_and_refuses_another(tmp_path, capsys):
+    ckpt = _backend_paused_run(tmp_path)
+    assert tg.gan.checkpoint.checkpoint_info(ckpt)["backend"] == "numpy"
+    capsys.readouterr()
+    assert run("--resume", str(ckpt), "--backend", "numba") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--backend numba conflicts" in err and "backend numpy" in err
+    tg.set_backend("numba")  # whatever was chosen before, the resumed run goes back to its own
+    assert run("--resume", str(ckpt), "--stop-after", "10") == 0
+    assert "backend numpy" in capsys.readouterr().out
+
+
+def test_resume_whose_backend_is_missing_says_how_to_choose_another(tmp_path, capsys, monkeypatch):
+    from tinygan.cli import choose_backend
+    from tinygan.fast import backend
+
+    real_set_backend = backend.set_backend
+
+    def no_cupy(name):
+        if name == "cupy":
+            raise backend.BackendUnavailableError("no GPU here")
+        return real_set_backend(name)
+
+    monkeypatch.setattr(backend, "set_backend", no_cupy)
+    args = demo.parse_args(["--resume", "c.npz"])
+    with pytest.raises(ValueError, match=r"trained on backend cupy, which is not available.*--backend numpy"):
+        choose_backend(args, "cupy")
+    args = demo.parse_args(["--resume", "c.npz", "--backend", "numpy"])
+    choose_backend(args, "cupy")  # named explicitly: used, and said
+    assert backend.get_backend().name == "numpy" and "continuing on backend numpy" in capsys.readouterr().out
+
+
+def _rewrite_entry(path: Path, name: str, change) -> None:
+    with np.load(path, allow_pickle=False) as archive:
+        entries = {key: archive[key] for key in archive.files}
+    entries[name] = np.array(change(str(entries[name])))
+    np.savez(path, **entries)
+
+
+def test_a_builtin_mixture_is_fingerprinted_and_checked_on_resume(paused_run, capsys):
+    record = json.loads(str(np.load(paused_run)["__data__"]))
+    assert record["kind"] == "mixture" and len(record["sha256"]) == 64
+    _rewrite_entry(paused_run, "__data__", lambda text: text.replace(record["sha256"], "0" * 64))
+    assert demo.main(["--resume", str(paused_run), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "mixture 'two' is not the one" in err
+
+
+def test_the_data_files_path_is_stored_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    np.save("p.npy", np.random.default_rng(0).normal(size=(100, 2)))
+    assert run("--data", "p.npy", "--steps", "6", "--stop-after", "3", "--checkpoint", "c.npz", "--out", "o") == 0
+    record = tg.gan.checkpoint.checkpoint_info("c.npz")["data"]
+    assert record["path"] == str(tmp_path / "p.npy")
+
+
+# ----------------------------------------------------------------------------- divergence names its cause
+def test_divergence_from_data_far_from_unit_scale_blames_the_data(tmp_path, capsys):
+    np.save(tmp_path / "big.npy", np.random.default_rng(0).normal(size=(500, 2)) * 1e6)
+    assert run("--data", str(tmp_path / "big.npy"), "--lr", "1e-7", "--steps", "200", "--out", str(tmp_path / "o")) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "likely cause: the data's scale" in err and "standardise" in err
+    assert "too high" not in err
+
+
+def test_divergence_at_a_large_learning_rate_blames_it(tmp_path, capsys):
+    assert run("--lr", "10", "--steps", "200", "--out", str(tmp_path / "o")) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "likely cause: learning rate 10 too high" in err
+
+
+def test_likely_cause_follows_the_evidence():
+    from tinygan.gan.train import likely_cause
+
+    unit = np.random.default_rng(0).normal(size=(256, 2))
+    assert likely_cause(1e-7, unit * 1e6).startswith("the data's scale")
+    assert likely_cause(1e-7, unit * 1e-4).startswith("the data's scale")
+    assert likely_cause(1.0, unit).startswith("learning rate 1 too high")
+    assert likely_cause(2e-4, unit).startswith("the weights grew")

@@ -1,6 +1,6 @@
 """What the command-line tools share: a one-line-error parser, number parsers, the training flags,
-the checks a run passes before it starts (conflicts on resume, output paths, memory), and how a
-run ends (a pause with a command to continue it, Ctrl-C, exit statuses).
+the checks a run passes before it starts (conflicts on resume, the backend, the output plan,
+memory), and how a run ends (a pause with a command to continue it, Ctrl-C, exit statuses).
 
 A demo (demos/mixture.py, demos/digits.py) builds its parser with ``OneLineParser``, adds
 ``add_training_flags``, then calls ``check_training_flags`` after parsing. Every refusal is a
@@ -17,11 +17,10 @@ import math
 import os
 import shlex
 import sys
-import tempfile
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .outputs import json_safe, write_json  # noqa: F401  (the demos' JSON helpers live in the output layer)
+from .outputs import OutputPlan, json_safe, write_json  # noqa: F401  (json_safe, write_json: for the demos)
 
 # flag (argparse dest) -> GANConfig field, for the flags that change the run itself
 CONFIG_FLAGS = {
@@ -105,6 +104,9 @@ def add_training_flags(p: argparse.ArgumentParser, *, default_out: str) -> None:
                    help="CPU threads for training: BLAS, and Numba's shares of each batch on the fused step "
                         "(default: all cores)")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true",
+                   help="allow overwriting files tinygan did not create, and replacing another run's unfinished "
+                        "--checkpoint")  # fmt: skip
 
 
 def check_training_flags(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -152,41 +154,50 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def check_output_paths(inputs: dict[str, str | None], checkpoint: str | None, out_files: Iterable[str]) -> None:
-    """Refuse, before training, any write over an input file or over a file that is not ours.
+def plan_outputs(args: argparse.Namespace, gan: Any, *, inputs: dict[str, str | None],
+                 out_names: Iterable[str]) -> OutputPlan:  # fmt: skip
+    """The run's output plan (``tinygan.outputs``), checked before any training so nothing fails after it
+    (one line naming the flag): --out a writable folder whose files are tinygan's (or ``--force``), no
+    output over an input or over another output, the checkpoint a file we may write and not another
+    run's unfinished one (``check_checkpoint_owner``), and --stop-after still ahead of the run.
 
-    ``inputs``: {flag: path} of files the run reads (e.g. --data, --resume); ``checkpoint``: the
-    --checkpoint path (may equal --resume: the run continues in its own file); ``out_files``: the
-    paths the run will write into --out."""
+    ``inputs``: {flag: path} of the files the run reads; ``out_names``: what it may write into --out."""
     from .gan.checkpoint import is_checkpoint
 
-    read = {os.path.realpath(path): flag for flag, path in inputs.items() if path}
-    for path in out_files:
-        if os.path.realpath(path) in read:
-            raise ValueError(f"--out would overwrite {path}, which is the {read[os.path.realpath(path)]} input")
-    if checkpoint is None:
-        return
-    real = os.path.realpath(checkpoint)
-    if real in read and read[real] != "--resume":
-        raise ValueError(f"--checkpoint {checkpoint} is the {read[real]} input; choose another file")
-    if real in {os.path.realpath(path) for path in out_files}:
-        raise ValueError(f"--checkpoint {checkpoint} is one of the files written into --out; choose another file")
-    if os.path.isdir(checkpoint):
-        raise ValueError(f"--checkpoint {checkpoint} is a folder; give a file path such as run.npz")
-    if os.path.exists(checkpoint) and not is_checkpoint(checkpoint):
-        raise ValueError(f"--checkpoint {checkpoint} exists and is not a tinygan checkpoint; it would be lost")
-    folder = os.path.dirname(os.path.abspath(checkpoint))
-    parent = folder
-    while not os.path.exists(parent):  # the nearest folder that exists must let us create what is missing
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
-        raise ValueError(f"--checkpoint {checkpoint}: cannot write into {parent}")
-    if parent == folder:  # access() says yes to root everywhere: try it
-        try:
-            with tempfile.TemporaryFile(dir=folder):
-                pass
-        except OSError as error:
-            raise ValueError(f"--checkpoint {checkpoint}: cannot write into {folder} ({error.strerror})") from None
+    checkpoint = args.checkpoint or args.resume  # a resumed run keeps saving into its own file
+    own_file = checkpoint is not None and args.resume is not None and _same_file(checkpoint, args.resume)
+    plan = OutputPlan(force=args.force)
+    for flag, path in inputs.items():
+        if not (flag == "--resume" and own_file):  # the run continues in the file it resumes: read, then rewritten
+            plan.input(path, flag)
+    plan.folder(args.out, out_names, flag="--out")
+    if checkpoint is not None:
+        flag = "--checkpoint" if args.checkpoint else "--resume"
+        plan.file(checkpoint, flag, ours=is_checkpoint, written_elsewhere=True)
+    plan.check()
+    if checkpoint is not None and not own_file:
+        check_checkpoint_owner(args.checkpoint, force=args.force)
+    if args.stop_after is not None and args.stop_after <= gan.step:
+        raise ValueError(f"--stop-after {args.stop_after}: the run is already at step {gan.step}")
+    return plan
+
+
+def _same_file(a: str, b: str) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_checkpoint_owner(checkpoint: str, *, force: bool) -> None:
+    """A checkpoint belongs to its run: a run that does not resume it may not replace a checkpoint whose
+    run is unfinished (step < total) unless ``force``. A finished run's checkpoint may be replaced."""
+    from .gan.checkpoint import checkpoint_progress
+
+    progress = None if force else checkpoint_progress(checkpoint)
+    if progress is not None and progress[0] < progress[1]:
+        step, total = progress
+        raise ValueError(
+            f"--checkpoint {checkpoint} holds another run, paused at step {step} of {total}; "
+            f"continue it with --resume {checkpoint}, or pass --force to replace it"
+        )
 
 
 def check_memory(config: Any, *, samples: int) -> None:
@@ -214,6 +225,56 @@ def check_training_memory(config: Any) -> None:
         )
 
 
+def choose_backend(args: argparse.Namespace, saved: str | None = None) -> None:
+    """Set the backend a run trains on. A fresh run (or a checkpoint that does not record one): --backend,
+    else the default. A resumed run keeps the backend its checkpoint records: --backend naming another
+    is refused while the saved one is available here; when the saved one is not available (no GPU, no
+    Numba), the run is refused in one line saying so, unless --backend names another explicitly, which
+    is then used (and said)."""
+    from .fast.backend import BackendUnavailableError, set_backend
+
+    if saved is None:
+        if args.backend:
+            set_backend(args.backend)
+        return
+    try:
+        set_backend(saved)
+    except BackendUnavailableError as error:
+        if args.backend is None or args.backend == saved:
+            raise ValueError(
+                f"--resume {args.resume}: the run trained on backend {saved}, which is not available here "
+                f"({error}); pass --backend numpy (or another) to continue it on another backend"
+            ) from None
+        set_backend(args.backend)
+        print(f"continuing on backend {args.backend}: the checkpoint's backend {saved} is not available here")
+        return
+    if args.backend is not None and args.backend != saved:
+        raise ValueError(
+            f"--backend {args.backend} conflicts with the checkpoint {args.resume!r}, which trained on backend "
+            f"{saved} (leave --backend out to continue on {saved})"
+        )
+
+
+def resume_info(args: argparse.Namespace) -> dict[str, Any]:
+    """The checked headers of the --resume checkpoint (``checkpoint_info``); a refusal names the flag."""
+    from .gan.checkpoint import CheckpointError, checkpoint_info
+
+    try:
+        return checkpoint_info(args.resume)
+    except CheckpointError as error:
+        raise ValueError(f"--resume {args.resume}: {error}") from None
+
+
+def load_resumed(args: argparse.Namespace, data: Any = None) -> Any:
+    """The GAN saved in --resume (``load_checkpoint``), on ``data`` or its own; a refusal names the flag."""
+    from .gan.checkpoint import CheckpointError, load_checkpoint
+
+    try:
+        return load_checkpoint(args.resume, data)
+    except CheckpointError as error:
+        raise ValueError(f"--resume {args.resume}: {error}") from None
+
+
 def extend_run(gan: Any, steps: int | None) -> None:
     """A resumed run keeps its total; ``--steps`` beyond it lengthens the run (the learning-rate
     schedule then spans the new total), announced in one line. Shortening is refused earlier,
@@ -224,24 +285,12 @@ def extend_run(gan: Any, steps: int | None) -> None:
         gan.config.steps = steps
 
 
-def check_run_start(args: argparse.Namespace, gan: Any, *, inputs: dict[str, str | None],
-                    checkpoint: str | None, out_files: Iterable[str]) -> None:  # fmt: skip
-    """The checks every demo passes before training, so nothing fails after it (one line naming the flag):
-    no write over an input or a file that is not ours (``check_output_paths``), --out a folder, and
-    --stop-after still ahead of the run."""
-    check_output_paths(inputs, checkpoint, [os.path.join(args.out, name) for name in out_files])
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise ValueError(f"--out {args.out} is a file, not a folder")
-    if args.stop_after is not None and args.stop_after <= gan.step:
-        raise ValueError(f"--stop-after {args.stop_after}: the run is already at step {gan.step}")
-
-
-def continue_command(script: str, checkpoint: str, *, out: str, default_out: str) -> str:
-    """The command that continues a paused run: ``python SCRIPT --resume CHECKPOINT`` (and ``--out``
-    when it is not the default). The checkpoint holds the data, config, seed and total, so nothing else
-    is needed; paths are quoted for the shell where they must be."""
-    command = f"python {script} --resume {shlex.quote(checkpoint)}"
-    return command + (f" --out {shlex.quote(out)}" if out != default_out else "")
+def continue_command(script: str, checkpoint: str, *, out: str) -> str:
+    """The command that continues a paused run: ``python SCRIPT --resume CHECKPOINT --out OUT``, every
+    path absolute so it works from any folder. The checkpoint holds the data (its absolute path), the
+    config, seed, total and backend, so nothing else is needed; paths are quoted for the shell."""
+    paths = (os.path.abspath(path) for path in (script, checkpoint, out))
+    return "python {} --resume {} --out {}".format(*(shlex.quote(path) for path in paths))
 
 
 def train_run(args: argparse.Namespace, gan: Any, stop: int, checkpoint: str | None,
@@ -263,7 +312,7 @@ def train_run(args: argparse.Namespace, gan: Any, stop: int, checkpoint: str | N
         with np.errstate(over="ignore", invalid="ignore"):
             train(gan, stop, log_every=args.log_every, checkpoint_path=checkpoint,
                   checkpoint_every=args.checkpoint_every, progress=not args.no_progress, threads=args.threads,
-                  callback=callback, callback_every=callback_every)  # fmt: skip
+                  callback=callback, callback_every=callback_every, checkpoint_force=args.force)  # fmt: skip
     except TrainingInterrupted as stopped:
         if stopped.checkpoint is None:
             print(f"interrupted at step {stopped.step}; nothing saved (no --checkpoint)", file=sys.stderr)

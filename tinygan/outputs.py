@@ -79,6 +79,30 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
         raise
 
 
+@dataclass(frozen=True)
+class Target:
+    """One declared output of a plan, to hand to code that writes it (e.g. ``plot.contours``):
+    ``path`` (its extension names the format) and ``write(writer)``, the plan's atomic, recorded write."""
+
+    plan: OutputPlan
+    name: str
+
+    @property
+    def path(self) -> str:
+        return self.plan.path(self.name)
+
+    def write(self, write: Callable[[BinaryIO], None]) -> str:
+        return self.plan.write(self.name, write)
+
+
+def write_to(target: Target | str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+    """``write(file)`` into ``target``: a plan's declared output (recorded), or a path (atomically)."""
+    if isinstance(target, Target):
+        target.write(write)
+    else:
+        atomic_write(target, write)
+
+
 def json_safe(value: Any) -> Any:
     """``value`` with every NaN or inf float replaced by None (JSON has no NaN: it becomes null)."""
     if isinstance(value, dict):
@@ -201,10 +225,10 @@ class OutputPlan:
         """Refuse, before any work, every output that would fail or do harm: ValueError, one line
         naming the flag (see the module docstring for the rules)."""
         outputs: dict[str, str] = {}  # realpath -> "FLAG PATH", to find two outputs at one place
+        for single in self._files:  # first: a single file's own problem says more than a clash with a folder's name
+            self._check_file(single, outputs)
         for folder in self._folders:
             self._check_folder(folder, outputs)
-        for single in self._files:
-            self._check_file(single, outputs)
         self._check_inputs(outputs)
 
     def _check_folder(self, folder: _Folder, outputs: dict[str, str]) -> None:
@@ -288,6 +312,11 @@ class OutputPlan:
             if name_or_path == single.path:
                 return single.path
         raise ValueError(f"{name_or_path!r} is not an output of this run (declare it with folder() or file())")
+
+    def target(self, name_or_path: str) -> Target:
+        """A declared output as a ``Target``, to pass to code that writes files (``plot``)."""
+        self.path(name_or_path)  # refuse an undeclared name now, not when it is written
+        return Target(self, name_or_path)
 
     def write(self, name_or_path: str, write: Callable[[BinaryIO], None]) -> str:
         """Write a declared output atomically with ``write(file)``, record it in its folder's manifest,

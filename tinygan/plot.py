@@ -7,6 +7,10 @@
 * ``truncation``: the samples Jacobian truncation kept and the ones it left out;
 * images: ``image_grid``, ``real_beside_generated``, ``interpolation_strip`` and
   ``ImageAnimation`` (a GIF of fixed noise over training), for the digits.
+
+Every picture is written through the output layer (``tinygan.outputs``): ``target`` is a path
+(written atomically) or a declared output of a run, ``plan.target(name)`` (written atomically and
+recorded in the run's manifest). The format comes from the name's extension (.png, .gif, ...).
 """
 
 from __future__ import annotations
@@ -20,6 +24,19 @@ from matplotlib.figure import Figure
 from scipy.stats import gaussian_kde
 
 from .evaluation.metrics import LOG4
+from .outputs import Target, write_to
+
+Destination = str | os.PathLike | Target  # a path, or a run's declared output (OutputPlan.target)
+
+
+def save_figure(fig: Figure, target: Destination, *, dpi: int = 110) -> None:
+    """Write ``fig`` to ``target`` atomically, in the format its extension names (png by default)."""
+    write_to(target, lambda file: fig.savefig(file, format=_format(target), dpi=dpi))
+
+
+def _format(target: Destination) -> str:
+    extension = os.path.splitext(os.fspath(getattr(target, "path", target)))[1].lstrip(".").lower()
+    return extension or "png"
 
 
 def plot_window(points: np.ndarray, margin: float = 0.15) -> tuple[float, float, float, float]:
@@ -41,7 +58,7 @@ def kde_density(points: np.ndarray, grid_points: np.ndarray, max_points: int = 2
     return gaussian_kde(points.T)(grid_points.T)
 
 
-def contours(real: np.ndarray, fake: np.ndarray, path: str | os.PathLike, *, title: str = "") -> None:
+def contours(real: np.ndarray, fake: np.ndarray, path: Destination, *, title: str = "") -> None:
     """Side-by-side filled contours of the real and the generated density, on shared levels."""
     window = plot_window(real)
     gx, gy, grid = _grid(window)
@@ -58,7 +75,7 @@ def contours(real: np.ndarray, fake: np.ndarray, path: str | os.PathLike, *, tit
     fig.colorbar(filled, ax=axes, shrink=0.8, label="density")
     if title:
         fig.suptitle(title)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
 def _over_real_density(real: np.ndarray) -> tuple[Figure, Any]:
@@ -72,15 +89,15 @@ def _over_real_density(real: np.ndarray) -> tuple[Figure, Any]:
     return fig, ax
 
 
-def samples_over_density(real: np.ndarray, fake: np.ndarray, path: str | os.PathLike, n: int = 2000) -> None:
+def samples_over_density(real: np.ndarray, fake: np.ndarray, path: Destination, n: int = 2000) -> None:
     fig, ax = _over_real_density(real)
     ax.scatter(fake[:n, 0], fake[:n, 1], s=3, c="tab:orange", alpha=0.6, label="generated")
     ax.set_title("generated samples over the real density")
     ax.legend(loc="upper left")
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
-def truncation(real: np.ndarray, kept: np.ndarray, left_out: np.ndarray, path: str | os.PathLike) -> None:
+def truncation(real: np.ndarray, kept: np.ndarray, left_out: np.ndarray, path: Destination) -> None:
     """Kept samples over the real density, and in red the ones Jacobian truncation left out."""
     fig, ax = _over_real_density(real)
     ax.scatter(kept[:, 0], kept[:, 1], s=2, c="tab:blue", alpha=0.4, label=f"kept ({len(kept)})")
@@ -88,14 +105,14 @@ def truncation(real: np.ndarray, kept: np.ndarray, left_out: np.ndarray, path: s
     share = len(left_out) / max(1, len(kept) + len(left_out))
     ax.set_title(f"Jacobian truncation: the {share:.1%} of noise where G stretches most")
     ax.legend(loc="upper left")
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
 def discriminator_heatmap(
     discriminate: Callable[[np.ndarray], np.ndarray],
     real: np.ndarray,
     fake: np.ndarray,
-    path: str | os.PathLike,
+    path: Destination,
     n: int = 600,
 ) -> None:
     """D(x) on a grid (blue: D calls it real), the D = 0.5 boundary, and samples of both kinds."""
@@ -112,10 +129,10 @@ def discriminator_heatmap(
     ax.set(xlim=window[:2], ylim=window[2:], aspect="equal", title="discriminator D(x); black line: D = 0.5")
     fig.colorbar(image, ax=ax, label="D(x)")
     ax.legend(loc="upper left")
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
-def training_curves(history: list[dict], path: str | os.PathLike) -> None:
+def training_curves(history: list[dict], path: Destination) -> None:
     """Losses and the V(D, G) estimate against the step, with V's optimum -log 4."""
     steps = [h["step"] for h in history]
     fig = Figure(figsize=(10, 4), layout="constrained")
@@ -128,7 +145,7 @@ def training_curves(history: list[dict], path: str | os.PathLike) -> None:
     right.axhline(-LOG4, color="black", linestyle="--", label="-log 4 (p_g = p_data, D = 1/2)")
     right.set(xlabel="step", title="value function")
     right.legend()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
 class TrainingAnimation:
@@ -148,8 +165,9 @@ class TrainingAnimation:
         points, grads = gan.sample_gradients(self.z)
         self.frames.append((gan.step, gan.discriminate(self.grid).reshape(self.gx.shape), points, grads))
 
-    def save(self, path: str | os.PathLike, fps: int = 8) -> None:
-        from matplotlib.animation import FuncAnimation, PillowWriter
+    def save(self, path: Destination, fps: int = 8) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from PIL import Image
 
         fig = Figure(figsize=(5.5, 5), layout="constrained")
         ax = fig.subplots()
@@ -168,8 +186,20 @@ class TrainingAnimation:
             ax.set(xlim=self.window[:2], ylim=self.window[2:], aspect="equal")
             ax.set_title(f"step {step}: D(x) (blue = real), samples, -dL_G/dx")
 
-        animation = FuncAnimation(fig, draw, frames=len(self.frames))
-        animation.save(path, writer=PillowWriter(fps=fps))
+        canvas = FigureCanvasAgg(fig)
+        images = []
+        for i in range(len(self.frames)):
+            draw(i)
+            canvas.draw()
+            images.append(Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB"))
+        save_gif(images, path, fps)
+
+
+def save_gif(frames: list, target: Destination, fps: float) -> None:
+    """Pillow images as a looping GIF at ``fps`` frames a second, written atomically to ``target``."""
+    duration = round(1000 / fps)
+    write_to(target, lambda file: frames[0].save(file, format="GIF", save_all=True, append_images=frames[1:],
+                                                 duration=duration, loop=0))  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------- images (digits)
@@ -194,17 +224,17 @@ def _show_mosaic(ax: Any, canvas: np.ndarray, title: str = "") -> Any:
 
 
 def image_grid(
-    images: np.ndarray, path: str | os.PathLike, *, columns: int = 10, shape: tuple[int, int] = (8, 8), title: str = ""
+    images: np.ndarray, path: Destination, *, columns: int = 10, shape: tuple[int, int] = (8, 8), title: str = ""
 ) -> None:
     """Images (n, h*w) in rows of ``columns`` (a conditional run: one row per class)."""
     canvas = mosaic(images, columns, shape)
     fig = Figure(figsize=(canvas.shape[1] / 14 + 0.3, canvas.shape[0] / 14 + 0.5), layout="constrained")
     _show_mosaic(fig.subplots(), canvas, title)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
 def real_beside_generated(
-    real: np.ndarray, generated: np.ndarray, path: str | os.PathLike, *, columns: int = 10, shape=(8, 8)
+    real: np.ndarray, generated: np.ndarray, path: Destination, *, columns: int = 10, shape=(8, 8)
 ) -> None:
     """Two grids side by side: real digits (left) and generated ones (right)."""
     left, right = mosaic(real, columns, shape), mosaic(generated, columns, shape)
@@ -212,15 +242,15 @@ def real_beside_generated(
     axes = fig.subplots(1, 2)
     _show_mosaic(axes[0], left, "real (held out)")
     _show_mosaic(axes[1], right, "generated")
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
-def interpolation_strip(images: np.ndarray, path: str | os.PathLike, *, shape: tuple[int, int] = (8, 8)) -> None:
+def interpolation_strip(images: np.ndarray, path: Destination, *, shape: tuple[int, int] = (8, 8)) -> None:
     """G along a straight line between two noise vectors: one image per step, left to right."""
     canvas = mosaic(images, len(images), shape)
     fig = Figure(figsize=(canvas.shape[1] / 10 + 0.3, canvas.shape[0] / 10 + 0.6), layout="constrained")
     _show_mosaic(fig.subplots(), canvas, "G from one noise vector to another")
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path)
 
 
 class ImageAnimation:
@@ -234,7 +264,7 @@ class ImageAnimation:
         """Record G's images of the fixed noise (``sample`` must not draw from gan.rng)."""
         self.frames.append((gan.step, mosaic(self.sample(), self.columns, self.shape)))
 
-    def save(self, path: str | os.PathLike, fps: int = 6, zoom: int = 4) -> None:
+    def save(self, path: Destination, fps: int = 6, zoom: int = 4) -> None:
         """Each frame's mosaic as grey pixels, ``zoom`` times larger, its step written above it (Pillow:
         drawing pixels directly is ~100x quicker than a matplotlib figure per frame)."""
         from PIL import Image, ImageDraw
@@ -246,4 +276,4 @@ class ImageAnimation:
             frame.paste(Image.fromarray(grey), (0, 14))
             ImageDraw.Draw(frame).text((2, 1), f"step {step}", fill=255)
             frames.append(frame)
-        frames[0].save(path, save_all=True, append_images=frames[1:], duration=round(1000 / fps), loop=0)
+        save_gif(frames, path, fps)

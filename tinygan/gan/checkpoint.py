@@ -2,13 +2,16 @@
 
 One file holds every array of ``GAN.state_dict()`` (both networks, both optimizers' moments and
 step counts, the step), plus small text entries: the config as JSON (its ``steps`` is the run's
-total), the noise/data RNG state, the seed, the history, what data the run trains on (a preset's
-name, or the points' file, shape and SHA-256), and a format tag. It loads with
+total), the noise/data RNG state, the seed, the history, the backend it trained on, what data the
+run trains on (a preset's name and the SHA-256 of its parameters, or the points' absolute path,
+shape and SHA-256), and a format tag. It loads with
 ``np.load(path, allow_pickle=False)``, and every entry is checked on load, naming the one at fault.
 
-Writing is atomic: the file is written beside the target under a temporary name, flushed to
-disk, then renamed over the target (``os.replace``). A crash mid-write leaves the previous
-checkpoint untouched. The file gets the permissions of any new file (0666 less the umask).
+Writing is atomic (``tinygan.outputs.atomic_write``): the file is written beside the target under
+a temporary name, flushed to disk, then renamed over the target. A crash mid-write leaves the
+previous checkpoint untouched. The file gets the permissions of any new file (0666 less the umask).
+A checkpoint belongs to its run: ``checkpoint_progress`` tells whether the run it holds is
+unfinished, so a new run does not replace it by accident.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from typing import Any
 
 import numpy as np
 
 from ..evaluation.data import EmpiricalData, GaussianMixture, load_points, mixture
+from ..fast.backend import get_backend
+from ..outputs import atomic_write
 from .config import GANConfig
 from .model import GAN
 
@@ -44,9 +48,11 @@ def _rng_state(gan: GAN) -> dict:
 def data_record(data: Any) -> dict[str, Any]:
     """What a run trains on, to recognise it on resume.
 
-    A preset mixture: its name; a user's points: the file they came from (if any), their shape,
-    and the SHA-256 of the points as the run sees them (so the same points from .csv or .npy
-    match). Any other data source is recorded by its type only, and is not checked."""
+    A preset mixture: its name and the SHA-256 of its means, covariances and weights (so a preset
+    changed since is noticed on resume); a user's points: the file they came from (absolute, so
+    a resume from another folder finds it), their shape, and the SHA-256 of the points as the run
+    sees them (so the same points from .csv or .npy match). Any other data source is recorded by its
+    type only, and is not checked."""
     if isinstance(data, GaussianMixture):
         digest = hashlib.sha256()
         for array in (data.means, data.covs, data.weights):
@@ -55,6 +61,7 @@ def data_record(data: Any) -> dict[str, Any]:
     if isinstance(data, EmpiricalData):
         digest = hashlib.sha256(np.ascontiguousarray(data.points).tobytes()).hexdigest()
         path = getattr(data, "path", None)
+        path = None if path is None else os.path.abspath(path)
         return {"kind": "points", "path": path, "shape": list(data.points.shape), "sha256": digest}
     return {"kind": type(data).__name__}
 
@@ -70,9 +77,19 @@ def describe_data(record: dict[str, Any]) -> str:
 
 
 def data_from_record(record: dict[str, Any], path: str) -> Any:
-    """Rebuild the data a checkpoint was trained on: the preset, or the file (checked unchanged)."""
+    """Rebuild the data a checkpoint was trained on: the preset or the file, checked unchanged by
+    their SHA-256 (a record without one, from an older checkpoint, is trusted)."""
     if record.get("kind") == "mixture" and record.get("name"):
-        return mixture(record["name"])
+        try:
+            data = mixture(record["name"])
+        except (KeyError, ValueError) as error:
+            raise CheckpointError(f"checkpoint {path!r} was trained on mixture {record['name']!r}: {error}") from None
+        if "sha256" in record and data_record(data)["sha256"] != record["sha256"]:
+            raise CheckpointError(
+                f"mixture {record['name']!r} is not the one checkpoint {path!r} was trained on "
+                "(its means, covariances or weights have changed)"
+            )
+        return data
     if record.get("kind") == "points" and record.get("path"):
         data = load_points(record["path"])
         if data_record(data)["sha256"] != record["sha256"]:
@@ -81,16 +98,11 @@ def data_from_record(record: dict[str, Any], path: str) -> Any:
     raise CheckpointError(f"checkpoint {path!r} was trained on {describe_data(record)}; pass that data to resume")
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def save_checkpoint(gan: GAN, path: str | os.PathLike) -> None:
-    """Write ``gan`` to ``path`` atomically; ValueError if its state is not finite (nothing written)."""
+def save_checkpoint(gan: GAN, path: str | os.PathLike, *, force: bool = False) -> None:
+    """Write ``gan`` to ``path`` atomically; ValueError if its state is not finite (nothing written), or
+    if ``path`` holds a file that is not a tinygan checkpoint, unless ``force`` (the ``--force`` flag)."""
     path = os.fspath(path)
-    if os.path.exists(path) and not is_checkpoint(path):
+    if not force and os.path.exists(path) and not is_checkpoint(path):
         raise ValueError(f"{path!r} exists and is not a tinygan checkpoint; refusing to write over it")
     arrays = dict(gan.state_dict())
     for name, array in arrays.items():
@@ -102,20 +114,9 @@ def save_checkpoint(gan: GAN, path: str | os.PathLike) -> None:
     arrays["__seed__"] = np.array(str(gan.seed))  # text: a seed may exceed int64
     arrays["__history__"] = np.array(json.dumps(gan.history))
     arrays["__data__"] = np.array(json.dumps(data_record(gan.data)))
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; a checkpoint is an ordinary output
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    arrays["__backend__"] = np.array(get_backend().name)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    atomic_write(path, lambda file: np.savez(file, **arrays))
 
 
 def is_checkpoint(path: str | os.PathLike) -> bool:
@@ -151,7 +152,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 def checkpoint_info(path: str | os.PathLike) -> dict[str, Any]:
     """The checked headers of a checkpoint, without building a model: config (whose ``steps`` is the
-    run's total), seed, data (record, or None for old files), history, rng, step, and the raw entries."""
+    run's total), seed, data (record, or None for old files), backend (None for old files), history,
+    rng, step, and the raw entries."""
     path = os.fspath(path)
     entries = read_checkpoint(path)
     info = {
@@ -160,6 +162,7 @@ def checkpoint_info(path: str | os.PathLike) -> dict[str, Any]:
         "seed": _header(entries, "__seed__", path, _seed),
         "history": _header(entries, "__history__", path, _history) if "__history__" in entries else [],
         "data": _header(entries, "__data__", path, json.loads) if "__data__" in entries else None,
+        "backend": _header(entries, "__backend__", path, _backend) if "__backend__" in entries else None,
         "entries": entries,
     }
     if not isinstance(info["rng"], dict) or info["rng"].get("kind") not in ("numpy", "device"):
@@ -230,6 +233,25 @@ def _header(entries: dict[str, Any], name: str, path: str, parse: Any) -> Any:
         raise CheckpointError(f"checkpoint {path!r} has no field {name}") from None
     except (ValueError, TypeError) as error:
         raise CheckpointError(f"checkpoint {path!r} has a corrupt field {name} ({error})") from None
+
+
+def _backend(text: str) -> str:
+    from ..fast.backend import BACKEND_NAMES
+
+    if text not in BACKEND_NAMES:
+        raise ValueError(f"expected one of {BACKEND_NAMES}, got {text!r}")
+    return text
+
+
+def checkpoint_progress(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(step, total) of the run saved at ``path``, or None when it is not a readable tinygan checkpoint."""
+    if not is_checkpoint(path):
+        return None
+    try:
+        info = checkpoint_info(path)
+    except CheckpointError:
+        return None
+    return info["step"], info["config"].steps
 
 
 def _seed(text: str) -> int:

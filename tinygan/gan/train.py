@@ -7,6 +7,8 @@ when it fails. Healthy means more than finite: a GAN that blows up with too high
 often stays finite for thousands of steps while its losses climb to 1e3...1e36, so the losses,
 D's logits and the weights must also stay within bounds a working GAN never leaves (below).
 Checkpoints are written only from a healthy state, so the last one on disk is always good.
+The message names the cause the evidence points to (``likely_cause``): data far from unit scale,
+a large learning rate, or, at a modest learning rate, weights driven off by the data.
 
 Ctrl-C stops at the end of the current step; with a checkpoint path the run is saved there
 first, then ``TrainingInterrupted`` says where.
@@ -34,6 +36,11 @@ from .model import GAN
 LOSS_LIMIT = 100.0
 LOGIT_LIMIT = 1e3
 WEIGHT_LIMIT = 1e4
+# Layers initialised for inputs of size ~1 cope with a few orders of magnitude; beyond them the first
+# layer's outputs (and D's logits) start huge whatever the learning rate. An Adam step moves each
+# weight by about lr, so lr >= 1e-2 crosses a working GAN's weights (~0.1) within tens of steps.
+DATA_SCALE_LIMITS = (1e-2, 1e2)
+HIGH_LR = 1e-2
 
 
 class TrainingDiverged(RuntimeError):
@@ -88,6 +95,7 @@ def train(
     threads: int | None = None,
     callback: Callable[[GAN], None] | None = None,
     callback_every: int = 100,
+    checkpoint_force: bool = False,
 ) -> list[dict[str, float]]:
     """Train until ``gan.step == steps`` (counting steps already taken); returns history.
 
@@ -96,7 +104,8 @@ def train(
 
     ``threads`` caps the CPU threads while training: BLAS and Numba (see ``backend.limit_threads``).
     ``callback(gan)`` is called every ``callback_every`` steps (e.g. to capture animation frames);
-    it must not draw from ``gan.rng``, or the run would change.
+    it must not draw from ``gan.rng``, or the run would change. ``checkpoint_force``: the checkpoint may
+    replace a file that is not a tinygan checkpoint (``save_checkpoint(force=True)``; the ``--force`` flag).
     """
     if steps is None:
         steps = gan.config.steps
@@ -124,11 +133,15 @@ def train(
     evaluation = (real, z, labels)
 
     with limit_threads(threads):
-        _loop(gan, steps, log_every, checkpoint_path, checkpoint_every, progress, evaluation, callback, callback_every)
+        save = (
+            None if checkpoint_path is None else lambda: save_checkpoint(gan, checkpoint_path, force=checkpoint_force)
+        )
+        _loop(gan, steps, log_every, checkpoint_path, save, checkpoint_every, progress, evaluation, callback,
+              callback_every)  # fmt: skip
     return gan.history
 
 
-def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint_every: int, progress: bool,
+def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, save: Any, checkpoint_every: int, progress: bool,
           evaluation: tuple, callback: Any, callback_every: int) -> None:  # fmt: skip
     bar = None
     if progress:
@@ -150,7 +163,8 @@ def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint
                     value, logits = estimate_value(gan, *evaluation)
                 problem = health_problem(gan, losses, logits)
                 if problem is not None:
-                    raise TrainingDiverged(_diverged_message(gan, problem, checkpoint_path, saved_step))
+                    cause = likely_cause(gan.config.lr, evaluation[0] / gan.config.data_scale)
+                    raise TrainingDiverged(_diverged_message(gan, problem, cause, checkpoint_path, saved_step))
             if log_now:
                 record = {"step": gan.step, "d_loss": float(losses["d_loss"]), "g_loss": float(losses["g_loss"])}
                 record["value"] = value
@@ -160,7 +174,7 @@ def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint
                         d=f"{record['d_loss']:.3f}", g=f"{record['g_loss']:.3f}", V=f"{record['value']:.3f}"
                     )
             if save_now or (interrupted.is_set() and checkpoint_path is not None):
-                save_checkpoint(gan, checkpoint_path)
+                save()
                 saved_step = gan.step
             if interrupted.is_set():
                 raise TrainingInterrupted(gan.step, None if checkpoint_path is None else os.fspath(checkpoint_path))
@@ -174,8 +188,30 @@ def _loop(gan: GAN, steps: int, log_every: int, checkpoint_path: Any, checkpoint
             bar.close()
 
 
-def _diverged_message(gan: GAN, problem: str, checkpoint_path: Any, saved_step: int | None) -> str:
-    message = f"training diverged at step {gan.step}: {problem}; likely cause: learning rate {gan.config.lr:g} too high"
+def likely_cause(lr: float, real: np.ndarray) -> str:
+    """Why a run diverged, as the evidence says, in words. ``real``: a batch of the data as the networks
+    see it (divided by ``data_scale``). In this order: the data's root-mean-square size outside
+    ``DATA_SCALE_LIMITS`` (the layers expect values of size ~1) -> the data's scale; ``lr >= HIGH_LR``
+    -> the learning rate; otherwise (a modest learning rate, data of unit scale) -> the weights,
+    driven off by the data (outliers) or by a learning rate still too high for this run."""
+    size = float(np.sqrt(np.mean(np.square(real, dtype=np.float64))))
+    low, high = DATA_SCALE_LIMITS
+    if not low <= size <= high:
+        return (
+            f"the data's scale: its values are of size ~{size:.3g} (root mean square), far from the ~1 the "
+            "networks expect; standardise it (subtract the mean, divide by the standard deviation)"
+        )
+    if lr >= HIGH_LR:
+        return f"learning rate {lr:g} too high (working GANs use 1e-4 to 1e-3)"
+    peak = float(np.max(np.abs(real)))
+    return (
+        f"the weights grew out of bounds at a modest learning rate {lr:g}: look for outliers in the data "
+        f"(largest |x| {peak:.3g}, as the networks see it) or try a smaller learning rate"
+    )
+
+
+def _diverged_message(gan: GAN, problem: str, cause: str, checkpoint_path: Any, saved_step: int | None) -> str:
+    message = f"training diverged at step {gan.step}: {problem}; likely cause: {cause}"
     if checkpoint_path is None:
         return message
     if saved_step is not None:
