@@ -27,6 +27,13 @@ torch.utils.flop_counter's count of the torch reference's step, less the 2x2 sam
 "%peak" divides the achieved rate by a large float32 NumPy matmul measured in the same run.
 Numba compile time is measured in fresh subprocesses: ``import tinygan`` + first ``train_step``,
 once with an empty NUMBA_CACHE_DIR (cold) and once more with the same directory (cached).
+
+Every flag and path is checked before the first worker starts: a bad value, or a --json that cannot be
+written (a folder, a place that cannot be written, a --pool input, a file tinygan did not write unless
+``--force``), is one ``error:`` line naming the flag, exit status 2; a missing folder for --json is
+created. Exit status 1: a case that failed, or an implementation named in ``--impls`` that cannot run
+here (one ``failed:`` line each); left to the default list, an implementation that cannot run here
+(torch or JAX not installed, no GPU) is only reported as skipped.
 """
 
 from __future__ import annotations

@@ -31,7 +31,11 @@ width; pack2_rff_jbt samples the same runs with truncation. A
 shorter ``--steps`` also shortens the recipe's learning-rate schedule, so every run still decays.
 Writes into --out: results.json (every run and the summary), table.txt, table.md, samples.npz,
 samples.png (one seed per mixture x method) and runs/ (one file per finished run, for --resume;
-with --keep-models each trained GAN too, which benchmarks/redraw.py samples again).
+with --keep-models each trained GAN too, which benchmarks/redraw.py samples again). Every flag, the
+runs' configs and every output path are checked before the first run (one ``error:`` line naming the
+flag, exit 2); a file tinygan did not write is never overwritten without ``--force``. A run that raises
+is one ``failed:`` line and exit status 1, the other runs tabulated; a run that diverges is a result
+(it captures nothing), not a failure.
 """
 
 from __future__ import annotations
