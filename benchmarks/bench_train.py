@@ -27,6 +27,13 @@ torch.utils.flop_counter's count of the torch reference's step, less the 2x2 sam
 "%peak" divides the achieved rate by a large float32 NumPy matmul measured in the same run.
 Numba compile time is measured in fresh subprocesses: ``import tinygan`` + first ``train_step``,
 once with an empty NUMBA_CACHE_DIR (cold) and once more with the same directory (cached).
+
+Every flag and path is checked before the first worker starts: a bad value, or a --json that cannot be
+written (a folder, a place that cannot be written, a --pool input, a file tinygan did not write unless
+``--force``), is one ``error:`` line naming the flag, exit status 2; a missing folder for --json is
+created. Exit status 1: a case that failed, or an implementation named in ``--impls`` that cannot run
+here (one ``failed:`` line each); left to the default list, an implementation that cannot run here
+(torch or JAX not installed, no GPU) is only reported as skipped.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent
 MARK = "@@bench@@ "  # worker stdout lines carrying JSON start with this
@@ -622,11 +629,12 @@ POOL_CONFLICTS = ("configs", "recipes", "impls", "repeats", "seconds", "rounds",
 
 def load_pooled(paths: list[Path]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], Any, dict[str, Any]]:
     """(results, spec, peak_info, compile_times, machine) of earlier runs' JSON files, every (impl, case,
-    variant) keeping all their timed repeats (pool_rounds); the matmul peak is the best of the runs'."""
-    documents = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+    variant) keeping all their timed repeats (pool_rounds); the matmul peak is the best of the runs'.
+    A file that is not such a run, or runs of different cases: ValueError naming --pool."""
+    documents = [read_run(path) for path in paths]
     names = [[c["name"] for c in d["settings"]["cases"]] for d in documents]
     if any(n != names[0] for n in names):
-        raise SystemExit(f"--pool: the runs timed different cases: {names}")
+        raise ValueError(f"--pool: the runs timed different cases: {names}")
     results: dict[str, Any] = {}
     for document in documents:
         for impl, records in document["raw"].items():
@@ -639,6 +647,32 @@ def load_pooled(paths: list[Path]) -> tuple[dict[str, Any], dict[str, Any], dict
     peak_info = {spec["dtype"]: {"gflops": max(p for p in peaks if p), "n": 2048}} if any(peaks) else {}
     machine = documents[0]["machine"] | {"pooled_runs": len(documents)}
     return results, spec, peak_info, documents[0].get("numba_compile"), machine
+
+
+RUN_KEYS = {"settings": dict, "raw": dict, "machine": dict}
+
+
+def read_run(path: Path) -> dict[str, Any]:
+    """One earlier run's --json document, its shape checked: ValueError naming --pool and the file."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"--pool {path}: not a bench_train.py --json file ({describe_error(error)})") from None
+    shape_ok = isinstance(document, dict) and all(isinstance(document.get(k), t) for k, t in RUN_KEYS.items())
+    settings = document.get("settings", {}) if shape_ok else {}
+    if not shape_ok or not isinstance(settings.get("cases"), list) or "dtype" not in settings:
+        raise ValueError(f"--pool {path}: not a bench_train.py --json file (no settings, raw and machine)")
+    if not isinstance(document["machine"].get("matmul_peak_gflops"), dict):
+        raise ValueError(f"--pool {path}: not a bench_train.py --json file (no machine.matmul_peak_gflops)")
+    return document
+
+
+def describe_error(error: Exception) -> str:
+    """An exception in a few words: an OSError's strerror, else its first line."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def best_variant(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -709,163 +743,211 @@ def print_targets(rows: list[dict[str, Any]]) -> None:
         print(f"  {row['case']:>9}: " + ("; ".join(checks) or "no reference"))
 
 
-def main(argv: list[str] | None = None) -> int:
+# ----------------------------------------------------------------------------- the command line
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The flags, each value checked as it is parsed (one ``error:`` line naming the flag, exit 2)."""
     from tinygan.cli import OneLineParser, number  # here, not at the top: workers set their threads first
 
     parser = OneLineParser(description=__doc__.split("\n\n")[0])
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    parser.add_argument(
-        "--configs",
-        type=parse_configs,
-        default=list(DEFAULT_CONFIGS),
-        help="BATCHxHIDDEN list (default: 64x128,256x128,1024x128,4096x128,1024x512)",
-    )
-    parser.add_argument(
-        "--recipes",
-        type=parse_recipes,
-        default=None,
-        help="recipes to time as they train (default: two, ring8, grid25, digits; '' for none)",
-    )
-    parser.add_argument(
-        "--impls",
-        type=parse_impls,
-        default=list(IMPLS),
-        help=f"comma-separated subset of {', '.join(IMPLS)} (GPU ones skip without a GPU)",
-    )
-    parser.add_argument(
-        "--repeats", type=number(int, 0, "--repeats"), default=5, help="timed repeats per measurement (median)"
-    )
-    parser.add_argument(
-        "--seconds", type=number(float, 0.0, "--seconds"), default=1.0, help="approximate length of one repeat"
-    )
-    parser.add_argument(
-        "--rounds",
-        type=number(int, 1, "--rounds"),
-        default=1,
-        help="time every case this many times, case by case through every implementation (run_rounds), and "
-        "pool the repeats (steadier ratios on a machine whose speed drifts)",
-    )
-    parser.add_argument(
-        "--threads", type=number(int, 0, "--threads"), default=available, help="threads for every implementation"
-    )
+    parser.add_argument("--configs", type=parse_configs, default=list(DEFAULT_CONFIGS),
+                        help="BATCHxHIDDEN list (default: 64x128,256x128,1024x128,4096x128,1024x512)")  # fmt: skip
+    parser.add_argument("--recipes", type=parse_recipes, default=None,
+                        help="recipes to time as they train (default: all four; '' none)")  # fmt: skip
+    parser.add_argument("--impls", type=parse_impls, default=None,
+                        help=f"comma-separated subset of {', '.join(IMPLS)} (default: all; one that cannot run "
+                             "here is skipped, unless named here: then it is a failure)")  # fmt: skip
+    parser.add_argument("--repeats", type=number(int, 0, "--repeats"), default=5,
+                        help="timed repeats per measurement (median)")  # fmt: skip
+    parser.add_argument("--seconds", type=number(float, 0.0, "--seconds", at_most=MAX_SECONDS), default=1.0,
+                        help=f"approximate length of one repeat (at most {MAX_SECONDS:g})")  # fmt: skip
+    parser.add_argument("--rounds", type=number(int, 0, "--rounds"), default=1,
+                        help="time every case this many times, case by case through every implementation "
+                             "(run_rounds), and pool the repeats (steadier ratios on a machine whose speed "
+                             "drifts)")  # fmt: skip
+    parser.add_argument("--threads", type=number(int, 0, "--threads"), default=usable_cpus(),
+                        help="threads for every implementation (default: every usable CPU)")  # fmt: skip
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--json", type=Path, help="write records and machine facts to this file")
+    parser.add_argument("--force", action="store_true",
+                        help="allow --json to overwrite a file that tinygan did not write")  # fmt: skip
     parser.add_argument("--no-compile", action="store_true", help="skip the Numba compile-time measurement")
-    parser.add_argument(
-        "--pool",
-        nargs="+",
-        type=Path,
-        metavar="JSON",
-        help="run nothing: pool the repeats of earlier runs' --json files (the same cases) into one table",
-    )
+    parser.add_argument("--pool", nargs="+", type=Path, metavar="JSON",
+                        help="run nothing: pool the repeats of earlier runs' --json files (the same cases) into one "
+                             "table")  # fmt: skip
     parser.add_argument("--verbose", action="store_true", help="show the workers' stderr")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.worker:
-        run_worker(args.worker, json.loads(args.spec))
-        return 0
-    if args.repeats < 1 or args.seconds <= 0 or args.threads < 1:
-        parser.error("--repeats and --threads must be >= 1 and --seconds > 0")
-
     if args.pool:
-        chosen = [f"--{d.replace('_', '-')}" for d in POOL_CONFLICTS if getattr(args, d) != parser.get_default(d)]
+        chosen = [flag_of(d) for d in POOL_CONFLICTS if getattr(args, d) != parser.get_default(d)]
         if chosen:
             parser.error(f"argument --pool: not allowed with {', '.join(chosen)} (the pooled runs' settings are used)")
-        results, spec, peak_info, compile_times, machine = load_pooled(args.pool)
-        args.impls, args.dtype, args.rounds = [i for i in IMPLS if i in results], spec["dtype"], spec["rounds"]
-        args.threads, args.seconds, args.repeats = spec["threads"], spec["seconds"], spec["repeats"] * spec["rounds"]
-    else:
-        for name in SLOW_ENV:
-            if name in os.environ:
-                print(
-                    f"warning: {name}={os.environ[name]} is set; it slows NumPy's matmul on this kind of machine."
-                    " Run as: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_train.py",
-                    file=sys.stderr,
-                )
-        if args.threads > available:
-            print(f"warning: --threads {args.threads} > {available} usable CPUs (oversubscribed)", file=sys.stderr)
+    args.impls_named = args.impls is not None  # a named implementation that cannot run is a failure
+    if args.impls is None:
+        args.impls = list(IMPLS)
+    return args
 
-        spec = {
-            "cases": make_cases(args.configs, list(RECIPES) if args.recipes is None else args.recipes),
-            "dtype": args.dtype,
-            "seconds": args.seconds,
-            "repeats": args.repeats,
-            "threads": args.threads,
-        }
-        print(f"matmul peak (NumPy, {args.threads} threads) ...", file=sys.stderr, flush=True)
-        peak_runs = [call_worker("peak", spec, args.verbose).get("peak", {})]
 
-        results = run_rounds(args.impls, spec, args.rounds, args.verbose)
+MAX_SECONDS = 600.0  # one repeat; more is a typing error, not a benchmark
 
-        print("matmul peak again ...", file=sys.stderr, flush=True)
-        peak_runs.append(call_worker("peak", spec, args.verbose).get("peak", {}))
-        peak_info = max_peak(peak_runs)
 
-        compile_times = None
-        if "tinygan-numba" in args.impls and not args.no_compile and "skipped" not in results["tinygan-numba"]:
-            print("numba compile time (cold and cached cache dir) ...", file=sys.stderr, flush=True)
-            compile_times = numba_compile_times(*args.configs[0], args.threads) if args.configs else None
+def flag_of(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
 
-        machine = {
-            "cpu": cpu_model(),
-            "cpus_usable": available,
-            "threads": args.threads,
-            "platform": platform.platform(),
-            "versions": versions(),
-            "numpy_blas": peak_info.get("blas", []),
-            "matmul_peak_gflops": {k: v["gflops"] for k, v in peak_info.items() if k != "blas"},
-            "workers": {impl: r.get("info", {}) for impl, r in results.items()},
-            "slow_env_set": {name: os.environ[name] for name in SLOW_ENV if name in os.environ},
-        }
 
-    peak = peak_info.get(args.dtype, {}).get("gflops")
-    # ---- one row per (size, impl): a reference keeps its fastest variant
-    best = {impl: best_variant(result["records"]) for impl, result in results.items()}
+def usable_cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def check_memory(cases: list[dict[str, Any]]) -> None:
+    """Refuse a case whose training step would not fit in this machine's memory (ValueError naming the flag)."""
+    from tinygan.gan.memory import available_bytes, describe_bytes, training_bytes
+    from tinygan.gan.model import GANConfig
+
+    have = available_bytes()
+    for case in cases:
+        need = training_bytes(GANConfig.from_dict(case["config"]))
+        if need > have:
+            flag = "--recipes" if case["recipe"] else "--configs"
+            raise ValueError(f"{flag} {case['name']}: one training step needs about {describe_bytes(need)}, "
+                             f"more than the {describe_bytes(have)} of memory available")  # fmt: skip
+
+
+def output_plan(args: argparse.Namespace) -> Any:
+    """Every file this run reads (--pool) and writes (--json), checked before any work (ValueError naming
+    the flag): --json writable, not a folder, not one of the --pool inputs, not a file tinygan did not
+    write (unless --force)."""
+    from tinygan.outputs import OutputPlan
+
+    plan = OutputPlan(force=args.force)
+    for path in args.pool or []:
+        plan.input(str(path), "--pool")
+    if args.json:
+        plan.file(str(args.json), "--json")
+    plan.check()
+    return plan
+
+
+def plan_cases(args: argparse.Namespace) -> dict[str, Any]:
+    """The worker's spec: every case (shapes, then recipes) and the timing settings."""
+    cases = make_cases(args.configs, list(RECIPES) if args.recipes is None else args.recipes)
+    check_memory(cases)
+    return {"cases": cases, "dtype": args.dtype, "seconds": args.seconds, "repeats": args.repeats,
+            "threads": args.threads}  # fmt: skip
+
+
+class Measured(NamedTuple):
+    """What a run (or a pool of runs) measured."""
+
+    results: dict[str, dict[str, Any]]  # impl -> {"records": [...], "skipped"/"error": reason}
+    spec: dict[str, Any]  # the cases and the timing settings
+    peak_info: dict[str, Any]  # dtype -> {"gflops", "n"}, and "blas"
+    compile_times: dict[str, Any] | None
+    machine: dict[str, Any]
+
+
+def warn_about_environment(threads: int) -> None:
+    for name in SLOW_ENV:
+        if name in os.environ:
+            print(f"warning: {name}={os.environ[name]} is set; it slows NumPy's matmul on this kind of machine."
+                  " Run as: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_train.py",
+                  file=sys.stderr)  # fmt: skip
+    if threads > usable_cpus():
+        print(f"warning: --threads {threads} > {usable_cpus()} usable CPUs (oversubscribed)", file=sys.stderr)
+
+
+def timed_run(args: argparse.Namespace, spec: dict[str, Any]) -> Measured:
+    """Time every implementation on every case (run_rounds), between two matmul-peak measurements, then
+    the Numba compile time."""
+    warn_about_environment(args.threads)
+    print(f"matmul peak (NumPy, {args.threads} threads) ...", file=sys.stderr, flush=True)
+    peak_runs = [call_worker("peak", spec, args.verbose).get("peak", {})]
+    results = run_rounds(args.impls, spec, args.rounds, args.verbose)
+    print("matmul peak again ...", file=sys.stderr, flush=True)
+    peak_runs.append(call_worker("peak", spec, args.verbose).get("peak", {}))
+    peak_info = max_peak(peak_runs)
+    compile_times = None
+    if "tinygan-numba" in args.impls and not args.no_compile and "skipped" not in results["tinygan-numba"]:
+        print("numba compile time (cold and cached cache dir) ...", file=sys.stderr, flush=True)
+        compile_times = numba_compile_times(*args.configs[0], args.threads) if args.configs else None
+    machine = {
+        "cpu": cpu_model(),
+        "cpus_usable": usable_cpus(),
+        "threads": args.threads,
+        "platform": platform.platform(),
+        "versions": versions(),
+        "numpy_blas": peak_info.get("blas", []),
+        "matmul_peak_gflops": {k: v["gflops"] for k, v in peak_info.items() if k != "blas"},
+        "workers": {impl: r.get("info", {}) for impl, r in results.items()},
+        "slow_env_set": {name: os.environ[name] for name in SLOW_ENV if name in os.environ},
+    }
+    return Measured(results=results, spec=spec, peak_info=peak_info, compile_times=compile_times, machine=machine)
+
+
+def pooled_run(args: argparse.Namespace) -> Measured:
+    """The earlier runs of --pool as one; their settings replace the flags' defaults."""
+    results, spec, peak_info, compile_times, machine = load_pooled(args.pool)
+    args.impls, args.dtype, args.rounds = [i for i in IMPLS if i in results], spec["dtype"], spec["rounds"]
+    args.threads, args.seconds, args.repeats = spec["threads"], spec["seconds"], spec["repeats"] * spec["rounds"]
+    return Measured(results=results, spec=spec, peak_info=peak_info, compile_times=compile_times, machine=machine)
+
+
+def summary_rows(measured: Measured, impls: list[str]) -> list[dict[str, Any]]:
+    """One row per (case, implementation), a reference at its fastest variant, with the ratios to torch-eager
+    and jax-jit, GFLOP/s and a recipe's estimated full run."""
+    from tinygan.gan.model import GANConfig
+
+    best = {impl: best_variant(result["records"]) for impl, result in measured.results.items()}
     rows = []
-    for case in spec["cases"]:
-        from tinygan.gan.model import GANConfig
-
+    for case in measured.spec["cases"]:
         config = GANConfig.from_dict(case["config"])
         flops, name = config_flops(config), case["name"]
-        torch_rate = best.get("torch-eager", {}).get(name, {}).get("steps_per_s")
-        jax_rate = best.get("jax-jit", {}).get(name, {}).get("steps_per_s")
-        cuda_rate = best.get("torch-cuda", {}).get(name, {}).get("steps_per_s")
-        for impl in args.impls:
+        rate_of = {impl: best.get(impl, {}).get(name, {}).get("steps_per_s") for impl in IMPLS}
+        for impl in impls:
             record = best.get(impl, {}).get(name)
-            if record is None:
-                continue
-            row = dict(record)
-            if "error" not in row:
-                rate = row["steps_per_s"]
-                row["ms_per_step"] = 1000 / rate
-                row["gflop_per_s"] = flops * rate / 1e9
-                row["vs_torch"] = rate / torch_rate if torch_rate else None
-                row["vs_jax"] = rate / jax_rate if jax_rate else None
-                row["full_run_s"] = config.steps / rate if case["recipe"] else None
-                if impl == "tinygan-cupy" and cuda_rate:
-                    row["note"] = f"{rate / cuda_rate:.2f}x torch-cuda"
-            rows.append(row)
+            if record is not None:
+                rows.append(rated(dict(record), flops, config.steps if case["recipe"] else None, rate_of))
+    return rows
 
+
+def rated(row: dict[str, Any], flops: int, full_run_steps: int | None, rate_of: dict[str, Any]) -> dict[str, Any]:
+    """A record with its derived numbers: ms/step, GFLOP/s, x torch, x jax, full run seconds."""
+    if "error" in row:
+        return row
+    rate, torch_rate, jax_rate, cuda_rate = (row["steps_per_s"], rate_of["torch-eager"], rate_of["jax-jit"],
+                                             rate_of["torch-cuda"])  # fmt: skip
+    row["ms_per_step"] = 1000 / rate
+    row["gflop_per_s"] = flops * rate / 1e9
+    row["vs_torch"] = rate / torch_rate if torch_rate else None
+    row["vs_jax"] = rate / jax_rate if jax_rate else None
+    row["full_run_s"] = full_run_steps / rate if full_run_steps else None
+    if row["impl"] == "tinygan-cupy" and cuda_rate:
+        row["note"] = f"{rate / cuda_rate:.2f}x torch-cuda"
+    return row
+
+
+def print_report(args: argparse.Namespace, measured: Measured, rows: list[dict[str, Any]]) -> None:
+    """The header (machine, versions, BLAS, peak, settings), the table, the targets, the compile times."""
+    machine, peak_info = measured.machine, measured.peak_info
+    peak = peak_info.get(args.dtype, {}).get("gflops")
     print("\n== tinygan training-step benchmark" + (" (slowed by OPENBLAS_* env!)" if machine["slow_env_set"] else ""))
-    print(f"CPU: {machine['cpu']}; {available} usable CPUs; {args.threads} threads for every implementation")
+    print(
+        f"CPU: {machine['cpu']}; {machine['cpus_usable']} usable CPUs; {args.threads} threads for every implementation"
+    )
     print("versions: " + ", ".join(f"{k} {v}" for k, v in machine["versions"].items()))
     print(f"NumPy BLAS (threadpoolctl): {describe_blas(machine['numpy_blas'])}")
     for impl, info in machine["workers"].items():
-        if not info:
-            continue
-        extras = {k: v for k, v in info.items() if k not in ("blas", "threads")}
-        print(f"  {impl}: {describe_blas(info.get('blas', []))}" + (f"; {extras}" if extras else ""))
+        if info:
+            extras = {k: v for k, v in info.items() if k not in ("blas", "threads")}
+            print(f"  {impl}: {describe_blas(info.get('blas', []))}" + (f"; {extras}" if extras else ""))
     if peak:
         size = peak_info[args.dtype]["n"]
-        print(
-            f"matmul peak: {peak:.1f} GFLOP/s ({args.dtype} {size}x{size} NumPy matmul,"
-            " best of 7 before and 7 after the runs" + (", the best of the pooled runs" if args.pool else "") + ")"
-        )
+        print(f"matmul peak: {peak:.1f} GFLOP/s ({args.dtype} {size}x{size} NumPy matmul, best of 7 before and 7 "
+              "after the runs" + (", the best of the pooled runs" if args.pool else "") + ")")  # fmt: skip
     pooled = f" ({len(args.pool)} runs' repeats pooled)" if args.pool else ""
     print(f"dtype {args.dtype}; median of {args.repeats} repeats of ~{args.seconds:g} s after warm-up{pooled}")
     print("x torch / x jax: steps/s ratio to torch-eager / jax-jit (CPU); spread: (max-min)/median")
-    for impl, result in results.items():
+    for impl, result in measured.results.items():
         if "skipped" in result:
             print(f"skipped {impl}: {result['skipped']}")
         elif "error" in result and not result["records"]:
@@ -873,38 +955,100 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print_table(rows, peak)
     print_targets(rows)
-    if compile_times:
-        print(
-            f"\nNumba compile, `import tinygan` + first train_step (batch {compile_times['batch']}, "
-            f"hidden {compile_times['hidden']}), fresh subprocesses:"
-        )
-        for label in ("cold", "cached"):
-            t = compile_times[label]
-            if "error" in t:
-                print(f"  {label:6s}: FAILED {t['error']}")
-            else:
-                print(
-                    f"  {label:6s}: {t['total_s']:6.2f} s  (import {t['import_s']:.2f} s, first step "
-                    f"{t['first_step_s']:.2f} s; second step {1000 * t['second_step_s']:.2f} ms)"
-                )
+    print_compile_times(measured.compile_times)
 
+
+def print_compile_times(compile_times: dict[str, Any] | None) -> None:
+    if not compile_times:
+        return
+    print(f"\nNumba compile, `import tinygan` + first train_step (batch {compile_times['batch']}, "
+          f"hidden {compile_times['hidden']}), fresh subprocesses:")  # fmt: skip
+    for label in ("cold", "cached"):
+        t = compile_times[label]
+        if "error" in t:
+            print(f"  {label:6s}: FAILED {t['error']}")
+        else:
+            print(f"  {label:6s}: {t['total_s']:6.2f} s  (import {t['import_s']:.2f} s, first step "
+                  f"{t['first_step_s']:.2f} s; second step {1000 * t['second_step_s']:.2f} ms)")  # fmt: skip
+
+
+RECORD_KEYS = ("impl", "recipe", "case", "batch", "hidden", "dtype", "steps_per_s", "ms_per_step", "full_run_s")
+
+
+def json_document(args: argparse.Namespace, measured: Measured, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The --json file: the table's records, the machine, the compile times, what was skipped, the settings
+    and every raw record (what --pool reads back)."""
+    records = []
+    for row in rows:
+        if "error" not in row:
+            records.append({k: row[k] for k in RECORD_KEYS} | ({"variant": row["variant"]} if row["variant"] else {}))
+    results = measured.results
+    return {
+        "records": records,
+        "machine": measured.machine,
+        "numba_compile": measured.compile_times,
+        "skipped": {impl: r["skipped"] for impl, r in results.items() if "skipped" in r},
+        "settings": measured.spec | {"rounds": args.rounds},
+        "raw": {impl: r["records"] for impl, r in results.items()},
+    }
+
+
+def failures(measured: Measured, impls_named: bool) -> list[str]:
+    """One line per failure: a record or worker that errored, or an implementation named in --impls that
+    could not run here (one left to the default list is only skipped)."""
+    lines = []
+    for impl, result in measured.results.items():
+        if "skipped" in result:
+            if impls_named:
+                lines.append(f"{impl}: named in --impls but cannot run here: {result['skipped']}")
+            continue
+        errored = [r for r in result["records"] if "error" in r]
+        for record in errored:
+            lines.append(f"{impl} on {record['case']}: {first_line(record['error'])}")
+        if "error" in result and not errored:
+            lines.append(f"{impl}: {first_line(result['error'])}")
+    if measured.compile_times:
+        for label in ("cold", "cached"):
+            if "error" in measured.compile_times[label]:
+                lines.append(f"numba compile ({label}): {first_line(measured.compile_times[label]['error'])}")
+    return lines
+
+
+def first_line(text: str) -> str:
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    return " ".join(lines[:1] + ([f"... {lines[-1].strip()}"] if len(lines) > 1 else [])) or "(no message)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse and check every flag and path, time (or pool), print the table, write --json; exit 0, 1 when a
+    configuration failed (one line each on stderr), 2 for a refused flag (one line, before any work)."""
+    args = parse_args(argv)
+    if args.worker:
+        run_worker(args.worker, json.loads(args.spec))
+        return 0
+    try:
+        plan = output_plan(args)
+        measured = pooled_run(args) if args.pool else None
+        spec = None if args.pool else plan_cases(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if measured is None:
+        measured = timed_run(args, spec)
+    rows = summary_rows(measured, args.impls)
+    print_report(args, measured, rows)
     if args.json:
-        keys = ("impl", "recipe", "case", "batch", "hidden", "dtype", "steps_per_s", "ms_per_step", "full_run_s")
-        records = []
-        for row in rows:
-            if "error" not in row:
-                records.append({k: row[k] for k in keys} | ({"variant": row["variant"]} if row["variant"] else {}))
-        document = {
-            "records": records,
-            "machine": machine,
-            "numba_compile": compile_times,
-            "skipped": {impl: r["skipped"] for impl, r in results.items() if "skipped" in r},
-            "settings": spec | {"rounds": args.rounds},
-            "raw": {impl: r["records"] for impl, r in results.items()},
-        }
-        args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        from tinygan.outputs import write_json
+
+        document = json_document(args, measured, rows)
+        plan.start()
+        write_json(plan, str(args.json), document)
+        plan.finish()
         print(f"\nwrote {args.json}")
-    return 0
+    failed = failures(measured, args.impls_named)
+    for line in failed:
+        print(f"failed: {line}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

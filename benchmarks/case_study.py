@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -129,11 +130,77 @@ def _override(text: str) -> tuple[str, object]:
         return key.strip(), value
 
 
+def seed_list(text: str) -> list[int]:
+    """--seeds: comma-separated integers >= 0, e.g. 0,1,2 (repeats dropped)."""
+    try:
+        seeds = [int(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds takes comma-separated integers, got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"--seeds takes integers >= 0, got {text!r}")
+    return list(dict.fromkeys(seeds))
+
+
+DEMO_FLAGS_SET_HERE = ("--seed", "--resume", "--checkpoint", "--stop-after")  # a seed's run is one whole run
+
+
+def load_demo():
+    """demos/mixture.py as a module (its parser checks the flags passed on to it; its OUTPUTS)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("case_study_mixture_demo", ROOT / "demos" / "mixture.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    return demo
+
+
+def check_demo_flags(parser: argparse.ArgumentParser, extra: list[str]) -> None:
+    """The flags passed on to demos/mixture.py, checked by its own parser now (one line, exit 2), not in
+    the first seed's subprocess."""
+    for flag in DEMO_FLAGS_SET_HERE:
+        if any(item == flag or item.startswith(flag + "=") for item in extra):
+            parser.error(f"argument {flag}: not allowed here (case_study.py runs the demo once per --seeds seed)")
+    load_demo().parse_args([*extra, "--no-progress"])
+
+
+def check_recipe(overrides: dict) -> None:
+    """--set changes the recipe: refused now if GANConfig refuses it (ValueError naming --set)."""
+    import dataclasses
+
+    from tinygan.gan.recipes import recipe
+
+    try:
+        dataclasses.replace(recipe("two"), **overrides).validate()
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"--set: {error}") from None
+
+
+def output_plan(args: argparse.Namespace, in_process: bool) -> Any:
+    """The plan that writes --json, checked together with each seed's demo folder in --out (only checked
+    here: each demo run writes its folder through its own plan)."""
+    from tinygan.outputs import OutputPlan
+
+    everything, plan = OutputPlan(force=args.force), OutputPlan(force=args.force)
+    if not in_process:
+        names = getattr(load_demo(), "OUTPUTS", ())
+        for seed in args.seeds:
+            everything.folder(Path(args.out) / f"seed{seed}", names, "--out")
+    for each in (everything, plan):
+        each.file(args.json, "--json")
+        each.check()
+    return plan
+
+
 def run_seed(seed: int, out: Path, extra: list[str]) -> dict:
+    """One ordinary run of the demo for ``seed`` in a subprocess, into OUT/seedSEED; RuntimeError if it fails."""
     folder = out / f"seed{seed}"
     command = [sys.executable, str(ROOT / "demos" / "mixture.py"), "--seed", str(seed), "--out", str(folder)]
     start = time.perf_counter()
-    subprocess.run([*command, "--no-progress", *extra], check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run([*command, "--no-progress", *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True)  # fmt: skip
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise RuntimeError(f"demos/mixture.py exited with {done.returncode}: {lines[-1] if lines else ''}")
     wall = time.perf_counter() - start
     metrics = json.loads((folder / "metrics.json").read_text())
     return {"seed": seed, "wall_seconds": wall, "metrics": metrics, "checks": check(metrics),
@@ -169,29 +236,79 @@ def _verdict(checks: dict) -> str:
     return "yes" if all(checks.values()) else "NO: " + ", ".join(k for k, ok in checks.items() if not ok)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", default="0,1,2,3,4", help="comma-separated seeds")
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
+    """The case study's flags and, apart, the flags passed on to demos/mixture.py; all checked now."""
+    from tinygan.cli import OneLineParser, number
+
+    # no abbreviations: a demo flag such as --seed must not pass for --seeds
+    parser = OneLineParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    parser.add_argument("--seeds", type=seed_list, default=[0, 1, 2, 3, 4], help="comma-separated seeds")
     parser.add_argument("--out", default="runs/case_study", help="one folder per seed in here")
     parser.add_argument("--markdown", action="store_true", help="print the table as GitHub markdown")
     parser.add_argument("--json", metavar="PATH", help="write all rows as JSON")
-    parser.add_argument("--true-trials", type=int, default=0, help="also score the true sampler this many times")
+    parser.add_argument("--force", action="store_true",
+                        help="allow writing over files in --out or --json that tinygan did not write")  # fmt: skip
+    parser.add_argument("--true-trials", type=number(int, 0, "--true-trials", strict=False), default=0,
+                        help="also score the true sampler this many times")  # fmt: skip
     parser.add_argument("--in-process", action="store_true", help="train here (as --set does), no pictures")
-    parser.add_argument("--energy-draws", type=int, default=10,
+    parser.add_argument("--energy-draws", type=number(int, 0, "--energy-draws", strict=False), default=10,
                         help="draws for the averaged energy ratio of runs trained here (0: skip)")  # fmt: skip
     parser.add_argument("--set", dest="overrides", type=_override, action="append", default=[],
                         metavar="FIELD=VALUE", help="change the recipe (trains here, no pictures)")  # fmt: skip
     args, extra = parser.parse_known_args(argv)  # anything else goes to demos/mixture.py
-    if (args.overrides or args.in_process) and extra:
+    args.in_process = bool(args.overrides or args.in_process)
+    if args.in_process and extra:
         parser.error(f"--set trains in this process; demo arguments {extra} do not apply")
-    rows = []
-    for seed in (int(s) for s in args.seeds.split(",")):
-        if args.overrides or args.in_process:
-            rows.append(run_variant(seed, dict(args.overrides), args.energy_draws))
-        else:
-            rows.append(run_seed(seed, Path(args.out), extra))
+    if args.force and not args.in_process:
+        extra.append("--force")  # each seed's demo may then write over files that are not tinygan's too
+    if extra:
+        check_demo_flags(parser, extra)
+    return args, extra
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit 0 when every run passes the article's bar; 1 when one misses it or fails (one line each on
+    stderr); 2 for a refused flag or path (one line, before any run)."""
+    args, extra = parse_args(argv)
+    try:
+        if args.in_process:
+            check_recipe(dict(args.overrides))
+        plan = output_plan(args, args.in_process)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    rows, failed = [], []
+    for seed in args.seeds:
+        try:
+            if args.in_process:
+                rows.append(run_variant(seed, dict(args.overrides), args.energy_draws))
+            else:
+                rows.append(run_seed(seed, Path(args.out), extra))
+        except Exception as error:  # one failed seed must not hide the others
+            failed.append(f"seed {seed}: {type(error).__name__}: {(str(error).strip() or '-').splitlines()[0]}")
+            print(f"seed {seed}: FAILED", flush=True)
+            continue
         print(f"seed {seed}: {rows[-1]['wall_seconds']:.1f} s, checks {rows[-1]['checks']}", flush=True)
-    print(table(rows, args.markdown))
+    if rows:
+        report(rows, args.markdown)
+    truth = true_sampler(args.true_trials) if args.true_trials > 0 else None
+    if truth is not None:
+        fractions = ", ".join(f"{k} {100 * v:.0f}%" for k, v in truth["pass_fraction"].items())
+        print(f"true sampler, {truth['trials']} draws: passes {fractions}; energy ratio median "
+              f"{truth['energy_ratio_median']:.2f}, max {truth['energy_ratio_max']:.2f}")  # fmt: skip
+    if args.json:
+        from tinygan.outputs import write_json
+
+        write_json(plan, args.json, {"runs": rows, "true_sampler": truth, "failed": failed})
+        plan.finish()
+    for line in failed:
+        print(f"failed: {line}", file=sys.stderr)
+    return 0 if rows and not failed and all(all(r["checks"].values()) for r in rows) else 1
+
+
+def report(rows: list[dict], markdown: bool) -> None:
+    """The table, then how many seeds meet the faithful goal (with the averaged energy ratio too, if measured)."""
+    print(table(rows, markdown))
     passed = sum(all(r["faithful"].values()) for r in rows)
     if all("faithful_averaged" in r for r in rows):
         averaged = sum(all(r["faithful_averaged"].values()) for r in rows)
@@ -199,14 +316,6 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"faithful goal (energy <= 2x floor, weights 0.50 +- 0.03, stds in [0.9, 1.1]): {passed} of {len(rows)} seeds"
     )
-    truth = true_sampler(args.true_trials) if args.true_trials > 0 else None
-    if truth is not None:
-        fractions = ", ".join(f"{k} {100 * v:.0f}%" for k, v in truth["pass_fraction"].items())
-        print(f"true sampler, {truth['trials']} draws: passes {fractions}; energy ratio median "
-              f"{truth['energy_ratio_median']:.2f}, max {truth['energy_ratio_max']:.2f}")  # fmt: skip
-    if args.json:
-        Path(args.json).write_text(json.dumps({"runs": rows, "true_sampler": truth}, indent=1))
-    return 0 if all(all(r["checks"].values()) for r in rows) else 1
 
 
 if __name__ == "__main__":

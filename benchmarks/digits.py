@@ -13,12 +13,14 @@ once. Writes every run's numbers to --json and prints the table of docs/digits.m
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import sys
 import time
+from typing import Any
 
 import numpy as np
+
+from tinygan.outputs import write_json
 
 # measure -> (label, goal test, goal text); the goal tests take one run's result
 GOALS = {
@@ -48,7 +50,47 @@ def parse_args(argv: list[str] | None):
                    help="change a GANConfig field of both recipes, e.g. --set batch_size=64 (repeatable)")  # fmt: skip
     p.add_argument("--threads", type=number(int, 0, "--threads"), help="CPU threads (default: all)")
     p.add_argument("--json", default="bench_digits.json", help="where to write every run (default bench_digits.json)")
-    return p.parse_args(argv)
+    p.add_argument("--force", action="store_true", help="allow --json to overwrite a file tinygan did not write")
+    args = p.parse_args(argv)
+    args.seeds, args.kinds = list(dict.fromkeys(args.seeds)), list(dict.fromkeys(args.kinds))
+    return args
+
+
+RECIPE_OF = {"unconditional": "digits", "conditional": "digits-conditional"}
+
+
+def run_config(kind: str, settings: dict) -> Any:
+    """The recipe of ``kind`` changed by ``settings`` (--set, --steps), validated: ValueError naming --set."""
+    from tinygan.gan.recipes import recipe
+
+    try:
+        config = dataclasses.replace(recipe(RECIPE_OF[kind]), **settings)
+        config.validate()
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"--set: {error}") from None
+    return config
+
+
+def prepare(args) -> Any:
+    """Before any training: both recipes with the settings, their memory, --json's path. Returns the checked
+    output plan (ValueError naming the flag)."""
+    from tinygan.gan.memory import available_bytes, describe_bytes, training_bytes
+    from tinygan.outputs import OutputPlan
+
+    for kind in args.kinds:
+        config = run_config(kind, settings_of(args))
+        need, have = training_bytes(config), available_bytes()
+        if need > have:
+            raise ValueError(f"--set: a {kind} run needs about {describe_bytes(need)}, more than the "
+                             f"{describe_bytes(have)} of memory available")  # fmt: skip
+    plan = OutputPlan(force=args.force)
+    plan.file(args.json, "--json")
+    plan.check()
+    return plan
+
+
+def settings_of(args) -> dict:
+    return dict(args.set) | ({"steps": args.steps} if args.steps else {})
 
 
 def config_setting(text: str) -> tuple[str, object]:
@@ -78,11 +120,9 @@ def run_one(kind: str, seed: int, settings: dict, threads: int, split, classifie
     from tinygan.evaluation.digits import digits_data
     from tinygan.evaluation.image_metrics import evaluate_images
     from tinygan.gan.model import GAN
-    from tinygan.gan.recipes import recipe
     from tinygan.gan.train import train
 
-    config = recipe("digits-conditional" if kind == "conditional" else "digits")
-    config = dataclasses.replace(config, **settings)
+    config = run_config(kind, settings)
     gan = GAN(digits_data(split), config, seed=seed)
     start = time.perf_counter()
     train(gan, config.steps, progress=False, threads=threads, log_every=config.steps)
@@ -137,34 +177,50 @@ def table(runs: list[dict], kinds: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit 0; 1 when a run failed (one line each on stderr); 2 for a refused flag (one line, before any work)."""
     args = parse_args(argv)
     try:
-        return run(args)
-    except (ValueError, TypeError) as error:  # e.g. a --set value GANConfig refuses
+        plan = prepare(args)
+    except ValueError as error:  # e.g. a --set value GANConfig refuses
         print(f"error: {error}", file=sys.stderr)
         return 2
+    return run(args, plan)
 
 
-def run(args) -> int:
-    from tqdm import tqdm
-
+def judge() -> tuple[Any, Any]:
+    """(the digits' split, the classifier trained once on its train part) that every run is measured with."""
     from tinygan.evaluation.classifier import train_digit_classifier
     from tinygan.evaluation.digits import digits_split
 
     split = digits_split()
-    classifier = train_digit_classifier(split.train_x, split.train_y)
-    settings = dict(args.set) | ({"steps": args.steps} if args.steps else {})
-    runs = []
+    return split, train_digit_classifier(split.train_x, split.train_y)
+
+
+def run(args, plan) -> int:
+    """Every (kind, seed) run, --json rewritten after each; exit 1 if one failed (one line each on stderr)."""
+    from tqdm import tqdm
+
+    split, classifier = judge()
+    settings = settings_of(args)
+    runs, failed = [], []
     jobs = [(kind, seed) for kind in args.kinds for seed in args.seeds]
+    plan.start()
     for kind, seed in tqdm(jobs, desc="digits runs", unit="run"):
-        runs.append(run_one(kind, seed, settings, args.threads, split, classifier))
-        with open(args.json, "w", encoding="utf-8") as f:  # after every run: a long benchmark keeps its progress
-            json.dump(runs, f, indent=1)
-    print(table(runs, args.kinds))
+        try:
+            runs.append(run_one(kind, seed, settings, args.threads, split, classifier))
+        except Exception as error:  # one failed run must not stop the others
+            failed.append(f"{kind} seed {seed}: {type(error).__name__}: {(str(error).strip() or '-').splitlines()[0]}")
+            continue
+        write_json(plan, args.json, runs)  # after every run: a long benchmark keeps its progress
+    plan.finish()
+    if runs:
+        print(table(runs, [kind for kind in args.kinds if any(r["kind"] == kind for r in runs)]))
     if settings:
         print(f"(recipes changed by {settings})")
-    print(f"wrote {len(runs)} runs to {args.json}")
-    return 0
+    print(f"wrote {len(runs)} runs to {args.json}" if runs else "no run finished; nothing written")
+    for line in failed:
+        print(f"failed: {line}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

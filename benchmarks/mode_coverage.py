@@ -31,7 +31,11 @@ width; pack2_rff_jbt samples the same runs with truncation. A
 shorter ``--steps`` also shortens the recipe's learning-rate schedule, so every run still decays.
 Writes into --out: results.json (every run and the summary), table.txt, table.md, samples.npz,
 samples.png (one seed per mixture x method) and runs/ (one file per finished run, for --resume;
-with --keep-models each trained GAN too, which benchmarks/redraw.py samples again).
+with --keep-models each trained GAN too, which benchmarks/redraw.py samples again). Every flag, the
+runs' configs and every output path are checked before the first run (one ``error:`` line naming the
+flag, exit 2); a file tinygan did not write is never overwritten without ``--force``. A run that raises
+is one ``failed:`` line and exit status 1, the other runs tabulated; a run that diverges is a result
+(it captures nothing), not a failure.
 """
 
 from __future__ import annotations
@@ -45,11 +49,12 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 
-from tinygan.cli import OneLineParser
+from tinygan.cli import OneLineParser, number
+from tinygan.outputs import json_safe
 
 MIXTURES = ("ring8", "grid25")
 
@@ -286,6 +291,20 @@ def is_faithful(record: dict[str, Any], truncated: bool = False) -> bool:
     )
 
 
+def attempt(spec: RunSpec) -> dict[str, Any]:
+    """``run_one(spec)``, or, if it raised, a record of the run with its "error" (one line): one failing run
+    must not stop the others of a sweep."""
+    try:
+        return run_one(spec)
+    except Exception as error:  # reported as a failed run; the sweep goes on
+        return {"mixture": spec.mixture, "method": spec.method, "seed": spec.seed, "error": first_line(error)}
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+
+
 def _init_worker(backend: str | None) -> None:
     """Worker processes: one Numba thread each (run_one's train(threads=1) keeps BLAS to one thread too),
     so that two workers on two cores do not fight over them."""
@@ -321,12 +340,12 @@ def execute(
             _execute_on_dask(specs, scheduler, finish)
     elif jobs == 1 or len(specs) <= 1:
         for spec in specs:
-            finish(run_one(spec))
+            finish(attempt(spec))
     else:
         backend = specs[0].backend
         with ProcessPoolExecutor(max_workers=min(jobs, len(specs)), initializer=_init_worker,
                                  initargs=(backend,)) as pool:  # fmt: skip
-            futures = [pool.submit(run_one, spec) for spec in specs]
+            futures = [pool.submit(attempt, spec) for spec in specs]
             try:
                 for future in as_completed(futures):
                     finish(future.result())
@@ -345,7 +364,7 @@ def _execute_on_dask(specs: Sequence[RunSpec], scheduler: str, finish: Callable[
     except ImportError:
         raise ValueError('--scheduler needs dask.distributed: pip install -e ".[sweep]"') from None
     with Client(scheduler, timeout=DASK_CONNECT_TIMEOUT) as client:  # OSError (a TimeoutError) if nobody listens there
-        futures = [client.submit(run_one, spec, pure=False) for spec in specs]  # a task per run
+        futures = [client.submit(attempt, spec, pure=False) for spec in specs]  # a task per run
         try:
             for future in dask_completed(futures):
                 finish(future.result())
@@ -566,7 +585,7 @@ def table_note() -> str:
 
 
 # ----------------------------------------------------------------------------- the picture
-def plot_samples(records: Sequence[dict], path: str | os.PathLike, seed: int) -> None:
+def plot_samples(records: Sequence[dict], path: str | os.PathLike | IO[bytes], seed: int) -> None:
     """Scatter of the generated points, one panel per mixture x method for one seed, real modes marked."""
     from matplotlib.figure import Figure
 
@@ -605,23 +624,10 @@ def plot_samples(records: Sequence[dict], path: str | os.PathLike, seed: int) ->
                 fontsize=8,
             )
     fig.suptitle(f"generated samples ({N_SAMPLES} per panel, seed {seed}); red circles: real modes", fontsize=10)
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, format="png")
 
 
 # ----------------------------------------------------------------------------- the command line
-def _positive_int(name: str) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {text!r}")
-        return value
-
-    return parse
-
-
 def _choices(name: str, allowed: Sequence[str]) -> Callable[[str], list[str]]:
     def parse(text: str) -> list[str]:
         items = [item.strip() for item in text.split(",") if item.strip()]
@@ -661,11 +667,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--methods", type=_choices("--methods", tuple(METHODS)), default=list(METHODS),
                    help=f"comma list of {','.join(METHODS)} (default: all)")  # fmt: skip
     seeds = p.add_mutually_exclusive_group()
-    seeds.add_argument("--seeds", type=_positive_int("--seeds"), default=10, help="seeds 0..N-1 (default 10)")
+    seeds.add_argument("--seeds", type=number(int, 0, "--seeds"), default=10, help="seeds 0..N-1 (default 10)")
     seeds.add_argument("--seed-list", type=_seed_list, help="explicit seeds, e.g. 0,1,2")
-    p.add_argument("--steps", type=_positive_int("--steps"),
+    p.add_argument("--steps", type=number(int, 0, "--steps"),
                    help="G steps per run (default: the recipe's total; the schedule spans the run)")  # fmt: skip
-    p.add_argument("--jobs", type=_positive_int("--jobs"), default=1,
+    p.add_argument("--jobs", type=number(int, 0, "--jobs"), default=1,
                    help="runs in parallel, one process and one BLAS thread each (default 1)")  # fmt: skip
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="submit the runs to this Dask scheduler (e.g. tcp://host:8786) instead of local processes; "
@@ -679,8 +685,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--json", metavar="PATH", help="results JSON (default OUT/results.json)")
     p.add_argument("--png", metavar="PATH", help="sample scatter grid (default OUT/samples.png)")
     p.add_argument("--no-png", action="store_true", help="skip the picture")
-    p.add_argument("--png-seed", type=int, help="seed shown in the picture (default: the first seed)")
-    p.add_argument("--true-trials", type=_positive_int("--true-trials"), default=500,
+    p.add_argument(
+        "--png-seed",
+        type=number(int, 0, "--png-seed", strict=False),
+        help="seed shown in the picture (default: the first seed)",
+    )
+    p.add_argument("--true-trials", type=number(int, 0, "--true-trials"), default=500,
                    help="draws of 2500 points for the true-sampler row (default 500)")  # fmt: skip
     p.add_argument(
         "--resume", action="store_true", help="reuse runs in OUT/runs with the same config, steps and backend"
@@ -689,27 +699,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="also write each trained GAN as OUT/runs/KEY.model.npz, a tinygan checkpoint")  # fmt: skip
     p.add_argument("--markdown", action="store_true", help="print the table as GitHub markdown")
     p.add_argument("--per-seed", action="store_true", help="also print one row per run")
+    p.add_argument("--force", action="store_true",
+                   help="allow writing over files in --out, --json or --png that tinygan did not write")  # fmt: skip
     args = p.parse_args(argv)
     args.seeds = args.seed_list if args.seed_list is not None else list(range(args.seeds))
     args.overrides = dict(args.overrides)
     if args.png_seed is None:
         args.png_seed = args.seeds[0]
     elif args.png_seed not in args.seeds:
-        p.error(f"--png-seed {args.png_seed} is not among the seeds {args.seeds}")
+        p.error(f"argument --png-seed: {args.png_seed} is not among the seeds {args.seeds}")
+    if args.no_png and args.png:
+        p.error("argument --png: not allowed with --no-png")
+    if args.scheduler is not None and args.jobs != 1:
+        p.error("argument --jobs: not allowed with --scheduler (the cluster's workers run the runs)")
     return args
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN -> None (JSON has no NaN), numpy scalars -> Python numbers, recursively."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _duration(seconds: float) -> str:
@@ -736,60 +739,164 @@ def progress_line(record: dict, done: int, total: int, elapsed: float, note: str
 
 
 def _load_finished(runs_dir: str, spec: RunSpec) -> dict | None:
-    """A finished run saved by an earlier invocation with the same config, steps and backend, else None."""
+    """A finished run saved by an earlier invocation with the same config, steps and backend, else None
+    (also when its files cannot be read: that run is trained again)."""
     meta, points = os.path.join(runs_dir, f"{spec.key}.json"), os.path.join(runs_dir, f"{spec.key}.npy")
     if not (os.path.isfile(meta) and os.path.isfile(points)):
         return None
-    with open(meta, encoding="utf-8") as f:
-        record = json.load(f)
-    same = (record.get("config"), record.get("steps"), record.get("backend"))
-    if same != (_json_safe(spec.config), spec.steps, spec.backend):
+    try:
+        with open(meta, encoding="utf-8") as f:
+            record = json.load(f)
+        same = (record.get("config"), record.get("steps"), record.get("backend"))
+        if same != (json_safe(spec.config), spec.steps, spec.backend):
+            return None
+        record["samples"] = np.load(points, allow_pickle=False)
+    except (OSError, ValueError, AttributeError):  # unreadable, not JSON, not a record, not an array
         return None
-    record["samples"] = np.load(points)
+    if record["samples"].shape != (N_SAMPLES, 2):
+        return None
     return record
 
 
-def _save_finished(runs_dir: str, record: dict) -> None:
+def _save_finished(runs_dir: str, record: dict, plan: Any) -> None:
+    """A finished run's files in OUT/runs (what --resume reads back), each written whole or not at all."""
+    from tinygan.outputs import write_json
+
     key = run_key(record)
-    np.save(os.path.join(runs_dir, f"{key}.npy"), record["samples"])
-    if "model" in record:  # written whole, then renamed: a reader never sees half a checkpoint
-        with open(os.path.join(runs_dir, f"{key}.model.npz.tmp"), "wb") as f:
-            f.write(record.pop("model"))
-        os.replace(os.path.join(runs_dir, f"{key}.model.npz.tmp"), os.path.join(runs_dir, f"{key}.model.npz"))
-    body = _json_safe({k: v for k, v in record.items() if k != "samples"})
-    tmp = os.path.join(runs_dir, f"{key}.json.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(body, f)
-    os.replace(tmp, os.path.join(runs_dir, f"{key}.json"))
+    plan.write(os.path.join(runs_dir, f"{key}.npy"), lambda f: np.save(f, record["samples"]))
+    if "model" in record:
+        model = record.pop("model")
+        plan.write(os.path.join(runs_dir, f"{key}.model.npz"), lambda f: f.write(model))
+    write_json(plan, os.path.join(runs_dir, f"{key}.json"), {k: v for k, v in record.items() if k != "samples"})
 
 
-def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
-    """Train (or reuse) every run, print a line per run; returns {"runs", "summary", "true_sampler", ...}."""
+def is_run_file(path: str) -> bool:
+    """Whether ``path`` in OUT/runs is a finished run's file (written before the output layer kept a manifest):
+    a run record (JSON with mixture, method and seed), its samples (.npy beside such a record), or a
+    tinygan checkpoint."""
+    from tinygan.gan.checkpoint import is_checkpoint
+
+    if path.endswith(".model.npz"):
+        return is_checkpoint(path)
+    record = path.removesuffix(".npy") + ".json" if path.endswith(".npy") else path
+    try:
+        with open(record, encoding="utf-8") as f:
+            body = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(body, dict) and {"mixture", "method", "seed"} <= set(body)
+
+
+class Prepared(NamedTuple):
+    """What a run of the benchmark does, decided and checked before any work."""
+
+    backend: str
+    specs: list[RunSpec]  # every run to report
+    reused: dict[str, dict]  # key -> a finished run read back from OUT/runs (--resume, --report-only)
+    plan: Any  # tinygan.outputs.OutputPlan, checked
+
+    @property
+    def todo(self) -> list[RunSpec]:
+        return [spec for spec in self.specs if spec.key not in self.reused]
+
+
+def prepare(args: argparse.Namespace) -> Prepared:
+    """Check every flag and path before any training (ValueError naming the flag): the backend, the runs'
+    configs (--set, --methods), their memory, what --resume or --report-only finds, and the outputs."""
     from tinygan import get_backend, set_backend
+    from tinygan.fast.backend import BackendUnavailableError
 
-    if args.backend:
-        set_backend(args.backend)
+    try:
+        if args.backend:
+            set_backend(args.backend)
+    except BackendUnavailableError as error:
+        raise ValueError(f"--backend {args.backend}: {error}") from None
     backend = get_backend().name
-    specs = make_specs(args.mixtures, args.methods, args.seeds, args.steps, args.overrides, backend, args.keep_models)
-    runs_dir = os.path.join(args.out, "runs")
-    os.makedirs(runs_dir, exist_ok=True)
-    reused = {}
-    if args.resume or args.report_only:
-        for spec in specs:
-            record = _load_finished(runs_dir, spec)
-            if record is not None:
-                reused[spec.key] = record
-    todo = [spec for spec in specs if spec.key not in reused]
+    try:
+        specs = make_specs(args.mixtures, args.methods, args.seeds, args.steps, args.overrides, backend,
+                           args.keep_models)  # fmt: skip
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"--set: {error}") from None
+    check_memory(specs)
+    if args.scheduler is not None:
+        try:
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            raise ValueError('--scheduler needs dask.distributed: pip install -e ".[sweep]"') from None
+    reused = finished_runs(args, specs)
     if args.report_only:  # tabulate what is finished; leave the rest untrained
         if not reused:
-            raise ValueError(f"--report-only: no finished runs in {runs_dir} match these settings")
-        if todo:
-            print(f"--report-only: {len(todo)} of {len(specs)} runs not finished, left out", flush=True)
-        specs, todo = [spec for spec in specs if spec.key in reused], []
+            raise ValueError(f"--report-only: no finished runs in {runs_folder(args)} match these settings")
+        left_out = len(specs) - len(reused)
+        if left_out:
+            print(f"--report-only: {left_out} of {len(specs)} runs not finished, left out", flush=True)
+        specs = [spec for spec in specs if spec.key in reused]
+    todo = [spec for spec in specs if spec.key not in reused]
+    return Prepared(backend, specs, reused, output_plan(args, todo))
+
+
+def check_memory(specs: Sequence[RunSpec]) -> None:
+    """Refuse runs whose training would not fit in this machine's memory, naming --set."""
+    from tinygan.gan.memory import available_bytes, describe_bytes, training_bytes
+    from tinygan.gan.model import GANConfig
+
+    have = available_bytes()
+    for spec in specs[: len(METHODS) * len(MIXTURES)]:  # one seed's runs: the others share their configs
+        need = training_bytes(GANConfig.from_dict(spec.config))
+        if need > have:
+            raise ValueError(f"--set: a {spec.mixture} {spec.method} run needs about {describe_bytes(need)}, "
+                             f"more than the {describe_bytes(have)} of memory available")  # fmt: skip
+
+
+def runs_folder(args: argparse.Namespace) -> str:
+    return os.path.join(args.out, "runs")
+
+
+def finished_runs(args: argparse.Namespace, specs: Sequence[RunSpec]) -> dict[str, dict]:
+    """With --resume or --report-only, the runs already finished in OUT/runs with these settings."""
+    if not (args.resume or args.report_only) or not os.path.isdir(runs_folder(args)):
+        return {}
+    found = {spec.key: _load_finished(runs_folder(args), spec) for spec in specs}
+    return {key: record for key, record in found.items() if record is not None}
+
+
+def output_names(args: argparse.Namespace) -> list[str]:
+    """The files written into --out (those that --json or --png do not send elsewhere)."""
+    names = ["table.txt", "table.md", "samples.npz"]
+    if not args.json:
+        names.append("results.json")
+    if not args.no_png and not args.png:
+        names.append("samples.png")
+    return names
+
+
+def output_plan(args: argparse.Namespace, todo: Sequence[RunSpec]) -> Any:
+    """Every file the benchmark writes, checked before any work: --out (its tables and samples), the runs
+    to train in OUT/runs, --json and --png. OUT/runs keeps every finished run for --resume: its files are
+    single files (a later run never clears them), tinygan's by the manifest there or by is_run_file."""
+    from tinygan.outputs import OutputPlan
+
+    plan = OutputPlan(force=args.force)
+    plan.folder(args.out, output_names(args), "--out")
+    for spec in todo:
+        for ext in ("json", "npy", "model.npz") if spec.keep_model else ("json", "npy"):
+            plan.file(os.path.join(runs_folder(args), f"{spec.key}.{ext}"), "--out", ours=is_run_file)
+    if args.json:
+        plan.file(args.json, "--json")
+    if args.png and not args.no_png:
+        plan.file(args.png, "--png")
+    plan.check()
+    return plan
+
+
+def run_benchmark(args: argparse.Namespace, prepared: Prepared) -> dict[str, Any]:
+    """Train (or reuse) every run, print a line per run; returns {"runs", "summary", "true_sampler", ...}
+    and "failed": one line per run that raised (it is left out of the tables)."""
+    specs, reused, todo, runs_dir = prepared.specs, prepared.reused, prepared.todo, runs_folder(args)
     steps = sorted({spec.steps for spec in specs})
     print(
         f"mode coverage: {len(args.mixtures)} mixture(s) x {len(args.methods)} method(s) x {len(args.seeds)} seed(s)"
-        f" = {len(specs)} runs of {'/'.join(map(str, steps))} steps; backend {backend}, "
+        f" = {len(specs)} runs of {'/'.join(map(str, steps))} steps; backend {prepared.backend}, "
         + (f"Dask scheduler {args.scheduler}" if args.scheduler else f"{args.jobs} job(s)")
         + (f"; reusing {len(reused)} finished run(s) from {runs_dir}" if reused else ""),
         flush=True,
@@ -799,24 +906,28 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     def on_done(record: dict) -> None:
         nonlocal done
         done += 1
-        _save_finished(runs_dir, record)
+        if "error" in record:
+            print(f"[{done}/{len(todo)}] {run_key(record)} FAILED: {record['error']}", flush=True)
+            return
+        _save_finished(runs_dir, record, prepared.plan)
         print(progress_line(record, done, len(todo), time.perf_counter() - start), flush=True)
 
-    fresh = {}
-    for record in execute(todo, args.jobs, on_done, scheduler=args.scheduler):
-        fresh[run_key(record)] = record
+    fresh = {run_key(record): record for record in execute(todo, args.jobs, on_done, scheduler=args.scheduler)}
+    failed = [f"{key}: {record['error']}" for key, record in fresh.items() if "error" in record]
     records = [reused.get(spec.key) or fresh[spec.key] for spec in specs]
+    records = [record for record in records if "error" not in record]
     true_rows = {m: true_sampler(m, args.true_trials) for m in args.mixtures}
     return {
         "benchmark": "mode_coverage",
         "n_samples": N_SAMPLES,
         "goal_hq": GOAL_HQ,
-        "backend": backend,
+        "backend": prepared.backend,
         "mixtures": list(args.mixtures),
         "methods": list(args.methods),
         "seeds": list(args.seeds),
         "overrides": args.overrides,
         "runs": records,
+        "failed": failed,
         "summary": summarise(records),
         "true_sampler": true_rows,
         "published": [
@@ -831,51 +942,57 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def write_outputs(result: dict[str, Any], args: argparse.Namespace) -> list[str]:
-    """results.json, table.txt, table.md, samples.npz and the picture; returns the paths written."""
-    os.makedirs(args.out, exist_ok=True)
+def write_outputs(result: dict[str, Any], args: argparse.Namespace, plan: Any) -> list[str]:
+    """results.json (or --json), table.txt, table.md, samples.npz and the picture (or --png), through the
+    output plan; returns the paths written."""
+    from tinygan.outputs import write_json
+
     rows = table_rows(result["summary"], result["true_sampler"], result["mixtures"])
     written = []
-    json_path = args.json or os.path.join(args.out, "results.json")
     body = dict(result, runs=[{k: v for k, v in r.items() if k != "samples"} for r in result["runs"]])
-    with open(json_path, "w", encoding="utf-8") as f:
-        json.dump(_json_safe(body), f, indent=1)
-    written.append(json_path)
+    write_json(plan, args.json or "results.json", body)
+    written.append(plan.path(args.json or "results.json"))
     for name, markdown in (("table.txt", False), ("table.md", True)):
-        path = os.path.join(args.out, name)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(format_table(rows, markdown) + "\n\n" + table_note() + "\n")
-        written.append(path)
-    npz = os.path.join(args.out, "samples.npz")
-    np.savez_compressed(npz, **{f"{r['mixture']}_{r['method']}_s{r['seed']}": r["samples"] for r in result["runs"]})
-    written.append(npz)
-    if not args.no_png:
-        png = args.png or os.path.join(args.out, "samples.png")
-        plot_samples(result["runs"], png, args.png_seed)
-        written.append(png)
+        table = format_table(rows, markdown) + "\n\n" + table_note() + "\n"
+        written.append(plan.write(name, lambda f, table=table: f.write(table.encode())))
+    arrays = {run_key(r): r["samples"] for r in result["runs"]}
+    written.append(plan.write("samples.npz", lambda f: np.savez_compressed(f, **arrays)))
+    if not args.no_png and any(r["seed"] == args.png_seed for r in result["runs"]):
+        written.append(plan.write(args.png or "samples.png", lambda f: plot_samples(result["runs"], f, args.png_seed)))
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit 0; 1 when a run failed (one line each on stderr, the others tabulated); 2 for a refused flag or
+    path (one line, before any training) or an unreachable --scheduler."""
     args = parse_args(argv)
-    from tinygan.fast.backend import BackendUnavailableError
-
     try:
-        result = run_benchmark(args)
-        written = write_outputs(result, args)
-    except (ValueError, TypeError, BackendUnavailableError, OSError) as error:
+        prepared = prepare(args)
+    except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    rows = table_rows(result["summary"], result["true_sampler"], result["mixtures"])
-    print()
-    print(format_table(rows, markdown=args.markdown))
-    print()
-    print(table_note())
+    prepared.plan.start()
+    try:
+        result = run_benchmark(args, prepared)
+    except OSError as error:
+        if args.scheduler is None:
+            raise
+        print(f"error: --scheduler {args.scheduler}: {first_line(error)}", file=sys.stderr)  # nobody answers there
+        return 2
+    written = write_outputs(result, args, prepared.plan)
+    prepared.plan.finish()
+    if result["runs"]:
+        print()
+        print(format_table(table_rows(result["summary"], result["true_sampler"], result["mixtures"]), args.markdown))
+        print()
+        print(table_note())
     if args.per_seed:
         print()
         print(format_table(per_seed_rows(result["runs"]), markdown=args.markdown))
     print(f"wrote {', '.join(written)}")
-    return 0
+    for line in result["failed"]:
+        print(f"failed: {line}", file=sys.stderr)
+    return 1 if result["failed"] else 0
 
 
 if __name__ == "__main__":

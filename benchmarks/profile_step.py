@@ -29,7 +29,6 @@ last microsecond; the table prints their sum beside it. "GFLOP/s": the matmuls' 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
@@ -41,7 +40,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_train import FORWARD, WEIGHT_GRAD, config_flops, matmul_shapes, measure, noop  # noqa: E402
+from bench_train import (  # noqa: E402
+    FORWARD,
+    RECIPES,
+    WEIGHT_GRAD,
+    config_flops,
+    matmul_shapes,
+    measure,
+    noop,
+    parse_configs,
+)
 
 from tinygan.fast.fused import layer_widths  # noqa: E402  (the widths the fused step uses)
 from tinygan.fast.kernels import _act_backward_flat, bias_act_forward_numba, njit  # noqa: E402  (Numba's)
@@ -261,24 +269,78 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         print(f"{r['case']:>10} {times}{r['matmul_gflops_1']:8.1f} {1e3 * r['step_2']:9.3f} {r['speedup']:8.2f}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "--cases", default=DEFAULT_CASES, help=f"comma list of BATCHxHIDDEN and recipes (default {DEFAULT_CASES})"
-    )
-    p.add_argument("--seconds", type=float, default=0.5, help="length of a timed repeat (default 0.5)")
-    p.add_argument("--repeats", type=int, default=5, help="timed repeats per measurement (default 5)")
+def parse_cases(text: str) -> list[str]:
+    """--cases: a comma list of BATCHxHIDDEN shapes and bench_train's recipes, each checked now."""
+    cases = [case.strip() for case in text.split(",") if case.strip()]
+    if not cases:
+        raise argparse.ArgumentTypeError("--cases: no case given")
+    for case in cases:
+        if case not in RECIPES:
+            try:
+                parse_configs(case)
+            except argparse.ArgumentTypeError as error:
+                raise argparse.ArgumentTypeError(f"--cases: {error}, or a recipe of {', '.join(RECIPES)}") from None
+    return cases
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from bench_train import MAX_SECONDS
+
+    from tinygan.cli import OneLineParser, number
+
+    p = OneLineParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--cases", type=parse_cases, default=parse_cases(DEFAULT_CASES),
+                   help=f"comma list of BATCHxHIDDEN and recipes (default {DEFAULT_CASES})")  # fmt: skip
+    p.add_argument("--seconds", type=number(float, 0.0, "--seconds", at_most=MAX_SECONDS), default=0.5,
+                   help="length of a timed repeat (default 0.5)")  # fmt: skip
+    p.add_argument("--repeats", type=number(int, 0, "--repeats"), default=5,
+                   help="timed repeats per measurement (default 5)")  # fmt: skip
     p.add_argument("--json", metavar="PATH", help="also write the rows here")
-    args = p.parse_args(argv)
-    if args.seconds <= 0 or args.repeats < 1:
-        p.error("--seconds must be > 0 and --repeats >= 1")
+    p.add_argument("--force", action="store_true", help="allow --json to overwrite a file tinygan did not write")
+    return p.parse_args(argv)
+
+
+def prepare(args: argparse.Namespace) -> Any:
+    """Before any timing: the numba backend, each case's memory, --json's path (ValueError naming the flag).
+    Returns the checked output plan."""
+    from bench_train import check_memory, make_cases
+
+    import tinygan
+    from tinygan.fast.backend import BackendUnavailableError
+    from tinygan.outputs import OutputPlan
+
+    try:
+        tinygan.set_backend("numba")
+    except BackendUnavailableError as error:
+        raise ValueError(f"profile_step.py times the fused Numba step: {error}") from None
+    shapes = [case for case in args.cases if case not in RECIPES]
+    check_memory(make_cases([tuple(parse_configs(case)[0]) for case in shapes], []))
+    plan = OutputPlan(force=args.force)
+    if args.json:
+        plan.file(args.json, "--json")
+    plan.check()
+    return plan
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Check, profile every case, print the table, write --json; a refusal is one line and exit 2."""
+    args = parse_args(argv)
+    try:
+        plan = prepare(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     rows = []
-    for case in [c for c in args.cases.split(",") if c]:
+    for case in args.cases:
         rows.append(profile_case(case, args.seconds, args.repeats))
         print(f"  {case} done", file=sys.stderr, flush=True)
     print_table(rows)
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows}, indent=1))
+        from tinygan.outputs import write_json
+
+        plan.start()
+        write_json(plan, args.json, {"rows": rows})
+        plan.finish()
     return 0
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import math
 import os
 import sys
 from typing import Any
@@ -26,13 +27,14 @@ from mode_coverage import N_SAMPLES, format_table, is_faithful, scored  # noqa: 
 REDRAW_SEED = 1_000  # draw r of every run uses default_rng([REDRAW_SEED + r, 7]), not the sweep's own draw
 
 
-def redraw(path: str, draws: int, truncation: float) -> dict[str, Any]:
-    """Mode statistics of ``draws`` fresh draws of 2500 points from one checkpoint, sampled with
-    ``truncation`` (0: without): {"hq", "reverse_kl", "width"} arrays (draws,) and "faithful" (draws,) bools."""
+def redraw(model: Any, draws: int, truncation: float) -> dict[str, Any]:
+    """Mode statistics of ``draws`` fresh draws of 2500 points from one GAN (or the path of its checkpoint),
+    sampled with ``truncation`` (0: without): {"hq", "reverse_kl", "width"} arrays (draws,) and "faithful"
+    (draws,) bools."""
     from tinygan.evaluation.metrics import mode_statistics
     from tinygan.gan.checkpoint import load_checkpoint
 
-    gan = load_checkpoint(path)
+    gan = load_checkpoint(model) if isinstance(model, (str, os.PathLike)) else model
     records = []
     for r in range(draws):
         points = gan.sample(N_SAMPLES, rng=np.random.default_rng([REDRAW_SEED + r, 7]), jacobian_truncation=truncation)
@@ -45,18 +47,38 @@ def redraw(path: str, draws: int, truncation: float) -> dict[str, Any]:
     }
 
 
-def rows(folder: str, draws: int, truncation: float) -> list[list[str]]:
-    """Header, then one row per kept run and sampling (without truncation, then with it)."""
-    paths = sorted(glob.glob(os.path.join(folder, "runs", "*.model.npz")))
+def kept_models(folder: str) -> dict[str, Any]:
+    """{run name: GAN} of every checkpoint in FOLDER/runs, each loaded with tinygan's checkpoint loader;
+    a missing folder, no models, or a model that does not load: ValueError naming FOLDER."""
+    from tinygan.gan.checkpoint import load_checkpoint
+
+    runs = os.path.join(folder, "runs")
+    if not os.path.isdir(folder):
+        raise ValueError(f"FOLDER {folder}: {'not a folder' if os.path.exists(folder) else 'no such folder'}")
+    paths = sorted(glob.glob(os.path.join(glob.escape(runs), "*.model.npz")))
     if not paths:
-        raise ValueError(f"no kept models in {os.path.join(folder, 'runs')} (run mode_coverage.py --keep-models)")
-    table = [["run", "truncation", "HQ % (min)", "rev KL ± sd (max)", "width ± sd", "faithful draws"]]
+        raise ValueError(f"FOLDER {folder}: no kept models in {runs} (run mode_coverage.py --keep-models)")
+    models = {}
     for path in paths:
+        try:
+            gan = load_checkpoint(path)
+        except (ValueError, OSError) as error:  # CheckpointError is a ValueError
+            raise ValueError(f"FOLDER {folder}: {os.path.basename(path)} does not load ({error})") from None
+        if getattr(gan.data, "means", None) is None:
+            raise ValueError(f"FOLDER {folder}: {os.path.basename(path)} was not trained on a built-in mixture")
+        models[os.path.basename(path).removesuffix(".model.npz")] = gan
+    return models
+
+
+def rows(models: dict[str, Any], draws: int, truncation: float) -> list[list[str]]:
+    """Header, then one row per kept run and sampling (without truncation, then with it)."""
+    table = [["run", "truncation", "HQ % (min)", "rev KL ± sd (max)", "width ± sd", "faithful draws"]]
+    for name, gan in models.items():
         for q in sorted({0.0, truncation}):
-            s = redraw(path, draws, q)
+            s = redraw(gan, draws, q)
             with np.errstate(invalid="ignore"):  # a draw with no high-quality point has an infinite reverse KL
                 table.append([
-                    os.path.basename(path).removesuffix(".model.npz"), f"{q:g}",
+                    name, f"{q:g}",
                     f"{100 * s['hq'].mean():.2f} ({100 * s['hq'].min():.2f})",
                     f"{s['reverse_kl'].mean():.4f} ± {s['reverse_kl'].std():.4f} ({s['reverse_kl'].max():.4f})",
                     f"{s['width'].mean():.3f} ± {s['width'].std():.3f}", f"{int(s['faithful'].sum())}/{draws}",
@@ -65,23 +87,38 @@ def rows(folder: str, draws: int, truncation: float) -> list[list[str]]:
     return table
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("folder", help="a mode_coverage --out folder whose runs/ holds *.model.npz")
-    p.add_argument("--draws", type=int, default=20, help="fresh draws of 2500 points per run (default 20)")
-    p.add_argument("--truncation", type=float, default=0.05, help="the truncated sampling's q (default 0.05)")
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from tinygan.cli import OneLineParser, number
+
+    p = OneLineParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("folder", metavar="FOLDER", help="a mode_coverage --out folder whose runs/ holds *.model.npz")
+    p.add_argument("--draws", type=number(int, 0, "--draws"), default=20,
+                   help="fresh draws of 2500 points per run (default 20)")  # fmt: skip
+    p.add_argument("--truncation", type=share, default=0.05, help="the truncated sampling's q (default 0.05)")
     p.add_argument("--markdown", action="store_true", help="print the table as GitHub markdown")
-    args = p.parse_args(argv)
-    if args.draws < 1:
-        p.error(f"--draws must be a positive int, got {args.draws}")
-    if not 0 <= args.truncation < 1:
-        p.error(f"--truncation must be a share in [0, 1), got {args.truncation:g}")
+    return p.parse_args(argv)
+
+
+def share(text: str) -> float:
+    """--truncation: a number in [0, 1)."""
     try:
-        table = rows(args.folder, args.draws, args.truncation)
-    except (ValueError, OSError) as error:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"--truncation must be a share in [0, 1), got {text!r}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Load and check every kept model first (one line naming FOLDER, exit 2), then draw; writes nothing."""
+    args = parse_args(argv)
+    try:
+        models = kept_models(args.folder)
+    except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(format_table(table, markdown=args.markdown))
+    print(format_table(rows(models, args.draws, args.truncation), markdown=args.markdown))
     return 0
 
 

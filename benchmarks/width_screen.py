@@ -38,10 +38,12 @@ Noise, real batches and the scoring samples come from fixed seeds, so a line is 
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -50,6 +52,7 @@ from tinygan.evaluation.metrics import assign_modes, mode_statistics
 from tinygan.gan.model import GAN
 from tinygan.gan.truncation import draws_needed, split_by_jacobian
 from tinygan.nn.losses import generator_loss
+from tinygan.outputs import json_safe
 
 REMEDIES = ("energy", "d_lr", "instance_noise", "output_noise", "noise_scale")
 
@@ -185,24 +188,100 @@ def score(gan: GAN, data) -> dict[str, list]:
     return out
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) < 3:
-        print(__doc__)
-        return 2
-    mixture, seed, steps = argv[0], int(argv[1]), int(argv[2])
-    settings = dict(arg.split("=", 1) for arg in argv[3:])
-    remedies = {k: float(settings.pop(k)) for k in REMEDIES if k in settings}
-    backend = settings.pop("backend", "numpy" if remedies else None)
-    if remedies and backend != "numpy":
-        raise SystemExit(f"{sorted(remedies)} run on the readable path: backend=numpy (got {backend})")
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """MIXTURE SEED STEPS [FIELD=VALUE ...], each checked now: one ``error:`` line naming the argument, exit 2.
+    Sets args.config (the recipe with the fields and STEPS), args.remedies and args.backend."""
+    from tinygan.cli import OneLineParser, number
+
+    p = OneLineParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("mixture", metavar="MIXTURE", choices=("two", "ring8", "grid25"), help="two, ring8 or grid25")
+    p.add_argument("seed", metavar="SEED", type=number(int, 0, "SEED", strict=False), help="the run's seed")
+    p.add_argument("steps", metavar="STEPS", type=number(int, 0, "STEPS"), help="the run's G steps")
+    p.add_argument("settings", metavar="FIELD=VALUE", nargs="*", type=setting,
+                   help="a GANConfig field, a remedy (" + ", ".join(REMEDIES) + ") or backend=numpy|numba")  # fmt: skip
+    args = p.parse_args(argv)
+    settings = dict(args.settings)
+    args.remedies = {k: settings.pop(k) for k in REMEDIES if k in settings}
+    args.backend = settings.pop("backend", "numpy" if args.remedies else None)
+    if args.backend not in (None, "numpy", "numba"):
+        p.error(f"argument FIELD=VALUE: backend must be numpy or numba, got {args.backend!r}")
+    if args.remedies and args.backend != "numpy":
+        p.error(f"argument FIELD=VALUE: {sorted(args.remedies)} run on the readable path: backend=numpy "
+                f"(got {args.backend})")  # fmt: skip
+    try:
+        args.config = screened_config(args.mixture, args.steps, settings)
+    except (ValueError, TypeError) as error:
+        p.error(f"argument FIELD=VALUE: {error}")
+    return args
+
+
+def setting(text: str) -> tuple[str, Any]:
+    """FIELD=VALUE: a remedy's value is a finite number; a field's value is kept as text until the recipe
+    says its type (screened_config)."""
+    import math
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"settings take FIELD=VALUE, got {text!r}")
+    if key in REMEDIES:
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or number < 0:
+            raise argparse.ArgumentTypeError(f"{key} must be a finite number >= 0, got {value!r}")
+        return key, number
+    return key, value
+
+
+def screened_config(mixture: str, steps: int, settings: dict[str, str]) -> Any:
+    """The mixture's recipe with ``settings`` (text, converted to each field's type) and ``steps``, validated."""
     config = tg.recipe(mixture)
     fields = {}
     for key, text in settings.items():
+        if not hasattr(config, key):
+            raise ValueError(f"{key} is not a GANConfig field, a remedy or backend")
         kind = type(getattr(config, key))
-        fields[key] = text.lower() in ("1", "true", "yes") if kind is bool else kind(text)
+        if kind is bool:
+            if text.lower() not in ("1", "true", "yes", "0", "false", "no"):
+                raise ValueError(f"{key} takes true or false, got {text!r}")
+            fields[key] = text.lower() in ("1", "true", "yes")
+        elif kind in (int, float, str):
+            try:
+                fields[key] = kind(text)
+            except ValueError:
+                raise ValueError(f"{key} takes {kind.__name__} values, got {text!r}") from None
+        else:
+            raise ValueError(f"{key} cannot be set here (a {kind.__name__})")
     config = dataclasses.replace(config, steps=steps, **fields)
-    if backend is not None:
-        tg.set_backend(backend)
+    config.validate()
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train the screened run, print its JSON line; a refused argument is one line and exit 2."""
+    args = parse_args(argv)
+    config = args.config
+    from tinygan.fast.backend import BackendUnavailableError
+
+    try:
+        if args.backend is not None:
+            tg.set_backend(args.backend)
+        from tinygan.gan.memory import available_bytes, describe_bytes, training_bytes
+
+        if training_bytes(config) > available_bytes():
+            raise ValueError(f"training needs about {describe_bytes(training_bytes(config))}, more than the "
+                             f"{describe_bytes(available_bytes())} of memory available")  # fmt: skip
+    except (ValueError, BackendUnavailableError) as error:
+        print(f"error: argument FIELD=VALUE: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(json_safe(screen(args)), allow_nan=False))  # NaN and inf as null
+    return 0
+
+
+def screen(args: argparse.Namespace) -> dict[str, Any]:
+    """Train the screened run and score it at 50%, 75% and 100%: the printed line, as a dict."""
+    remedies, config, steps, mixture, seed = args.remedies, args.config, args.steps, args.mixture, args.seed
     data = tg.mixture(mixture)
     ScreenedGAN.remedies = remedies
     gan = ScreenedGAN(data, config, seed=seed)
@@ -223,10 +302,10 @@ def main(argv: list[str]) -> int:
         if i in marks:
             scores[i] = score(gan, data)
     seconds = round(time.perf_counter() - start, 1)
-    line = {"mixture": mixture, "seed": seed, "steps": steps, "settings": argv[3:], "seconds": seconds}
-    print(json.dumps(line | {"scores": scores}))
-    return 0
+    settings = [f"{key}={value:g}" if key in REMEDIES else f"{key}={value}" for key, value in args.settings]
+    line = {"mixture": mixture, "seed": seed, "steps": steps, "settings": settings, "seconds": seconds}
+    return line | {"scores": scores}
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

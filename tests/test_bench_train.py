@@ -1,17 +1,11 @@
 """benchmarks/bench_train.py: its recipe rows (the digits among them) and --rounds pooling."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from benchmark_scripts import load_benchmark
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_train.py"
-spec = importlib.util.spec_from_file_location("bench_train", SCRIPT)
-bench = importlib.util.module_from_spec(spec)
-sys.modules["bench_train"] = bench
-spec.loader.exec_module(bench)
+bench = load_benchmark("bench_train")
 
 
 def test_recipes_include_the_digits_and_refuse_unknown_names():
@@ -81,11 +75,12 @@ def test_pool_tabulates_earlier_runs_with_every_repeat_of_each(tmp_path, capsys)
 def test_pool_refuses_runs_of_different_cases(tmp_path):
     documents = []
     for name in ("64x16", "128x16"):
-        documents.append({"settings": {"cases": [{"name": name}]}, "raw": {}, "machine": {}})
+        settings = {"cases": [{"name": name}], "dtype": "float32"}
+        documents.append({"settings": settings, "raw": {}, "machine": {"matmul_peak_gflops": {}}})
     paths = [tmp_path / "a.json", tmp_path / "b.json"]
     for path, document in zip(paths, documents):
         path.write_text(json.dumps(document))
-    with pytest.raises(SystemExit, match="different cases"):
+    with pytest.raises(ValueError, match="--pool: the runs timed different cases"):
         bench.load_pooled(paths)
 
 

@@ -1,37 +1,19 @@
 """benchmarks/mode_coverage.py on a tiny config: records, JSON, summary math, the true-sampler row."""
 
 import dataclasses
-import importlib.util
 import json
 import math
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_scripts import load_benchmark
 
 from tinygan.evaluation.metrics import mode_statistics
 from tinygan.gan.checkpoint import load_checkpoint
 from tinygan.gan.recipes import recipe
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "mode_coverage.py"
-spec = importlib.util.spec_from_file_location("mode_coverage", SCRIPT)
-mode_coverage = importlib.util.module_from_spec(spec)
-sys.modules["mode_coverage"] = mode_coverage  # worker processes unpickle RunSpec by module name
-spec.loader.exec_module(mode_coverage)
-
-
-def load_script(name: str):
-    """A benchmarks/ script as a module (they import each other by name, as when run from there)."""
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        loader = importlib.util.spec_from_file_location(name, SCRIPT.parent / f"{name}.py")
-        module = importlib.util.module_from_spec(loader)
-        loader.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-    return module
+mode_coverage = load_benchmark("mode_coverage")  # worker processes unpickle RunSpec by module name
 
 
 TINY = ["--steps", "30", "--set", "hidden=16", "--set", "batch_size=16", "--backend", "numpy"]
@@ -282,7 +264,7 @@ def test_keep_models_writes_checkpoints_that_sample_the_recorded_points(tmp_path
     assert "model" not in json.loads((tmp_path / "results.json").read_text())["runs"][0]
 
     # benchmarks/redraw.py samples the kept model again: draw r is default_rng([1000 + r, 7])
-    redraw = load_script("redraw")
+    redraw = load_benchmark("redraw")
     stats = redraw.redraw(str(tmp_path / "runs" / "ring8_pack2_jbt_s0.model.npz"), 2, 0.03)
     second = gan.sample(mode_coverage.N_SAMPLES, rng=np.random.default_rng([1001, 7]), jacobian_truncation=0.03)
     expected = mode_coverage.scored(mode_statistics(second, gan.data), truncated=True)

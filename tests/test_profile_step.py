@@ -1,17 +1,10 @@
 """benchmarks/profile_step.py: its list of the step's matmuls and the runner that times them."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
+from benchmark_scripts import load_benchmark
 
-HERE = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(HERE))
-spec = importlib.util.spec_from_file_location("profile_step", HERE / "profile_step.py")
-profile = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(profile)
-import bench_train  # noqa: E402  (benchmarks/ is on the path now)
+profile = load_benchmark("profile_step")
+bench_train = load_benchmark("bench_train")
 
 
 def test_the_matmul_list_of_the_case_study_shape_costs_its_hand_count():

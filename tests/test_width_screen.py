@@ -1,23 +1,17 @@
 """benchmarks/width_screen.py: the remedies it builds on the readable path (output noise, wider noise)."""
 
 import dataclasses
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
+from benchmark_scripts import load_benchmark
 from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygan as tg
 from tinygan.nn.losses import generator_loss
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "width_screen.py"
-spec = importlib.util.spec_from_file_location("width_screen", SCRIPT)
-width_screen = importlib.util.module_from_spec(spec)
-sys.modules["width_screen"] = width_screen
-spec.loader.exec_module(width_screen)
+width_screen = load_benchmark("width_screen")
 
 
 def tiny_gan(remedies: dict, **fields) -> "width_screen.ScreenedGAN":
