@@ -801,16 +801,12 @@ def usable_cpus() -> int:
 
 def check_memory(cases: list[dict[str, Any]]) -> None:
     """Refuse a case whose training step would not fit in this machine's memory (ValueError naming the flag)."""
-    from tinygan.gan.memory import available_bytes, describe_bytes, training_bytes
+    from tinygan.gan.memory import require_training_memory
     from tinygan.gan.model import GANConfig
 
-    have = available_bytes()
     for case in cases:
-        need = training_bytes(GANConfig.from_dict(case["config"]))
-        if need > have:
-            flag = "--recipes" if case["recipe"] else "--configs"
-            raise ValueError(f"{flag} {case['name']}: one training step needs about {describe_bytes(need)}, "
-                             f"more than the {describe_bytes(have)} of memory available")  # fmt: skip
+        flag = "--recipes" if case["recipe"] else "--configs"
+        require_training_memory(GANConfig.from_dict(case["config"]), f"{flag} {case['name']}")
 
 
 def output_plan(args: argparse.Namespace) -> Any:

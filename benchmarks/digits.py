@@ -74,15 +74,11 @@ def run_config(kind: str, settings: dict) -> Any:
 def prepare(args) -> Any:
     """Before any training: both recipes with the settings, their memory, --json's path. Returns the checked
     output plan (ValueError naming the flag)."""
-    from tinygan.gan.memory import available_bytes, describe_bytes, training_bytes
+    from tinygan.gan.memory import require_training_memory
     from tinygan.outputs import OutputPlan
 
     for kind in args.kinds:
-        config = run_config(kind, settings_of(args))
-        need, have = training_bytes(config), available_bytes()
-        if need > have:
-            raise ValueError(f"--set: a {kind} run needs about {describe_bytes(need)}, more than the "
-                             f"{describe_bytes(have)} of memory available")  # fmt: skip
+        require_training_memory(run_config(kind, settings_of(args)), f"--set: a {kind} run")
     plan = OutputPlan(force=args.force)
     plan.file(args.json, "--json")
     plan.check()

@@ -837,15 +837,11 @@ def prepare(args: argparse.Namespace) -> Prepared:
 
 def check_memory(specs: Sequence[RunSpec]) -> None:
     """Refuse runs whose training would not fit in this machine's memory, naming --set."""
-    from tinygan.gan.memory import available_bytes, describe_bytes, training_bytes
+    from tinygan.gan.memory import require_training_memory
     from tinygan.gan.model import GANConfig
 
-    have = available_bytes()
     for spec in specs[: len(METHODS) * len(MIXTURES)]:  # one seed's runs: the others share their configs
-        need = training_bytes(GANConfig.from_dict(spec.config))
-        if need > have:
-            raise ValueError(f"--set: a {spec.mixture} {spec.method} run needs about {describe_bytes(need)}, "
-                             f"more than the {describe_bytes(have)} of memory available")  # fmt: skip
+        require_training_memory(GANConfig.from_dict(spec.config), f"--set: a {spec.mixture} {spec.method} run")
 
 
 def runs_folder(args: argparse.Namespace) -> str:

@@ -267,11 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.backend is not None:
             tg.set_backend(args.backend)
-        from tinygan.gan.memory import available_bytes, describe_bytes, training_bytes
+        from tinygan.gan.memory import require_training_memory
 
-        if training_bytes(config) > available_bytes():
-            raise ValueError(f"training needs about {describe_bytes(training_bytes(config))}, more than the "
-                             f"{describe_bytes(available_bytes())} of memory available")  # fmt: skip
+        require_training_memory(config, f"hidden {config.hidden}, batch {config.batch_size}")
     except (ValueError, BackendUnavailableError) as error:
         print(f"error: argument FIELD=VALUE: {error}", file=sys.stderr)
         return 2

@@ -235,15 +235,9 @@ def check_memory(config: Any, *, samples: int) -> None:
 
 def check_training_memory(config: Any) -> None:
     """Refuse a run whose training would not fit in this machine's memory, naming the flags that size it."""
-    from .evaluation.loader import available_memory
-    from .gan.memory import describe_bytes, training_bytes
+    from .gan.memory import require_training_memory
 
-    have, need = available_memory(), training_bytes(config)
-    if need > have:
-        raise ValueError(
-            f"--hidden {config.hidden} --batch-size {config.batch_size} --pack {config.pack}: training needs about "
-            f"{describe_bytes(need)}, more than the {describe_bytes(have)} of memory available"
-        )
+    require_training_memory(config, f"--hidden {config.hidden} --batch-size {config.batch_size} --pack {config.pack}")
 
 
 def choose_backend(args: argparse.Namespace, saved: str | None = None) -> None:

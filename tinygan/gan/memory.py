@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..evaluation.loader import available_memory
 from .config import GANConfig
 from .truncation import draws_needed
 
@@ -52,3 +53,14 @@ def describe_bytes(nbytes: float) -> str:
             return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
         nbytes /= 1000
     return f"{nbytes:.1f} PB"
+
+
+def require_training_memory(config: GANConfig, what: str) -> None:
+    """ValueError "{what}: training needs about N, more than the M of memory available" when one
+    training step of ``config`` cannot fit in the memory available now; ``what`` names the flags."""
+    need, have = training_bytes(config), available_memory()
+    if need > have:
+        raise ValueError(
+            f"{what}: training needs about {describe_bytes(need)}, more than the {describe_bytes(have)} of memory "
+            "available"
+        )
