@@ -28,6 +28,7 @@ import tinygan as tg
 from tinygan.evaluation.data import EmpiricalData
 from tinygan.live import require_bokeh
 from tinygan.live.trainer import BRUSH_POINTS, LiveTrainer, live_config
+from tinygan.outputs import OutputPlan
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"batch_size": 64, "hidden": 16}  # a quick model for the trainer tests
@@ -153,6 +154,30 @@ def test_save_writes_a_checkpoint_and_pictures(tmp_path):
     assert [Path(p).name for p in paths] == ["checkpoint.npz", "discriminator.png", "contours.png", "losses.png"]
     assert all(Path(p).stat().st_size > 0 for p in paths)
     assert tg.load_checkpoint(paths[0], tg.mixture("two")).step == 1
+
+
+def test_save_goes_through_the_output_layer(tmp_path):
+    """A file in --out that tinygan did not write is refused, not replaced; a save that writes fewer
+    files than the folder's previous one (no losses.png before two records) removes the stale one."""
+    out = tmp_path / "saved"
+    out.mkdir()
+    (out / "contours.png").write_text("a user's file")
+    trainer = LiveTrainer("two", config=live_config(**SMALL), out=out).start()
+    try:
+        with pytest.raises(ValueError, match="contours.png"):
+            trainer.save().result(60)
+        assert (out / "contours.png").read_text() == "a user's file" and not (out / "checkpoint.npz").exists()
+        (out / "contours.png").unlink()
+        previous = OutputPlan()  # a previous save that wrote losses.png ...
+        previous.folder(out, ["losses.png"])
+        previous.check()
+        previous.write("losses.png", lambda file: file.write(b"png"))
+        previous.finish()
+        paths = trainer.save().result(60)
+    finally:
+        trainer.stop()
+    assert [Path(p).name for p in paths] == ["checkpoint.npz", "discriminator.png", "contours.png"]
+    assert not (out / "losses.png").exists()  # ... the save without one removed it
 
 
 @pytest.mark.parametrize(

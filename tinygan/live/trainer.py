@@ -398,18 +398,28 @@ class LiveTrainer:
         self.message = "click the plot to draw points"
 
     def _save(self) -> list[str]:
+        """Write through the shared output layer: checked first (a file in ``out`` that tinygan did not
+        write is refused, not replaced), each file atomic, the folder's manifest kept, and the files of
+        the folder's previous save that this one does not write (e.g. losses.png) removed."""
         from .. import plot
-        from ..gan.checkpoint import save_checkpoint
+        from ..gan.checkpoint import is_checkpoint, save_checkpoint
+        from ..outputs import OutputPlan
 
-        os.makedirs(self.out, exist_ok=True)
-        paths = [os.path.join(self.out, name) for name in ("checkpoint.npz", "discriminator.png", "contours.png")]
-        save_checkpoint(self.gan, paths[0])
+        names = ["discriminator.png", "contours.png"] + (["losses.png"] if len(self.history) >= 2 else [])
+        plan = OutputPlan()
+        plan.folder(self.out, names, flag="--out")
+        checkpoint = os.path.join(self.out, "checkpoint.npz")
+        plan.file(checkpoint, "--out", ours=is_checkpoint, written_elsewhere=True)
+        plan.check()
+        plan.start()
+        save_checkpoint(self.gan, checkpoint)  # atomic; replaces only a tinygan checkpoint
         fake = self.gan.sample(2000, rng=np.random.default_rng([self.seed, 8]))
-        plot.discriminator_heatmap(self.gan.discriminate, self.real, fake, paths[1])
-        plot.contours(self.real, fake, paths[2], title=f"step {self.gan.step}")
-        if len(self.history) >= 2:
-            paths.append(os.path.join(self.out, "losses.png"))
-            plot.training_curves(self.history, paths[-1])
+        plot.discriminator_heatmap(self.gan.discriminate, self.real, fake, plan.target("discriminator.png"))
+        plot.contours(self.real, fake, plan.target("contours.png"), title=f"step {self.gan.step}")
+        if "losses.png" in names:
+            plot.training_curves(self.history, plan.target("losses.png"))
+        plan.finish()
+        paths = [checkpoint] + [os.path.join(self.out, name) for name in names]
         self.message = "saved " + ", ".join(paths)
         return paths
 
