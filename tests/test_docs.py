@@ -241,20 +241,7 @@ HISTORY = re.compile(
 )
 
 
-# refusals.md is written alongside the refusals themselves; its line "it used to cost the first row" awaits rewording.
-TELLS_HISTORY_NOW = {"refusals.md"}
-
-
-@pytest.mark.parametrize(
-    "doc",
-    [
-        pytest.param(doc, marks=pytest.mark.xfail(reason="awaits rewording", strict=False))
-        if doc.name in TELLS_HISTORY_NOW
-        else doc
-        for doc in DOCUMENTS
-    ],
-    ids=lambda p: p.name,
-)
+@pytest.mark.parametrize("doc", DOCUMENTS, ids=lambda p: p.name)
 def test_documents_do_not_tell_history(doc: Path):
     found = HISTORY.findall(read(doc))
     assert not found, f"{doc.name} tells the project's history (git keeps it): {found}"

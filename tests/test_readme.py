@@ -21,7 +21,7 @@ def test_readme_api_example_runs_as_written():
 
 
 def test_readme_is_short():
-    assert len(README.encode("utf-8")) <= 11_500
+    assert len(README.encode("utf-8")) <= 12_000  # a page: details live in docs/
 
 
 WORDS_ABOUT_THE_MAKING = re.compile(
