@@ -214,3 +214,27 @@ def test_an_unconditional_digits_run_clears_an_earlier_conditional_runs_labels(t
     assert "labels.npy" in os.listdir(out)
     assert digits_demo.main([*tiny, "--frames", "2", "--out", str(out)]) == 0
     assert "labels.npy" not in os.listdir(out) and "samples.npy" in os.listdir(out)
+
+
+def test_r1_flags_change_the_run_and_are_refused_where_they_make_no_sense(tmp_path, capsys):
+    """--r1/--r2 reach the config (and so the D step); with the recipe's pack spread, a conditional GAN
+    or a checkpoint trained without them, they are refused in one line naming the flag."""
+    plain, penalised = tmp_path / "plain", tmp_path / "r1"
+    common = ("--steps", "20", "--no-pack-spread", "--samples", "100", "--backend", "numpy")
+    assert run_demo(*common, "--out", str(plain)) == 0
+    assert run_demo(*common, "--r1", "2", "--r2", "0.5", "--out", str(penalised)) == 0
+    config = json.loads((penalised / "metrics.json").read_text())["config"]
+    assert (config["r1"], config["r2"], config["pack_spread"]) == (2.0, 0.5, False)
+    assert not np.array_equal(np.load(plain / "samples.npy"), np.load(penalised / "samples.npy"))
+    capsys.readouterr()
+
+    assert run_demo("--r1", "1", "--out", str(tmp_path / "x")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("error: --r1 1.0:") and "--no-pack-spread" in err
+
+    checkpoint = tmp_path / "c.npz"
+    assert run_demo(*common, "--out", str(tmp_path / "p"), "--checkpoint", str(checkpoint), "--stop-after", "10") == 0
+    capsys.readouterr()
+    assert mixture_demo.main(["--resume", str(checkpoint), "--r1", "1", "--out", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--r1 1.0 conflicts with the checkpoint" in err

@@ -31,6 +31,9 @@ CONFIG_FLAGS = {
     "hidden": "hidden",
     "loss": "loss",
     "pack": "pack",
+    "pack_spread": "pack_spread",
+    "r1": "r1",
+    "r2": "r2",
 }
 
 
@@ -95,6 +98,13 @@ def add_training_flags(p: argparse.ArgumentParser, *, default_out: str) -> None:
     p.add_argument("--seed", type=number(int, 0, "--seed", strict=False), help="random seed (default 0)")
     p.add_argument("--loss", choices=["nonsaturating", "minimax"], help="generator loss (default nonsaturating)")
     p.add_argument("--pack", type=number(int, 0, "--pack"), help="PacGAN: D judges this many samples at once")
+    p.add_argument("--no-pack-spread", dest="pack_spread", action="store_const", const=False,
+                   help="D judges the packed points alone, without each pack's log spread")  # fmt: skip
+    p.add_argument("--r1", type=number(float, 0.0, "--r1", strict=False), metavar="GAMMA",
+                   help="R1 gradient penalty on real data, gamma/2 E||grad_x D||^2 (0: off; D must judge the points "
+                        "alone: with a mixture's recipe add --no-pack-spread)")  # fmt: skip
+    p.add_argument("--r2", type=number(float, 0.0, "--r2", strict=False), metavar="GAMMA",
+                   help="the same penalty on G's samples (0: off)")  # fmt: skip
     p.add_argument("--backend", choices=["numpy", "numba", "cupy"], help="default: numba if installed")
     p.add_argument("--out", type=path_text, default=default_out, help=f"output folder (default {default_out})")
     p.add_argument("--checkpoint", type=path_text, metavar="PATH",
@@ -140,8 +150,14 @@ def validate_config(config: Any, args: argparse.Namespace) -> None:
     except (TypeError, ValueError) as error:
         typed = {dest: getattr(args, dest) for dest in CONFIG_FLAGS if getattr(args, dest, None) is not None}
         named = [dest for dest in typed if CONFIG_FLAGS[dest] in str(error)] or list(typed)
-        flags = " ".join(f"{flag_name(dest)} {_show(typed[dest])}" for dest in named) or "the recipe"
-        raise ValueError(f"{flags}: {error}") from None
+        flags = " ".join(_typed_flag(dest, typed[dest]) for dest in named) or "the recipe"
+        hint = " (--no-pack-spread turns it off)" if "pack_spread = True" in str(error) else ""
+        raise ValueError(f"{flags}: {error}{hint}") from None
+
+
+def _typed_flag(dest: str, value: Any) -> str:
+    """How the user typed a run flag: --lr 0.1, --no-pack-spread."""
+    return "--no-pack-spread" if dest == "pack_spread" else f"{flag_name(dest)} {_show(value)}"
 
 
 def resume_conflicts(args: argparse.Namespace, config: Any, seed: int) -> None:
@@ -155,8 +171,8 @@ def resume_conflicts(args: argparse.Namespace, config: Any, seed: int) -> None:
         saved = getattr(config, field)
         if (tuple(given) if dest == "betas" else given) != saved:
             raise ValueError(
-                f"{flag_name(dest)} {_show(given)} conflicts with the checkpoint {args.resume!r}, "
-                f"which trained with {field} = {_show(saved)} (leave {flag_name(dest)} out to continue the run)"
+                f"{_typed_flag(dest, given)} conflicts with the checkpoint {args.resume!r}, which trained with "
+                f"{field} = {_show(saved)} (leave {_typed_flag(dest, given).split()[0]} out to continue the run)"
             )
     if args.seed is not None and args.seed != seed:
         raise ValueError(f"--seed {args.seed} conflicts with the checkpoint {args.resume!r}, which has seed {seed}")

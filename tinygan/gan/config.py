@@ -143,9 +143,12 @@ class GANConfig:
         if not (self.r1 or self.r2):
             return
         if self.fourier_features or self.pack_spread:
-            raise ValueError(
-                "r1 and r2 need D's input to be the points themselves: not with fourier_features or pack_spread"
+            extra = (
+                "pack_spread = True gives D each pack's log spread"
+                if self.pack_spread
+                else (f"fourier_features = {self.fourier_features} gives D Fourier features")
             )
+            raise ValueError(f"r1 and r2 need D's input to be the points themselves, but {extra} too")
         if self.num_classes:
             raise ValueError(
                 "r1 and r2 are for unconditional GANs (num_classes = 0): D's input gradient would include the labels"
