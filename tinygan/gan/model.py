@@ -148,8 +148,7 @@ class GAN:
         unconditional or class-conditional; None on other backends or models. Everything it needs is
         handed over here: G, D and Q's buffers and Adam moments, G's weight average and the step's
         constants (rebuild it after changing ``config.d_steps``, which sizes its batch buffers)."""
-        plain = self.features is None
-        plain = plain and not (self.config.r1 or self.config.r2)  # the fused step has no R1/R2: layer by layer
+        plain = self.features is None and not (self.config.r1 or self.config.r2)  # no Fourier features, R1, R2
         if get_backend().name != "numba" or not plain:
             return None
         from ..fast.fused import FusedNet, FusedStep, Settings, layer_widths
