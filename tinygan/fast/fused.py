@@ -25,7 +25,9 @@ would in a latent code, G([z, y]), so its first layer skips y's zeros the same w
 judges is [x, y] (d + K values, packed (d + K) pack), and D's first layer multiplies the labels as
 any input, by BLAS, so the label rows of its weight get their gradient y^T g (a D-step gradient; the
 G step forms none of D's). In the G step, D's input gradient g W^T is dL/d[fake, y]; the labels are
-no output of G, so G receives its first d columns of each sample.
+no output of G, so G receives its first d columns of each sample. (Skipping the label's zeros in D
+too, through one_hot_input_forward with pack 1, made the digits recipe's step slower: its loop over
+the 64 pixel columns is slower than BLAS, and the label is 10 of D's 74 inputs.)
 
 Every core takes a share of the batch (data parallelism): the batch's packs are cut into one
 contiguous share per Numba thread, and each thread runs the forward and backward passes on its
