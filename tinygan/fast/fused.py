@@ -113,8 +113,9 @@ class Batches(NamedTuple):
     """The step's random draws, made in Python in GAN.train_step's order."""
 
     real: np.ndarray  # (d_steps, n, 2) real samples, one batch per D update
-    z_d: np.ndarray  # (d_steps, n, noise_width) G's noise for the fakes D is trained on (z, then any one-hot code)
-    z_g: np.ndarray  # (n, noise_width) G's noise for the G update
+    z_d: np.ndarray  # (d_steps, n, noise_width) G's noise for the fakes D is trained on: z, then any one-hot
+    # code or label (conditional: the labels of the real batch beside them, which D reads from here too)
+    z_g: np.ndarray  # (n, noise_width) G's noise for the G update (conditional: ending in the labels asked for)
     codes_g: np.ndarray  # (n,) int64 the G update's latent codes, which Q reads back (empty without Q)
 
 
