@@ -20,6 +20,15 @@ step spends most of its time on. Three shortcuts, all exact:
   row of W instead of multiplying all K columns (one_hot_input_forward), and its weight gradient
   adds g into that row (on the grid's recipe, K = 150 of G's 152 inputs).
 
+A class-conditional GAN (K classes) runs here too: G's input ends in the one-hot label y as it
+would in a latent code, G([z, y]), so its first layer skips y's zeros the same way; each sample D
+judges is [x, y] (d + K values, packed (d + K) pack), and D's first layer multiplies the labels as
+any input, by BLAS, so the label rows of its weight get their gradient y^T g (a D-step gradient; the
+G step forms none of D's). In the G step, D's input gradient g W^T is dL/d[fake, y]; the labels are
+no output of G, so G receives its first d columns of each sample. (Skipping the label's zeros in D
+too, through one_hot_input_forward with pack 1, made the digits recipe's step slower: its loop over
+the 64 pixel columns is slower than BLAS, and the label is 10 of D's 74 inputs.)
+
 Every core takes a share of the batch (data parallelism): the batch's packs are cut into one
 contiguous share per Numba thread, and each thread runs the forward and backward passes on its
 share, BLAS single-threaded, into its own buffers. A sample's way through G and D never meets
@@ -94,8 +103,9 @@ class Settings(NamedTuple):
     spread_eps: float  # its eps
     spread_gate: float  # and its gate: D sees gate log(v + eps)
     code_info: float  # lambda of the latent codes' InfoGAN term (gan/codes.py); 0: no Q
-    latent_codes: int  # K: G's input ends in a one-hot code of K values, whose zeros G's first layer skips
-    # (0: none, or multiply them as any input)
+    g_one_hot: int  # G's input ends in this many one-hot columns (a latent code of K values or a class label of
+    # K classes), whose zeros G's first layer skips (0: none, or multiply them as any input)
+    num_classes: int  # K > 0: class-conditional, each sample D judges is [x, y] with y G's one-hot label (0: none)
     q_slope: float  # Q's LeakyReLU slope
 
 
@@ -103,8 +113,9 @@ class Batches(NamedTuple):
     """The step's random draws, made in Python in GAN.train_step's order."""
 
     real: np.ndarray  # (d_steps, n, 2) real samples, one batch per D update
-    z_d: np.ndarray  # (d_steps, n, noise_width) G's noise for the fakes D is trained on (z, then any one-hot code)
-    z_g: np.ndarray  # (n, noise_width) G's noise for the G update
+    z_d: np.ndarray  # (d_steps, n, noise_width) G's noise for the fakes D is trained on: z, then any one-hot
+    # code or label (conditional: the labels of the real batch beside them, which D reads from here too)
+    z_g: np.ndarray  # (n, noise_width) G's noise for the G update (conditional: ending in the labels asked for)
     codes_g: np.ndarray  # (n,) int64 the G update's latent codes, which Q reads back (empty without Q)
 
 
@@ -113,11 +124,13 @@ class ShareBuffers(NamedTuple):
 
     g_outputs: np.ndarray  # G's layer outputs h_1 ... h_L of the latest forward, one after another
     d_outputs: np.ndarray  # D's, likewise; backward reads them (act' is written through the output)
-    d_input: np.ndarray  # (2n, 2) [real; fake] sample by sample; D sees it as (2b, 2 pack) packs
+    d_input: np.ndarray  # (2n, d + K) [real; fake] sample by sample, each [x, y] with its one-hot label y when
+    # conditional (K classes; else K = 0); D sees it as (2b, (d + K) pack) packs
     d_features: np.ndarray  # (2b, 2 pack + 1) the packs and their log spread, when settings.pack_spread
     targets: np.ndarray  # (2b, 1) BCE targets: [real_target; 0] for D, then G's target
     logits_grad: np.ndarray  # (2b, 1) dL/dl, the loss gradient at D's logits
-    fake_grad: np.ndarray  # (n, 2) dL_G/dfake, D's input gradient unpacked sample by sample
+    d_input_grad: np.ndarray  # (n, d + K) dL_G/d[fake, y] sample by sample, back through the pack spread
+    fake_grad: np.ndarray  # (n, d) dL_G/dfake: D's input gradient unpacked sample by sample, its first d columns
     input_grads: np.ndarray  # backward's dL/dh, two halves used in turn: a layer's input gradient is
     # written into one half while its output gradient is read from the other
     q_outputs: np.ndarray  # Q's layer outputs, as g_outputs (empty without Q)
@@ -129,11 +142,12 @@ class Workspace(NamedTuple):
 
     g_outputs: np.ndarray  # (threads, n_max * (n_1 + ... + n_L) of G)
     d_outputs: np.ndarray  # (threads, 2b_max * (n_1 + ... + n_L) of D)
-    d_input: np.ndarray  # (threads, 2 n_max, 2)
-    d_features: np.ndarray  # (threads, 2b_max, 2 pack + 1)
+    d_input: np.ndarray  # (threads, 2 n_max, d + K)
+    d_features: np.ndarray  # (threads, 2b_max, (d + K) pack + 1)
     targets: np.ndarray  # (threads, 2b_max, 1)
     logits_grad: np.ndarray  # (threads, 2b_max, 1)
-    fake_grad: np.ndarray  # (threads, n_max, 2)
+    d_input_grad: np.ndarray  # (threads, n_max, d + K)
+    fake_grad: np.ndarray  # (threads, n_max, d)
     input_grads: np.ndarray  # (threads, 2 * 2 n_max * widest layer)
     q_outputs: np.ndarray  # (threads, n_max * (n_1 + ... + n_L) of Q); (threads, 0) without Q
     q_logits_grad: np.ndarray  # (threads, n_max, K); (threads, 0, 0) without Q
@@ -313,19 +327,34 @@ def _d_input(settings, packed, buffers):
 
 
 @njit
+def _labelled(settings, x, z, out):
+    """out (n, d + K) = [x, y]: the samples x (n, d) as D judges them, each followed by the one-hot label
+    y that G was asked for, the last K columns of its noise z (conditional; K = 0: out = x). Returns out."""
+    d, classes = x.shape[1], settings.num_classes
+    out[:, :d] = x
+    if classes > 0:
+        out[:, d:] = z[:, z.shape[1] - classes :]
+    return out
+
+
+@njit
 def discriminator_forward_backward(G, D, settings, real, z, buffers):
-    """D's loss on real (n, 2) vs G(z) (n, 2), one share of b packs: leaves this share's part of
+    """D's loss on real (n, d) vs G(z) (n, d), one share of b packs: leaves this share's part of
     dL_D/dparams in D.grads and returns its part of the loss.
 
-    L_D = BCE(D(real), real_target) + BCE(D(fake), 0), each a mean over the whole batch's B packs."""
+    L_D = BCE(D(real), real_target) + BCE(D(fake), 0), each a mean over the whole batch's B packs.
+    Conditional (K classes): z = [z, y] ends in the one-hot label y (n, K) asked of G, and real and
+    fake alike are judged with it, D([x, y]), as GAN.discriminator_forward_backward: the real batch's
+    labels. D's first layer then multiplies [x, y] (2b, (d + K) pack) by all its rows, so the label
+    rows get their weight gradient dL/dW_y = y^T g like any input's (y's zeros give zero terms)."""
     batch, slope = real.shape[0] // settings.pack, settings.negative_slope  # b, this share's packs
     n = real.shape[0]
-    fake = mlp_forward(G, buffers.g_outputs, z, slope, settings.latent_codes)  # (n, 2)
-    buffers.d_input[:n] = real
-    buffers.d_input[n:] = fake
+    fake = mlp_forward(G, buffers.g_outputs, z, slope, settings.g_one_hot)  # (n, d)
+    _labelled(settings, real, z, buffers.d_input[:n])  # (n, d + K)
+    _labelled(settings, fake, z, buffers.d_input[n:])
     packed = _d_input(
         settings, buffers.d_input.reshape(2 * batch, -1), buffers
-    )  # (2b, 2 pack): packs of `pack` samples
+    )  # (2b, (d + K) pack): packs of `pack` samples
     logits = mlp_forward(D, buffers.d_outputs, packed, slope)  # (2b, 1)
     buffers.targets[:batch] = settings.real_target
     buffers.targets[batch:] = 0
@@ -334,6 +363,23 @@ def discriminator_forward_backward(G, D, settings, real, z, buffers):
     d_loss += bce_part_numba(flat_logits[batch:], t[batch:], grad[batch:], settings.batch)
     mlp_backward(D, buffers.d_outputs, packed, buffers.logits_grad, slope, buffers.input_grads, True, False)
     return d_loss
+
+
+@njit
+def _fake_gradient(settings, samples, grad_input, buffers):
+    """buffers.fake_grad (n, d) = dL/dfake from D's input gradient grad_input (b, (d + K) pack [+ 1]),
+    for the samples (n, d + K) D judged: back through the pack spread (when settings.pack_spread), then
+    unpacked sample by sample, (n, d + K), of which G made only the first d columns: a label's
+    columns are no output of G, their gradient is dropped (GAN.generator_forward_backward's slice)."""
+    batch = samples.shape[0] // settings.pack
+    if settings.pack_spread:  # (b, (d + K) pack + 1) -> (b, (d + K) pack)
+        grad_samples = buffers.d_input_grad.reshape(batch, -1)
+        pack_spread_backward(samples.reshape(batch, -1), grad_input, settings.pack, settings.spread_eps,
+                             settings.spread_gate, grad_samples)  # fmt: skip
+    else:
+        grad_samples = grad_input
+    d = buffers.fake_grad.shape[1]
+    buffers.fake_grad[:] = grad_samples.reshape(samples.shape)[:, :d]  # (n, d)
 
 
 @njit
@@ -359,12 +405,16 @@ def generator_forward_backward(G, D, Q, settings, z, codes, buffers):
     """G's loss on D(G(z)) for one share (z (n, noise_width)): leaves its part of dL_G/dparams in
     G.grads (D's grads are never formed) and returns its part of the loss.
 
-    dL_G/dtheta_G = (dL_G/dfake) (dfake/dtheta_G): dL_G/dfake comes out of D's backward. With latent
-    codes read back by Q (settings.code_info = lambda > 0), lambda dCE/dfake is added to it, and Q's
-    part of dCE/dtheta_Q lands in Q.grads, as CodeReader.generator_gradient (gan/codes.py)."""
+    dL_G/dtheta_G = (dL_G/dfake) (dfake/dtheta_G): dL_G/dfake comes out of D's backward. Conditional:
+    D judges [fake, y] with y the one-hot label that ends z, and its backward gives dL_G/d[fake, y]
+    = g W_0^T (n, d + K) per sample; y is no function of theta_G, so dL_G/dfake is its first d columns
+    (_fake_gradient). With latent codes read back by Q (settings.code_info = lambda > 0), lambda
+    dCE/dfake is added to it, and Q's part of dCE/dtheta_Q lands in Q.grads, as
+    CodeReader.generator_gradient (gan/codes.py)."""
     batch, slope = z.shape[0] // settings.pack, settings.negative_slope
-    fake = mlp_forward(G, buffers.g_outputs, z, slope, settings.latent_codes)  # (n, 2)
-    packed_fake = _d_input(settings, fake.reshape(batch, -1), buffers)  # (b, 2 pack)
+    fake = mlp_forward(G, buffers.g_outputs, z, slope, settings.g_one_hot)  # (n, d)
+    samples = _labelled(settings, fake, z, buffers.d_input[: fake.shape[0]])  # (n, d + K)
+    packed_fake = _d_input(settings, samples.reshape(batch, -1), buffers)  # (b, (d + K) pack)
     logits = mlp_forward(D, buffers.d_outputs, packed_fake, slope)  # (b, 1)
     flat_logits, t = logits.reshape(-1), buffers.targets[:batch].reshape(-1)  # (b,)
     grad = buffers.logits_grad[:batch]  # (b, 1)
@@ -376,12 +426,8 @@ def generator_forward_backward(G, D, Q, settings, z, codes, buffers):
     else:  # non-saturating: L_G = BCE(l, 1)
         t[:] = 1
         g_loss = bce_part_numba(flat_logits, t, grad.reshape(-1), settings.batch)
-    grad_packed = mlp_backward(D, buffers.d_outputs, packed_fake, grad, slope, buffers.input_grads, False, True)
-    if settings.pack_spread:  # back through the spread feature: (b, 2 pack + 1) -> (b, 2 pack)
-        pack_spread_backward(fake.reshape(batch, -1), grad_packed, settings.pack, settings.spread_eps,
-                             settings.spread_gate, buffers.fake_grad.reshape(batch, -1))  # fmt: skip
-    else:
-        buffers.fake_grad[:] = grad_packed.reshape(buffers.fake_grad.shape)  # (n, 2)
+    grad_input = mlp_backward(D, buffers.d_outputs, packed_fake, grad, slope, buffers.input_grads, False, True)
+    _fake_gradient(settings, samples, grad_input, buffers)  # (n, d)
     if settings.code_info > 0:  # + lambda dCE/dfake, Q's gradients on the way
         code_logits = mlp_forward(Q, buffers.q_outputs, fake, settings.q_slope)  # (n, K)
         softmax_cross_entropy_grad(code_logits, codes, buffers.q_logits_grad, settings.batch * settings.pack)
@@ -394,7 +440,7 @@ def generator_forward_backward(G, D, Q, settings, z, codes, buffers):
             for j in range(fake.shape[1]):
                 buffers.fake_grad[i, j] += lam[0] * grad_info[i, j]
     mlp_backward(G, buffers.g_outputs, z, buffers.fake_grad, slope, buffers.input_grads, True, False,
-                 settings.latent_codes)  # fmt: skip
+                 settings.g_one_hot)  # fmt: skip
     return g_loss
 
 
@@ -461,6 +507,7 @@ def _share_buffers(work, share, packs, pack):
         work.d_features[share, : 2 * packs],
         work.targets[share, : 2 * packs],
         work.logits_grad[share, : 2 * packs],
+        work.d_input_grad[share, :n],
         work.fake_grad[share, :n],
         work.input_grads[share],
         work.q_outputs[share],
@@ -527,10 +574,11 @@ def train_step_fused(G, D, Q, settings, batches, work, d_steps_done, g_steps_don
 
 def layer_widths(config: Any) -> tuple[list[int], list[int]]:
     """G's widths [n_0, ..., n_L] and D's, as the fused step sees them: D's input is a pack of m
-    samples (pack d values), and its log spread when config.pack_spread."""
+    samples (pack d values; conditional, each followed by its one-hot label: pack (d + K)), and its log
+    spread when config.pack_spread."""
     c = config
-    d_inputs = c.data_dim * c.pack + (1 if c.pack_spread else 0)
-    g_inputs = c.noise_dim + c.latent_codes  # z, then the one-hot code
+    d_inputs = (c.data_dim + c.num_classes) * c.pack + (1 if c.pack_spread else 0)  # [x, y] per sample
+    g_inputs = c.noise_dim + c.latent_codes + c.num_classes  # z, then the one-hot code or label
     return [g_inputs] + [c.hidden] * c.depth + [c.data_dim], [d_inputs] + [c.hidden] * c.depth + [1]
 
 
@@ -576,7 +624,7 @@ class FusedStep:
         self.average_rate = average_rate
         self.blas = _blas_libraries()
         self.work: Workspace | None = None
-        self.skip_code_zeros = True  # False: G's first layer multiplies the one-hot code like any input
+        self.skip_code_zeros = True  # False: G's first layer multiplies the one-hot code or label like any input
         n, noise_width, data_dim = settings.batch * settings.pack, int(G.sizes[0]), int(G.sizes[-1])
         self.batches = Batches(
             real=np.empty((d_steps, n, data_dim), dtype),
@@ -590,16 +638,18 @@ class FusedStep:
         c, dtype = self.settings, self.G.params.dtype
         packs = -(-c.batch // threads)  # b_max = ceil(B / threads)
         n, data_dim = packs * c.pack, int(self.G.sizes[-1])
+        labelled = data_dim + c.num_classes  # a sample as D sees it, [x, y]
         widest = int(max(self.G.sizes.max(), self.D.sizes.max(), self.Q.sizes.max()))
         q_rows = n if self.reading_codes else 0
         codes = int(self.Q.sizes[-1]) if self.reading_codes else 0
         return Workspace(
             g_outputs=np.empty((threads, n * int(self.G.sizes[1:].sum())), dtype),  # G runs on n rows
             d_outputs=np.empty((threads, 2 * packs * int(self.D.sizes[1:].sum())), dtype),  # D on up to 2b
-            d_input=np.empty((threads, 2 * n, data_dim), dtype),
-            d_features=np.empty((threads, 2 * packs, data_dim * c.pack + 1), dtype),
+            d_input=np.empty((threads, 2 * n, labelled), dtype),
+            d_features=np.empty((threads, 2 * packs, labelled * c.pack + 1), dtype),
             targets=np.empty((threads, 2 * packs, 1), dtype),
             logits_grad=np.empty((threads, 2 * packs, 1), dtype),
+            d_input_grad=np.empty((threads, n, labelled), dtype),
             fake_grad=np.empty((threads, n, data_dim), dtype),
             input_grads=np.empty((threads, 2 * 2 * n * widest), dtype),
             q_outputs=np.empty((threads, q_rows * int(self.Q.sizes[1:].sum())), dtype),  # Q runs on n rows
@@ -618,8 +668,8 @@ class FusedStep:
         threads = max(1, min(numba.get_num_threads(), self.settings.batch))  # a share has at least one pack
         if self.work is None or self.work.losses.size != threads:
             self.work = self._workspace(threads)
-        latent_codes = self.settings.latent_codes if self.skip_code_zeros else 0
-        settings = self.settings._replace(lr=lr, spread_gate=spread_gate, latent_codes=latent_codes)
+        g_one_hot = self.settings.g_one_hot if self.skip_code_zeros else 0
+        settings = self.settings._replace(lr=lr, spread_gate=spread_gate, g_one_hot=g_one_hot)
         d_done, g_done, q_done = steps_done
         with _single_threaded(self.blas if threads > 1 else []):  # the threads share the cores already
             return train_step_fused(self.G, self.D, self.Q, settings, self.batches, self.work, d_done, g_done, q_done,

@@ -145,12 +145,11 @@ class GAN:
         self.G_ema = self.xp.array(self.G.flat.data) if self.config.ema > 0 else None
 
     def build_fused_step(self) -> Any:
-        """The numba backend's twin of ``train_step`` as one jitted call (fast/fused.py), for unconditional
-        MLPs; None on other backends or models. Everything it needs is handed over here: G, D and Q's
-        buffers and Adam moments, G's weight average and the step's constants (rebuild it after changing
-        ``config.d_steps``, which sizes its batch buffers)."""
-        plain = not self.conditional and self.features is None
-        plain = plain and not (self.config.r1 or self.config.r2)  # the fused step has no R1/R2: layer by layer
+        """The numba backend's twin of ``train_step`` as one jitted call (fast/fused.py), for MLPs,
+        unconditional or class-conditional; None on other backends or models. Everything it needs is
+        handed over here: G, D and Q's buffers and Adam moments, G's weight average and the step's
+        constants (rebuild it after changing ``config.d_steps``, which sizes its batch buffers)."""
+        plain = self.features is None and not (self.config.r1 or self.config.r2)  # no Fourier features, R1, R2
         if get_backend().name != "numba" or not plain:
             return None
         from ..fast.fused import FusedNet, FusedStep, Settings, layer_widths
@@ -179,7 +178,8 @@ class GAN:
             spread_eps=self.spread.eps if self.spread is not None else 1.0,
             spread_gate=0.0,  # replaced by the scheduled gate at each step
             code_info=c.code_info if reader else 0.0,
-            latent_codes=c.latent_codes,
+            g_one_hot=c.latent_codes + c.num_classes,  # G's input ends in a one-hot code or label (never both)
+            num_classes=c.num_classes,
             q_slope=reader.slope if reader else 0.0,
         )
         return FusedStep(G, D, Q, settings, d_steps=c.d_steps, g_average=self.G_ema, average_rate=1.0 - c.ema)
@@ -365,9 +365,13 @@ class GAN:
         return {"d_loss": d_loss, "g_loss": g_loss}
 
     def _draw_fused_batches(self) -> None:
-        """The fused step's batches, drawn in the readable step's order into its buffers."""
+        """The fused step's batches, drawn in the readable step's order into its buffers. Conditional:
+        G's noise ends in the one-hot label, [z, y], from which the fused step also reads D's labels."""
         c, batches = self.config, self.fused.batches
         n = c.batch_size * c.pack
+        if self.conditional:
+            self._draw_fused_labelled_batches(n)
+            return
         for k in range(c.d_steps):
             batches.real[k] = self.sample_real(n)
             if c.latent_codes:  # z, then the codes (draw_noise)
@@ -380,6 +384,17 @@ class GAN:
                 batches.codes_g[...] = self.codes_of(batches.z_g)
         else:
             self.rng.standard_normal(out=batches.z_g, dtype=self.dtype)
+
+    def _draw_fused_labelled_batches(self, n: int) -> None:
+        """A conditional GAN's batches, as step_discriminator and step_generator draw them: per D update
+        real points and their labels, then z, the fakes asked for the real batch's labels; for the G
+        update z, then labels drawn from the data."""
+        batches = self.fused.batches
+        for k in range(self.config.d_steps):
+            batches.real[k], labels = self.sample_real_labelled(n)  # (n, d), (n,)
+            batches.z_d[k] = self.with_labels(self.sample_noise(n), labels)  # (n, noise_dim + K)
+        z = self.sample_noise(n)
+        batches.z_g[...] = self.with_labels(z, self.data.sample_labels(n, self.rng))
 
     def _update_ema(self) -> None:
         if self.G_ema is not None:
