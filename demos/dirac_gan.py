@@ -1,8 +1,8 @@
 """The Dirac GAN (Mescheder et al., 2018): without a gradient penalty GAN training circles its
 equilibrium and drifts away; with R1 it converges.
 
-The data is a point mass at 0, G_theta a point mass at theta, and D_psi(x) = psi x a logit. With
-V(theta, psi) = log sigmoid(D(0)) + log(1 - sigmoid(D(theta))), simultaneous gradient steps
+The data is a point mass at 0, G_theta a point mass at theta, and D's logit logit_psi(x) = psi x. With
+V(theta, psi) = log sigmoid(logit(0)) + log(1 - sigmoid(logit(theta))), simultaneous gradient steps
 (D ascends V in psi, G descends it in theta) of size lr follow the field
 
     theta' =  psi sigmoid(psi theta)
@@ -26,8 +26,8 @@ from tinygan.cli import OneLineParser, number
 
 
 def r1_gradient(psi: float, gamma: float) -> float:
-    """d/dpsi of gamma/2 ||d D_psi(x) / dx||^2 at the real point x = 0, by ``tinygan.r1_penalty``."""
-    D = tg.Sequential(tg.Dense(1, 1, dtype=np.float64))  # D(x) = x W + b with W = psi, b = 0
+    """d/dpsi of gamma/2 ||d logit_psi(x) / dx||^2 at the real point x = 0, by ``tinygan.r1_penalty``."""
+    D = tg.Sequential(tg.Dense(1, 1, dtype=np.float64))  # logit(x) = x W + b with W = psi, b = 0
     D.layers[0].weight.data[...] = psi
     D.layers[0].bias.data[...] = 0.0
     tg.r1_penalty(D, np.zeros((1, 1)), weight=gamma)  # adds gamma * psi into W's grad
@@ -36,7 +36,7 @@ def r1_gradient(psi: float, gamma: float) -> float:
 
 def field(theta: float, psi: float, gamma: float) -> tuple[float, float]:
     """(theta', psi'): G descends V in theta, D ascends V - gamma/2 psi^2 in psi."""
-    s = 1.0 / (1.0 + np.exp(-psi * theta))  # sigmoid(D(theta)), the fake's probability of being real
+    s = 1.0 / (1.0 + np.exp(-psi * theta))  # sigmoid(logit(theta)) = D(theta), the fake's probability of being real
     return psi * s, -theta * s - r1_gradient(psi, gamma)
 
 

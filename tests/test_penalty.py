@@ -56,25 +56,25 @@ def penalty_value(D, x):
     return value
 
 
-def penalty_difference(D, x, i, h, signs):
-    """Central difference of P in D's i-th parameter with step h; the example is discarded if a
+def penalty_difference(D, x, i, step, signs):
+    """Central difference of P in D's i-th parameter with the given step; the example is discarded if a
     perturbation moves a pre-activation across a ReLU/LeakyReLU kink (``signs``: those at x)."""
     old = D.flat.data[i]
-    D.flat.data[i] = old + h
+    D.flat.data[i] = old + step
     plus, signs_plus = penalty_value(D, x), kink_signs(D, x)
-    D.flat.data[i] = old - h
+    D.flat.data[i] = old - step
     minus, signs_minus = penalty_value(D, x), kink_signs(D, x)
     D.flat.data[i] = old
     assume(same_signs(signs, signs_plus) and same_signs(signs, signs_minus))
-    return (plus - minus) / (2 * h)
+    return (plus - minus) / (2 * step)
 
 
-def input_difference(D, x, j, h, signs):
+def input_difference(D, x, j, step, signs):
     """Central differences of D's logit in column j of every row of x, (B,); discarded near a kink."""
-    step = np.zeros_like(x)
-    step[:, j] = h
-    assume(same_signs(signs, kink_signs(D, x + step)) and same_signs(signs, kink_signs(D, x - step)))
-    return (D.forward(x + step) - D.forward(x - step))[:, 0] / (2 * h)
+    shift = np.zeros_like(x)
+    shift[:, j] = step
+    assume(same_signs(signs, kink_signs(D, x + shift)) and same_signs(signs, kink_signs(D, x - shift)))
+    return (D.forward(x + shift) - D.forward(x - shift))[:, 0] / (2 * step)
 
 
 def finite_difference_step(D, x, activation):
@@ -99,14 +99,15 @@ def test_parameter_gradient_matches_central_differences(
 ):
     D, rng = random_network(seed, depth, width, fan_in, activation, output_activation)
     x = rng.uniform(-2, 2, size=(batch, fan_in))
-    h = finite_difference_step(D, x, activation)
+    step = finite_difference_step(D, x, activation)
     signs = kink_signs(D, x)
     D.zero_grad()
     tg.r1_penalty(D, x)
     analytic = D.flat.grad.copy()
     numeric = np.empty_like(analytic)
-    for i in range(D.flat.size):  # Richardson: (4 c(h/2) - c(h)) / 3 cancels the h^2 error of c, leaving O(h^4)
-        numeric[i] = (4 * penalty_difference(D, x, i, h / 2, signs) - penalty_difference(D, x, i, h, signs)) / 3
+    # Richardson: (4 c(step/2) - c(step)) / 3 cancels the step^2 error of the central difference c: O(step^4)
+    for i in range(D.flat.size):
+        numeric[i] = (4 * penalty_difference(D, x, i, step / 2, signs) - penalty_difference(D, x, i, step, signs)) / 3
     assert relative_error(analytic, numeric) <= 1e-6, (analytic, numeric)
 
 
@@ -121,11 +122,11 @@ def test_parameter_gradient_matches_central_differences(
 def test_value_is_half_mean_squared_input_gradient(seed, depth, width, fan_in, batch, activation):
     D, rng = random_network(seed, depth, width, fan_in, activation)
     x = rng.uniform(-2, 2, size=(batch, fan_in))
-    h = finite_difference_step(D, x, activation)
+    step = finite_difference_step(D, x, activation)
     signs = kink_signs(D, x)
-    grad_x = np.empty_like(x)  # dD/dx, column j for every row at once: D's rows do not interact
+    grad_x = np.empty_like(x)  # d logit/dx, column j for every row at once: D's rows do not interact
     for j in range(fan_in):  # Richardson, as for the parameters
-        grad_x[:, j] = (4 * input_difference(D, x, j, h / 2, signs) - input_difference(D, x, j, h, signs)) / 3
+        grad_x[:, j] = (4 * input_difference(D, x, j, step / 2, signs) - input_difference(D, x, j, step, signs)) / 3
     expected = 0.5 * np.mean(np.sum(grad_x**2, axis=1))
     assert penalty_value(D, x) == pytest.approx(expected, rel=1e-6, abs=1e-12)
 
@@ -312,11 +313,11 @@ def test_penalties_choose_the_layer_by_layer_step():
 
 @pytest.mark.parametrize("pack", [1, 3])
 def test_d_step_adds_gamma_times_the_penalty_gradients(pack):
-    """D's grads with r1 = a, r2 = b are the plain step's plus a dP/dtheta on the real packs and b dP/dtheta
-    on the fake ones; G is untouched by the D step."""
-    data, a, b = tg.mixture("two"), 2.0, 0.5
+    """D's grads with r1 = gamma_real, r2 = gamma_fake are the plain step's plus gamma_real dP/dtheta on
+    the real packs and gamma_fake dP/dtheta on the fake ones; G is untouched by the D step."""
+    data, gamma_real, gamma_fake = tg.mixture("two"), 2.0, 0.5
     plain = tg.GAN(data, small_config(pack=pack), seed=3)
-    penalised = tg.GAN(data, small_config(pack=pack, r1=a, r2=b), seed=3)
+    penalised = tg.GAN(data, small_config(pack=pack, r1=gamma_real, r2=gamma_fake), seed=3)
     rng = np.random.default_rng(0)
     n = 16 * pack
     real, z = rng.normal(size=(n, 2)), rng.normal(size=(n, 2))
@@ -325,8 +326,8 @@ def test_d_step_adds_gamma_times_the_penalty_gradients(pack):
     bce_only = plain.D.flat.grad.copy()
     real_packs, fake_packs = real.reshape(16, -1), plain.generate(z).reshape(16, -1)  # (B, 2 m) each
     plain.D.zero_grad()
-    tg.r1_penalty(plain.D, real_packs, weight=a)
-    tg.r1_penalty(plain.D, fake_packs, weight=b)
+    tg.r1_penalty(plain.D, real_packs, weight=gamma_real)
+    tg.r1_penalty(plain.D, fake_packs, weight=gamma_fake)
     expected = bce_only + plain.D.flat.grad
     np.testing.assert_allclose(penalised.D.flat.grad, expected, rtol=1e-12, atol=1e-15)
     assert np.any(np.abs(penalised.D.flat.grad - bce_only) > 1e-6)  # the penalties did add something
@@ -355,7 +356,7 @@ def load_dirac_demo():
 
 @given(psi=st.floats(-5, 5), gamma=st.floats(0, 10))
 def test_dirac_penalty_gradient_is_gamma_psi(psi, gamma):
-    """D(x) = psi x has grad_x D = psi everywhere: R1 = gamma/2 psi^2, whose psi-derivative is gamma psi."""
+    """logit(x) = psi x has grad_x logit = psi everywhere: R1 = gamma/2 psi^2, whose psi-derivative is gamma psi."""
     assert load_dirac_demo().r1_gradient(psi, gamma) == pytest.approx(gamma * psi, rel=1e-12, abs=1e-300)
 
 
