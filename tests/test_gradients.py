@@ -6,7 +6,13 @@ from hypothesis import strategies as st
 
 import tinygan as tg
 from tinygan.nn.activations import make_activation
-from tinygan.nn.gradcheck import check_module_gradients, numerical_gradient, relative_error
+from tinygan.nn.gradcheck import (
+    check_module_gradients,
+    kink_free_central_differences,
+    kink_pattern,
+    numerical_gradient,
+    relative_error,
+)
 from tinygan.nn.layers import Dense
 
 TOLERANCE = 1e-6
@@ -46,46 +52,6 @@ def test_activation_gradients(seed, name, rows, cols, slope):
     activation = tg.LeakyReLU(slope) if name == "leaky_relu" else make_activation(name)
     errors = check_module_gradients(activation, away_from_zero(rng, (rows, cols)), rng=rng)
     assert errors["input"] <= TOLERANCE, errors
-
-
-def kink_pattern(model, x):
-    """The side of 0 on which every pre-activation entering a ReLU or LeakyReLU lies: (B, width) bools per layer.
-
-    Inside one pattern a ReLU network is linear in any single parameter or input entry."""
-    signs = []
-    for layer in model.layers:
-        out = layer.forward(x)
-        if isinstance(layer, (tg.ReLU, tg.LeakyReLU)):
-            signs.append(x > 0)
-        x = out
-    return signs
-
-
-def kink_free_central_differences(loss, pattern, array, indices, h):
-    """Fourth-order central differences of loss() w.r.t. array[index]:
-    dL/dtheta ~ (L(-2s) - 8 L(-s) + 8 L(s) - L(2s)) / (12 s), with error O(s^4) for a smooth L.
-
-    Each entry takes the largest step s <= h whose four evaluations keep every ReLU/LeakyReLU
-    pre-activation on its side of 0 (s shrinks 4x at a time). Where no kink lies within 2s, a
-    piecewise-linear network has no truncation error at all, and the round-off, about eps |L| / s,
-    is smallest for the largest s: so the step is measured per entry, not fixed small for all."""
-    base = pattern()
-    numeric = np.empty(len(indices))
-    for k, index in enumerate(indices):
-        old, step = array[index], h
-        while True:
-            values, kink_crossed = [], False
-            for offset in (-2, -1, 1, 2):
-                array[index] = old + offset * step
-                values.append(loss())
-                kink_crossed |= not all(np.array_equal(a, b) for a, b in zip(base, pattern()))
-            array[index] = old
-            if not kink_crossed:
-                break
-            step /= 4
-        minus2, minus1, plus1, plus2 = values
-        numeric[k] = (8 * (plus1 - minus1) - (plus2 - minus2)) / (12 * step)  # exactly 0 for a constant L
-    return numeric
 
 
 @given(

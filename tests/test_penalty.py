@@ -1,9 +1,8 @@
 """The R1 penalty (nn/penalty.py): its value and its parameter gradient, by finite differences in
 float64, by PyTorch's double backward, and in GAN training (config r1 / r2).
 
-Finite differences need the ReLU/LeakyReLU kinks out of reach: each example measures the smallest
-|pre-activation| and steps well below it, and is discarded (``assume``) if a perturbation still
-changes which side of a kink any pre-activation lies on.
+Finite differences need the ReLU/LeakyReLU kinks out of reach: ``kink_free_central_differences``
+takes, entry by entry, the largest step whose evaluations leave every pre-activation on its side.
 """
 
 import functools
@@ -13,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygan as tg
-from tinygan.nn.activations import LeakyReLU, ReLU
+from tinygan.nn.activations import LeakyReLU
 from tinygan.nn.features import FourierFeatures
-from tinygan.nn.gradcheck import kink_margin, relative_error
+from tinygan.nn.gradcheck import kink_free_central_differences, kink_pattern, relative_error
 
 ACTIVATIONS = ["relu", "leaky_relu", "tanh", "sigmoid"]
 seeds = st.integers(0, 2**32 - 1)
@@ -35,54 +34,11 @@ def random_network(seed, depth, width, fan_in, activation, output_activation=Non
     return D, rng
 
 
-def kink_signs(D, x):
-    """Which side of 0 every pre-activation entering a ReLU or LeakyReLU lies on (a tuple of bool arrays)."""
-    signs = []
-    for layer in D.layers:
-        if isinstance(layer, (ReLU, LeakyReLU)):
-            signs.append(x > 0)
-        x = layer.forward(x)
-    return signs
-
-
-def same_signs(a, b):
-    return all(np.array_equal(u, v) for u, v in zip(a, b))
-
-
 def penalty_value(D, x):
     """P alone: r1_penalty with weight 1 adds into the grads, so clear them afterwards."""
     value = tg.r1_penalty(D, x)
     D.zero_grad()
     return value
-
-
-def penalty_difference(D, x, i, step, signs):
-    """Central difference of P in D's i-th parameter with the given step; the example is discarded if a
-    perturbation moves a pre-activation across a ReLU/LeakyReLU kink (``signs``: those at x)."""
-    old = D.flat.data[i]
-    D.flat.data[i] = old + step
-    plus, signs_plus = penalty_value(D, x), kink_signs(D, x)
-    D.flat.data[i] = old - step
-    minus, signs_minus = penalty_value(D, x), kink_signs(D, x)
-    D.flat.data[i] = old
-    assume(same_signs(signs, signs_plus) and same_signs(signs, signs_minus))
-    return (plus - minus) / (2 * step)
-
-
-def input_difference(D, x, j, step, signs):
-    """Central differences of D's logit in column j of every row of x, (B,); discarded near a kink."""
-    shift = np.zeros_like(x)
-    shift[:, j] = step
-    assume(same_signs(signs, kink_signs(D, x + shift)) and same_signs(signs, kink_signs(D, x - shift)))
-    return (D.forward(x + shift) - D.forward(x - shift))[:, 0] / (2 * step)
-
-
-def finite_difference_step(D, x, activation):
-    """Central-difference step: 1e-4, and for ReLU/LeakyReLU nets at most 1% of the kink margin
-    (the smallest |pre-activation| entering one), so that no step reaches a kink."""
-    margin = kink_margin(D, x)
-    assume(margin > 1e-4)
-    return min(1e-4, 1e-2 * margin) if activation in ("relu", "leaky_relu") else 1e-4
 
 
 @given(
@@ -99,15 +55,13 @@ def test_parameter_gradient_matches_central_differences(
 ):
     D, rng = random_network(seed, depth, width, fan_in, activation, output_activation)
     x = rng.uniform(-2, 2, size=(batch, fan_in))
-    step = finite_difference_step(D, x, activation)
-    signs = kink_signs(D, x)
     D.zero_grad()
     tg.r1_penalty(D, x)
     analytic = D.flat.grad.copy()
-    numeric = np.empty_like(analytic)
-    # Richardson: (4 c(step/2) - c(step)) / 3 cancels the step^2 error of the central difference c: O(step^4)
-    for i in range(D.flat.size):
-        numeric[i] = (4 * penalty_difference(D, x, i, step / 2, signs) - penalty_difference(D, x, i, step, signs)) / 3
+    indices = [(i,) for i in range(D.flat.size)]
+    numeric = kink_free_central_differences(
+        lambda: penalty_value(D, x), lambda: kink_pattern(D, x), D.flat.data, indices
+    )
     assert relative_error(analytic, numeric) <= 1e-6, (analytic, numeric)
 
 
@@ -122,11 +76,8 @@ def test_parameter_gradient_matches_central_differences(
 def test_value_is_half_mean_squared_input_gradient(seed, depth, width, fan_in, batch, activation):
     D, rng = random_network(seed, depth, width, fan_in, activation)
     x = rng.uniform(-2, 2, size=(batch, fan_in))
-    step = finite_difference_step(D, x, activation)
-    signs = kink_signs(D, x)
-    grad_x = np.empty_like(x)  # d logit/dx, column j for every row at once: D's rows do not interact
-    for j in range(fan_in):  # Richardson, as for the parameters
-        grad_x[:, j] = (4 * input_difference(D, x, j, step / 2, signs) - input_difference(D, x, j, step, signs)) / 3
+    columns = [(slice(None), j) for j in range(fan_in)]  # column j of every row at once: D's rows do not interact
+    grad_x = kink_free_central_differences(lambda: D.forward(x)[:, 0], lambda: kink_pattern(D, x), x, columns).T
     expected = 0.5 * np.mean(np.sum(grad_x**2, axis=1))
     assert penalty_value(D, x) == pytest.approx(expected, rel=1e-6, abs=1e-12)
 
