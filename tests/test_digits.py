@@ -108,6 +108,30 @@ def test_copies_of_the_training_set_are_caught_as_memorised(split, classifier):
         im.evaluate_images(np.zeros((5, 3)), classifier, split)
 
 
+def test_codes_recipe_is_digits_with_codes_and_a_weight_average_and_trains(split):
+    import dataclasses
+
+    from tinygan import get_backend
+    from tinygan.evaluation.digits import digits_data
+    from tinygan.gan.model import GAN
+    from tinygan.gan.recipes import recipe
+    from tinygan.gan.train import train
+
+    codes, plain = recipe("digits-codes").to_dict(), recipe("digits").to_dict()
+    changed = {name for name in codes if codes[name] != plain[name]}
+    assert changed == {"latent_codes", "code_info", "ema"} and codes["latent_codes"] == 10
+    config = dataclasses.replace(recipe("digits-codes"), hidden=16, steps=10)
+    gan = GAN(digits_data(split), config, seed=0)
+    assert (gan.fused is not None) == (get_backend().name == "numba")  # codes and the average run fused
+    train(gan, 10, progress=False, log_every=10)
+    z = gan.draw_noise(30, np.random.default_rng(0))  # (30, 16 + 10): z, then the one-hot code
+    assert z.shape == (30, 26) and np.all(z[:, 16:].sum(axis=1) == 1)
+    samples = gan.decode(z)
+    assert samples.shape == (30, 64) and np.all(np.abs(samples) <= 1)  # G ends in tanh
+    with pytest.raises(ValueError, match=r"z must have shape \(n, 26\)"):  # noise without its code
+        gan.decode(np.zeros((3, 16)))
+
+
 def test_mosaic_places_each_image_in_its_cell():
     images = np.stack([np.full(4, v) for v in (0.1, 0.2, 0.3)])  # three 2x2 images
     canvas = mosaic(images, columns=2, shape=(2, 2), gap=1)

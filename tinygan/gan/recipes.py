@@ -32,8 +32,15 @@ G ends in tanh: with a linear output layer the same runs lost
 classes and stayed 8.6x the real Frechet floor (5 seeds); with tanh about 4x on seed 0 and every
 class kept. Adam at lr 1e-3 with betas (0, 0.9) lifted k-NN recall from 0.05 (2e-4, (0.5,
 0.999)) to 0.6-0.7; batch 128 kept the class histogram closest to the data's. The conditional
-recipe keeps batch 64 (measured on seed 0: Frechet 2.7x the floor, recall 0.63). A decaying
-rate and G's weight average, which help the mixtures, lowered recall here.
+recipe keeps batch 64 (measured on seed 0: Frechet 2.7x the floor, recall 0.63).
+
+digits-codes: digits, with a one-hot code of 10 values in G's noise that a network Q must read
+back from G's digit (codes.py, weight 1), and G sampled from an exponential moving average
+(0.99) of its weights. Without the codes the class histogram stays off the data's (reverse KL
+0.034 on average over seeds 0-4) and the features 5.3x the Frechet floor; the codes alone met
+every goal in 8 of seeds 0-9, with the average in 10 of 10 (an average of 0.999 cost recall:
+9 of 10). docs/digits.md gives the measurements. demos/digits.py trains ``digits``: it draws the
+noise of its pictures as noise_dim columns, which a GAN with latent codes refuses.
 """
 
 from __future__ import annotations
@@ -60,10 +67,12 @@ RECIPES["digits"] = GANConfig(
     batch_size=128, schedule="constant", steps=6000,
 )  # fmt: skip
 RECIPES["digits-conditional"] = dataclasses.replace(RECIPES["digits"], batch_size=64, num_classes=10)
+RECIPES["digits-codes"] = dataclasses.replace(RECIPES["digits"], latent_codes=10, code_info=1.0, ema=0.99)
 
 
 def recipe(name: str) -> GANConfig:
-    """A fresh copy of the tuned config called ``name`` (two, ring8, grid25, digits, digits-conditional).
+    """A fresh copy of the tuned config called ``name`` (two, ring8, grid25, digits, digits-conditional,
+    digits-codes).
 
     For your own data, start from ``recipe("two")`` for small 2-D problems, or from ``GANConfig()``."""
     if not isinstance(name, str) or name not in RECIPES:
