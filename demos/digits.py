@@ -1,6 +1,6 @@
 """Train a GAN on handwritten digits (scikit-learn's 8x8 images, bundled: no download), judged like an image GAN.
 
-    python demos/digits.py                  # unconditional: any digit from noise
+    python demos/digits.py                  # unconditional: any digit from noise (recipe digits-codes)
     python demos/digits.py --conditional    # class-conditional: ask for a 3, get a 3
     python demos/digits.py --stop-after 3000 --checkpoint run.npz   # pause; it prints the command to continue
 
@@ -58,7 +58,7 @@ def build(args: argparse.Namespace):
         return resume(args, data), split
     choose_backend(args)
     config = dataclasses.replace(
-        recipe("digits-conditional" if args.conditional else "digits"), **config_overrides(args)
+        recipe("digits-conditional" if args.conditional else "digits-codes"), **config_overrides(args)
     )
     validate_config(config, args)
     check_training_memory(config)  # before GAN() allocates the networks
@@ -126,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
     from tinygan.cli import plan_outputs, train_run
     from tinygan.evaluation.classifier import train_digit_classifier
     from tinygan.evaluation.image_metrics import evaluate_images
+    from tinygan.fast.backend import to_numpy
     from tinygan.outputs import write_json
 
     begin = time.perf_counter()
@@ -140,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
           f"{stop - gan.step} steps to go (total {total}), seed {gan.seed}")  # fmt: skip
 
     # the GIF: the same noise (and labels) at every frame, drawn from an RNG training never touches
-    fixed_z = np.random.default_rng([gan.seed, 6]).standard_normal((100, gan.config.noise_dim))
+    fixed_z = gan.draw_noise(100, np.random.default_rng([gan.seed, 6]))  # z, then the latent code if any
     fixed_labels = np.repeat(np.arange(10), 10) if gan.conditional else None  # one row per class
     animation = plot.ImageAnimation(lambda: gan.decode(fixed_z, fixed_labels))
     animation.capture(gan)
@@ -178,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
     plot.real_beside_generated(real if gan.conditional else split.held_out_x[:50], generated,
                                plan.target("real_vs_generated.png"))  # fmt: skip
     t = np.linspace(0.0, 1.0, 10)[:, None]
-    z_ends = np.random.default_rng([gan.seed, 8]).standard_normal((2, gan.config.noise_dim))
+    z_ends = to_numpy(gan.draw_noise(2, np.random.default_rng([gan.seed, 8])))
+    z_ends[1, gan.config.noise_dim :] = z_ends[0, gan.config.noise_dim :]  # one latent code along the strip
     strip_labels = np.full(10, 3) if gan.conditional else None  # conditional: interpolate within one class
     plot.interpolation_strip(gan.decode((1 - t) * z_ends[0] + t * z_ends[1], strip_labels),
                              plan.target("interpolation.png"))  # fmt: skip

@@ -44,9 +44,10 @@ PIN_INSTALL = 'pip install "tinygan[gpu]"'
 
 
 def standin(kernel_set: str = "numpy") -> Backend:
-    """Install the stand-in backend: nn's textbook forms (run on its xp; no kernel set) or kernels_cupy's set."""
+    """Install the stand-in backend: nn's textbook forms (run on its xp; no kernel set) or kernels_cupy's set.
+    It is named "cupy", the backend it stands in for (checkpoints record the name and accept only real ones)."""
     kernel_sets = {"numpy": lambda: None, "cupy": lambda: kernels_cupy.make_kernel_set(fake_cupy)}
-    return use_backend(Backend(f"cupy-standin-{kernel_set}", fake_cupy, kernel_sets[kernel_set]()))
+    return use_backend(Backend("cupy", fake_cupy, kernel_sets[kernel_set]()))
 
 
 def make_gan(config: GANConfig, data=None, rng_seed: int = 7) -> GAN:
