@@ -100,6 +100,14 @@ def test_data_of_another_dimension_trains_and_skips_the_2d_pictures(tmp_path, ca
     assert "skipping --animate" in out and "skipping the 2-D pictures" in out
 
 
+def test_one_dimensional_data_trains_and_is_not_refused_for_lacking_2d_spread(tmp_path, capsys):
+    path = tmp_path / "points1d.csv"
+    path.write_text("\n".join(str(x) for x in np.random.default_rng(0).normal(size=200)))
+    assert run_demo("--data", str(path), "--out", str(tmp_path / "out"), "--samples", "50", "--steps", "20") == 0
+    assert np.load(tmp_path / "out" / "samples.npy").shape == (50, 1)
+    assert "skipping the 2-D pictures" in capsys.readouterr().out
+
+
 def test_bad_data_files_get_clear_errors(tmp_path, capsys):
     nan_file = tmp_path / "nan.npy"
     np.save(nan_file, np.array([[0.0, 1.0], [np.nan, 2.0], [3.0, 4.0]]))
