@@ -172,7 +172,16 @@ class EmpiricalData:
         if np.any(np.abs(points) > limit):
             bad = int(np.sum(np.any(np.abs(points) > limit, axis=1)))
             raise ValueError(f"data has {bad} row(s) beyond {np.dtype(dtype).name}'s range (|x| <= {limit:.3g})")
-        self.points = points.astype(dtype)
+        converted = points.astype(dtype)
+        vanished = (converted == 0) & (points != 0)  # below the dtype's smallest subnormal: would become 0
+        if np.any(vanished):
+            bad = int(np.sum(np.any(vanished, axis=1)))
+            smallest = np.finfo(dtype).smallest_subnormal
+            raise ValueError(
+                f"data has {bad} row(s) with nonzero values too small for {np.dtype(dtype).name} "
+                f"(0 < |x| < {smallest:.3g}), which would become 0; rescale the data"
+            )
+        self.points = converted
         self.path: str | None = None  # the file the points came from, if any (see load_points)
         self.note = ""  # what load_points dropped from the file, if anything
         self.dim = points.shape[1]
