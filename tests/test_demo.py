@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import gaussian_kde
+
+from tinygan.plot import kde_density
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demos" / "mixture.py"
@@ -106,6 +109,19 @@ def test_one_dimensional_data_trains_and_is_not_refused_for_lacking_2d_spread(tm
     assert run_demo("--data", str(path), "--out", str(tmp_path / "out"), "--samples", "50", "--steps", "20") == 0
     assert np.load(tmp_path / "out" / "samples.npy").shape == (50, 1)
     assert "skipping the 2-D pictures" in capsys.readouterr().out
+
+
+def test_a_generator_collapsed_onto_a_line_still_gets_its_pictures(tmp_path):
+    # --hidden 1: G's samples lie on a line (rank 1), where a KDE is undefined; the run must not fail after training
+    assert run_demo("--hidden", "1", "--steps", "20", "--samples", "200", "--out", str(tmp_path / "out")) == 0
+    assert (tmp_path / "out" / "contours.png").stat().st_size > 0
+    grid = np.stack(np.meshgrid(np.linspace(-3, 3, 61), np.linspace(-3, 3, 61)), -1).reshape(-1, 2)
+    t = np.linspace(-1, 1, 50)[:, None]
+    with pytest.raises(np.linalg.LinAlgError):
+        gaussian_kde(np.hstack([t, 0 * t]).T)  # scipy refuses a line
+    for collapsed in (np.hstack([t, 0 * t]), np.hstack([t, 3 * t + 1]), np.ones((50, 2))):  # lines, a point
+        density = kde_density(collapsed, grid)
+        assert np.all(np.isfinite(density)) and density.max() > 0
 
 
 def test_bad_data_files_get_clear_errors(tmp_path, capsys):
