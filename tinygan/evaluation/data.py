@@ -78,6 +78,8 @@ class GaussianMixture:
             raise ValueError("every covariance must be symmetric positive definite") from None
         self.means, self.covs, self.weights, self.chol = means, covs, weights, chol
         self.dtype = check_float_dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):  # what NumPy's and CuPy's generators draw
+            raise TypeError(f"dtype must be float32 or float64 for a mixture (its sampler's), got {self.dtype}")
         self.dim = d
         self._diagonal = bool(np.all(chol == chol * np.eye(d)))  # every Sigma_k diagonal (the built-in ones)
         self._device: dict[int, tuple] = {}
