@@ -92,7 +92,13 @@ def data_from_record(record: dict[str, Any], path: str) -> Any:
             )
         return data
     if record.get("kind") == "points" and record.get("path"):
-        data = load_points(record["path"])
+        try:
+            data = load_points(record["path"])
+        except ValueError as error:  # moved, deleted or spoiled since: say whose file it is, and the way out
+            raise CheckpointError(
+                f"checkpoint {path!r} trained on the points in {record['path']!r}, which cannot be read now "
+                f"({error}); pass the same points as data (on the command line: --data PATH)"
+            ) from None
         if data_record(data)["sha256"] != record["sha256"]:
             raise CheckpointError(f"{record['path']} has changed since checkpoint {path!r} was trained on it")
         return data
