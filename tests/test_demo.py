@@ -185,6 +185,18 @@ def test_theory_demos_refuse_bad_numbers_in_one_line(name, args, capsys):
     assert exit_info.value.code == 2 and len(lines) == 1 and args[0] in lines[0]
 
 
+def test_optimal_discriminator_refuses_samples_beyond_memory_before_training(tmp_path, capsys, monkeypatch):
+    spec = importlib.util.spec_from_file_location("optimal_demo", ROOT / "demos" / "optimal_discriminator.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    monkeypatch.setattr(demo.theory, "train_discriminator", lambda *a, **k: pytest.fail("trained before refusing"))
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main(["--samples", str(10**11), "--out", str(tmp_path / "o")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(lines) == 1 and lines[0].startswith("error: --samples 100000000000: ")
+    assert not (tmp_path / "o").exists()
+
+
 # ----------------------------------------------------------------------------- the output folder
 TINY_RUN = ["--steps", "3", "--hidden", "8", "--batch-size", "16", "--samples", "20", "--log-every", "1",
             "--no-progress", "--backend", "numpy"]  # fmt: skip
