@@ -13,13 +13,13 @@ Needs the live extra and Chromium (CHROMIUM, default /usr/bin/chromium).
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
 import numpy as np
 
 import tinygan as tg
+from tinygan.cli import OneLineParser, number
 from tinygan.fast.backend import limit_threads
 from tinygan.live.app import LiveServer
 from tinygan.live.trainer import LiveTrainer, live_config
@@ -58,9 +58,11 @@ def live_rates(page, server: LiveServer, seconds: float) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--fps", type=float, nargs="+", default=[5, 10, 15, 20])
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser = OneLineParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fps", type=number(float, 0.5, "--fps", strict=False, at_most=60), nargs="+",
+                        default=[5, 10, 15, 20], help="frame-rate settings, each in [0.5, 60]")  # fmt: skip
+    parser.add_argument("--seconds", type=number(float, 0.0, "--seconds", at_most=3600), default=8.0,
+                        help="seconds of each live run, in (0, 3600]")  # fmt: skip
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 

@@ -122,7 +122,8 @@ def check_before_training(args: argparse.Namespace, gan, data):
 
     inputs = {"--data": getattr(data, "path", None), "--resume": args.resume}
     plan = plan_outputs(args, gan, inputs=inputs, out_names=OUTPUTS)
-    if isinstance(data, EmpiricalData) and np.linalg.matrix_rank(np.cov(data.points.T.astype(np.float64))) < 2:
+    user_2d = isinstance(data, EmpiricalData) and data.dim == 2  # other dimensions skip the 2-D pictures
+    if user_2d and np.linalg.matrix_rank(np.cov(data.points.T.astype(np.float64))) < 2:
         raise ValueError(
             f"--data {args.data}: the points lie on a line or a single point; the density plots need 2-D spread"
         )

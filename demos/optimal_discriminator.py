@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 from tinygan.cli import OneLineParser, number, path_text  # noqa: E402
 from tinygan.evaluation import theory  # noqa: E402
 from tinygan.evaluation.data import GaussianMixture  # noqa: E402
+from tinygan.evaluation.loader import available_memory, describe_size  # noqa: E402
 from tinygan.fast.backend import limit_threads  # noqa: E402
 from tinygan.outputs import OutputPlan, write_json  # noqa: E402
 from tinygan.plot import Destination, save_figure  # noqa: E402
@@ -108,6 +109,18 @@ def plot(results: dict, path: Destination) -> None:
     plt.close(fig)
 
 
+def check_monte_carlo_memory(samples: int) -> None:
+    """Refuse before any training a --samples whose draws D cannot judge in this machine's memory: per
+    point, the draw and D's float64 activations (64 wide, a few layers), on both sides."""
+    needed = 2 * samples * 64 * 8 * 4
+    available = available_memory()
+    if needed > available:
+        raise ValueError(
+            f"--samples {samples}: the Monte-Carlo estimate needs about {describe_size(needed)}, more than the "
+            f"{describe_size(available)} of memory available"
+        )
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=path_text, default="runs/optimal_discriminator", help="output folder")
@@ -124,6 +137,7 @@ def main(argv: list[str] | None = None) -> dict:
     plan.folder(args.out, ("optimal_discriminator.png", "optimal_discriminator.json"))
     try:
         plan.check()  # before any work
+        check_monte_carlo_memory(args.samples)
     except ValueError as error:
         parser.error(str(error))
 

@@ -268,3 +268,20 @@ def test_random_values_are_refused_by_name(case, value, files):
 @given(case=st.sampled_from(CASES), value=values)
 def test_random_values_are_refused_by_name_long(case, value, files):
     check(case, value, files)
+
+
+def test_discriminate_takes_points_as_any_real_array_or_lists_and_names_x_otherwise():
+    gan = tg.GAN(tg.mixture("two"), {"hidden": 8, "batch_size": 16, "steps": 2}, seed=0)
+    points = [[0.5, -1.0], [2.0, 2.0]]
+    expected = gan.discriminate(np.array(points, dtype=np.float32))
+    assert np.array_equal(gan.discriminate(points), expected)  # lists, as data is accepted
+    assert np.array_equal(gan.discriminate(np.array(points)), expected)  # float64
+    with pytest.raises(TypeError, match="x must hold real numbers"):
+        gan.discriminate([["a", "b"]])
+    with pytest.raises(ValueError, match=r"x must be an array of points \(n, 2\)"):
+        gan.discriminate([[1.0, 2.0], [3.0]])
+
+
+def test_a_mixture_in_a_dtype_its_sampler_cannot_draw_is_refused_by_name():
+    with pytest.raises(TypeError, match="dtype must be float32 or float64"):
+        tg.mixture("two", dtype=np.float16)

@@ -610,3 +610,16 @@ def test_codes_cost_command_lines(monkeypatch):
 
     example()
     drawn_both("codes_cost")
+
+
+@pytest.mark.parametrize(
+    "argv", [["--fps", "nan"], ["--fps", "-5"], ["--fps", "10", "0"], ["--seconds", "-1"], ["--seconds", "inf"]]
+)
+def test_live_speed_refuses_bad_numbers_before_starting_a_browser(argv, monkeypatch, capsys):
+    pytest.importorskip("bokeh")
+    live_speed = load_benchmark("live_speed")
+    monkeypatch.setattr("sys.argv", ["live_speed.py", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        live_speed.main()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(lines) == 1 and lines[0].startswith(f"error: argument {argv[0]}: ")

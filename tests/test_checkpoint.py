@@ -73,6 +73,10 @@ def test_crash_mid_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
 def test_missing_truncated_and_foreign_files(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "nope.npz", mixture("two"))
+    os.mkfifo(tmp_path / "pipe.npz")  # named for what it is, and never opened (that would wait for a writer)
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        load_checkpoint(tmp_path / "pipe.npz", mixture("two"))
+    assert not checkpoint.is_checkpoint(tmp_path / "pipe.npz")
     good = tmp_path / "good.npz"
     save_checkpoint(trained(2), good)
     truncated = tmp_path / "truncated.npz"

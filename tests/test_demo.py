@@ -9,6 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import gaussian_kde
+
+from tinygan.plot import kde_density
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demos" / "mixture.py"
@@ -100,6 +103,27 @@ def test_data_of_another_dimension_trains_and_skips_the_2d_pictures(tmp_path, ca
     assert "skipping --animate" in out and "skipping the 2-D pictures" in out
 
 
+def test_one_dimensional_data_trains_and_is_not_refused_for_lacking_2d_spread(tmp_path, capsys):
+    path = tmp_path / "points1d.csv"
+    path.write_text("\n".join(str(x) for x in np.random.default_rng(0).normal(size=200)))
+    assert run_demo("--data", str(path), "--out", str(tmp_path / "out"), "--samples", "50", "--steps", "20") == 0
+    assert np.load(tmp_path / "out" / "samples.npy").shape == (50, 1)
+    assert "skipping the 2-D pictures" in capsys.readouterr().out
+
+
+def test_a_generator_collapsed_onto_a_line_still_gets_its_pictures(tmp_path):
+    # --hidden 1: G's samples lie on a line (rank 1), where a KDE is undefined; the run must not fail after training
+    assert run_demo("--hidden", "1", "--steps", "20", "--samples", "200", "--out", str(tmp_path / "out")) == 0
+    assert (tmp_path / "out" / "contours.png").stat().st_size > 0
+    grid = np.stack(np.meshgrid(np.linspace(-3, 3, 61), np.linspace(-3, 3, 61)), -1).reshape(-1, 2)
+    t = np.linspace(-1, 1, 50)[:, None]
+    with pytest.raises(np.linalg.LinAlgError):
+        gaussian_kde(np.hstack([t, 0 * t]).T)  # scipy refuses a line
+    for collapsed in (np.hstack([t, 0 * t]), np.hstack([t, 3 * t + 1]), np.ones((50, 2))):  # lines, a point
+        density = kde_density(collapsed, grid)
+        assert np.all(np.isfinite(density)) and density.max() > 0
+
+
 def test_bad_data_files_get_clear_errors(tmp_path, capsys):
     nan_file = tmp_path / "nan.npy"
     np.save(nan_file, np.array([[0.0, 1.0], [np.nan, 2.0], [3.0, 4.0]]))
@@ -159,6 +183,18 @@ def test_theory_demos_refuse_bad_numbers_in_one_line(name, args, capsys):
         demo.main(args)
     lines = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(lines) == 1 and args[0] in lines[0]
+
+
+def test_optimal_discriminator_refuses_samples_beyond_memory_before_training(tmp_path, capsys, monkeypatch):
+    spec = importlib.util.spec_from_file_location("optimal_demo", ROOT / "demos" / "optimal_discriminator.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    monkeypatch.setattr(demo.theory, "train_discriminator", lambda *a, **k: pytest.fail("trained before refusing"))
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main(["--samples", str(10**11), "--out", str(tmp_path / "o")])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(lines) == 1 and lines[0].startswith("error: --samples 100000000000: ")
+    assert not (tmp_path / "o").exists()
 
 
 # ----------------------------------------------------------------------------- the output folder

@@ -338,7 +338,7 @@ def test_cli_checks_user_data_like_the_demo(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("x,y\n1,2\n3,nan\n")
     result = run_cli("--data", str(path), "--no-browser")
-    expected = f"error: data file {str(path)!r}, line 3, column 2: 'nan' is not finite\n"  # the loader's words
+    expected = f"error: --data {path}: data file {str(path)!r}, line 3, column 2: 'nan' is not finite\n"  # flag, loader
     assert result.returncode == 2 and result.stderr == expected
 
 
@@ -356,7 +356,8 @@ def refusal(capsys, argv: list[str]) -> str:
 def test_cli_refuses_data_that_is_not_2d_before_serving(tmp_path, capsys):
     path = tmp_path / "line.csv"
     path.write_text("1\n2\n3\n")
-    assert "shows 2-D points, but the data has 1 column" in refusal(capsys, ["--data", str(path), "--no-browser"])
+    message = refusal(capsys, ["--data", str(path), "--no-browser"])
+    assert message.startswith(f"error: --data {path}: ") and "shows 2-D points, but the data has 1 column" in message
 
 
 def test_cli_refuses_an_out_it_cannot_write_into(tmp_path, capsys):

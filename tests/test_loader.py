@@ -95,6 +95,14 @@ def test_header_only_and_too_few_points():
     assert "at least 2 points" in refused(b"x,y\n1,2\n")
 
 
+def test_values_that_would_become_zero_in_float32_are_refused_not_zeroed():
+    message = refused(npy_bytes(np.array([[1e-310, 2e-310], [3e-310, 1e-300], [0.0, 5e-305]])), "tiny.npy")
+    assert "3 row(s)" in message and "too small for float32" in message
+    assert "too small for float32" in refused(b"1e-50,1\n2,3\n")
+    float64 = tg.points_from_bytes(b"1e-50,1\n2,3\n", NAME, dtype=np.float64)
+    assert float64.points[0, 0] == 1e-50  # float64 holds it: taken as it is
+
+
 # ----------------------------------------------------------------------------- .npy rules
 def test_npy_round_trip_any_float_or_int_dtype_and_fortran_order():
     array = np.arange(12, dtype=">i4").reshape(4, 3)
@@ -326,6 +334,8 @@ def oracle(case: CsvCase) -> tuple[np.ndarray | None, str]:
             return None, "row index"
     if len(points) < 2:
         return None, "at least 2 points"
+    if np.any((points != 0) & (points.astype(np.float32) == 0)):
+        return None, "too small for float32"
     return points, note
 
 

@@ -135,3 +135,22 @@ def test_new_files_get_ordinary_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert (tmp_path / "f").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_fifo_or_device_is_never_an_output_even_forced(tmp_path):
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    for force in (False, True):
+        plan = OutputPlan(force=force)
+        plan.file(str(fifo), "--json", ours=lambda path: False)
+        with pytest.raises(ValueError, match=r"--json .*pipe.json is a FIFO \(named pipe\), not a regular file"):
+            plan.check()  # returns at once: nothing opens the FIFO
+        device = OutputPlan(force=force)
+        device.file("/dev/null", "--json")
+        with pytest.raises(ValueError, match="--json /dev/null is a device, not a regular file"):
+            device.check()
+    os.mkfifo(tmp_path / "a.txt")
+    plan = OutputPlan(force=True)
+    plan.folder(str(tmp_path), ["a.txt"])
+    with pytest.raises(ValueError, match=r"--out .*a.txt is a FIFO"):
+        plan.check()

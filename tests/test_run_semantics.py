@@ -173,6 +173,20 @@ def test_damaged_checkpoint_fields_are_named(paused_run, tmp_path, field, value,
         load_checkpoint(bad)
 
 
+def test_resume_after_the_data_file_moved_names_the_flag_and_the_way_out(tmp_path, capsys):
+    points = tmp_path / "p.npy"
+    np.save(points, np.random.default_rng(0).normal(size=(100, 2)))
+    ckpt, out = str(tmp_path / "c.npz"), str(tmp_path / "o")
+    assert run("--data", str(points), "--steps", "4", "--stop-after", "2", "--checkpoint", ckpt, "--out", out) == 0
+    moved = tmp_path / "moved.npy"
+    points.rename(moved)
+    capsys.readouterr()
+    assert demo.main(["--resume", ckpt, "--out", out, "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: --resume {ckpt}: ") and "p.npy" in err and "--data PATH" in err and "\n" not in err
+    assert demo.main(["--resume", ckpt, "--data", str(moved), "--out", out, "--no-progress", "--samples", "50"]) == 0
+
+
 def test_resume_of_a_data_file_names_it(tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((5, 2)))
     assert demo.main(["--resume", str(tmp_path / "x.npy")]) == 2

@@ -45,6 +45,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -245,6 +246,7 @@ class OutputPlan:
             self._claim(os.path.realpath(path), f"{folder.flag} {path}", outputs)
             if os.path.isdir(path):
                 raise ValueError(f"{where}: {path} is a folder where the run writes a file; move it away")
+            _refuse_special_file(path, f"{folder.flag} {path}")
             if os.path.lexists(path) and name not in previous and not self.force:
                 raise ValueError(
                     f"{where}: {name} exists there and was not written by tinygan; "
@@ -258,6 +260,7 @@ class OutputPlan:
             raise ValueError(f"{where} is a folder; give a file path")
         if os.path.basename(single.path) == MANIFEST:
             raise ValueError(f"{where}: {MANIFEST} is tinygan's record of a folder's outputs; choose another name")
+        _refuse_special_file(single.path, where)
         _check_writable(os.path.dirname(os.path.abspath(single.path)), where)
         self._claim(os.path.realpath(single.path), where, outputs)
         if os.path.lexists(single.path) and not self.force and not self._is_ours(single):
@@ -365,6 +368,19 @@ def _stale(folder: str) -> list[str]:
     """The files the previous run into ``folder`` listed as its outputs (to be removed)."""
     manifest = read_manifest(folder) if os.path.isdir(folder) else None
     return manifest["run"] if manifest else []
+
+
+def _refuse_special_file(path: str, where: str) -> None:
+    """Refuse, even with ``force``, an output over something that is not a regular file: a FIFO (reading
+    it to see whether it is ours would wait for a writer), a socket or a device such as /dev/null
+    (replacing it would break the system)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # nothing there (or a dangling link): a new file
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        what = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise ValueError(f"{where} is {what}, not a regular file; choose another path")
 
 
 def _check_writable(folder: str, where: str) -> None:

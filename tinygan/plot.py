@@ -53,9 +53,23 @@ def _grid(window: Sequence[float], n: int = 120) -> tuple[np.ndarray, np.ndarray
 
 
 def kde_density(points: np.ndarray, grid_points: np.ndarray, max_points: int = 2500) -> np.ndarray:
-    """Gaussian KDE (Scott's bandwidth) of up to ``max_points`` points, evaluated on the grid."""
+    """Gaussian KDE (Scott's bandwidth) of up to ``max_points`` points, evaluated on the grid.
+
+    Samples that collapsed onto a line or a point (a GAN's mode collapse, which the pictures must
+    show rather than fail on after training) have a singular covariance, where a KDE is undefined:
+    they (and samples so narrow that the KDE is 0 on the whole grid) are spread by a fixed jitter
+    of 0.5% of the grid's extent (seeded: the same picture each time)."""
     points = points[np.all(np.isfinite(points), axis=1)][:max_points]
-    return gaussian_kde(points.T)(grid_points.T)
+    try:
+        with np.errstate(all="ignore"):
+            density = gaussian_kde(points.T)(grid_points.T)
+        if np.all(np.isfinite(density)) and density.max() > 0:  # else too narrow to show on the grid
+            return density
+    except np.linalg.LinAlgError:  # singular covariance, by scipy's own test (a rank test does not match it)
+        pass
+    extent = float(np.ptp(grid_points, axis=0).max())
+    spread = points + np.random.default_rng(0).normal(scale=0.005 * extent, size=points.shape)
+    return gaussian_kde(spread.T)(grid_points.T)
 
 
 def contours(real: np.ndarray, fake: np.ndarray, path: Destination, *, title: str = "") -> None:

@@ -78,6 +78,8 @@ class GaussianMixture:
             raise ValueError("every covariance must be symmetric positive definite") from None
         self.means, self.covs, self.weights, self.chol = means, covs, weights, chol
         self.dtype = check_float_dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):  # what NumPy's and CuPy's generators draw
+            raise TypeError(f"dtype must be float32 or float64 for a mixture (its sampler's), got {self.dtype}")
         self.dim = d
         self._diagonal = bool(np.all(chol == chol * np.eye(d)))  # every Sigma_k diagonal (the built-in ones)
         self._device: dict[int, tuple] = {}
@@ -172,7 +174,16 @@ class EmpiricalData:
         if np.any(np.abs(points) > limit):
             bad = int(np.sum(np.any(np.abs(points) > limit, axis=1)))
             raise ValueError(f"data has {bad} row(s) beyond {np.dtype(dtype).name}'s range (|x| <= {limit:.3g})")
-        self.points = points.astype(dtype)
+        converted = points.astype(dtype)
+        vanished = (converted == 0) & (points != 0)  # below the dtype's smallest subnormal: would become 0
+        if np.any(vanished):
+            bad = int(np.sum(np.any(vanished, axis=1)))
+            smallest = np.finfo(dtype).smallest_subnormal
+            raise ValueError(
+                f"data has {bad} row(s) with nonzero values too small for {np.dtype(dtype).name} "
+                f"(0 < |x| < {smallest:.3g}), which would become 0; rescale the data"
+            )
+        self.points = converted
         self.path: str | None = None  # the file the points came from, if any (see load_points)
         self.note = ""  # what load_points dropped from the file, if anything
         self.dim = points.shape[1]

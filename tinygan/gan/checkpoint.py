@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import zipfile
 from typing import Any
 
@@ -91,7 +92,13 @@ def data_from_record(record: dict[str, Any], path: str) -> Any:
             )
         return data
     if record.get("kind") == "points" and record.get("path"):
-        data = load_points(record["path"])
+        try:
+            data = load_points(record["path"])
+        except ValueError as error:  # moved, deleted or spoiled since: say whose file it is, and the way out
+            raise CheckpointError(
+                f"checkpoint {path!r} trained on the points in {record['path']!r}, which cannot be read now "
+                f"({error}); pass the same points as data (on the command line: --data PATH)"
+            ) from None
         if data_record(data)["sha256"] != record["sha256"]:
             raise CheckpointError(f"{record['path']} has changed since checkpoint {path!r} was trained on it")
         return data
@@ -131,8 +138,11 @@ def save_checkpoint(gan: GAN, path: str | os.PathLike, *, force: bool = False) -
 
 
 def is_checkpoint(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a tinygan checkpoint (a zip holding our format tag), without loading it."""
+    """Whether ``path`` is a tinygan checkpoint (a zip holding our format tag), without loading it.
+    Only a regular file is opened (opening a FIFO would wait for a writer)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
         with zipfile.ZipFile(path) as archive:
             if "__format__.npy" not in archive.namelist():
                 return False
@@ -147,8 +157,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = os.fspath(path)
     if os.path.isdir(path):
         raise CheckpointError(f"checkpoint {path!r} is a folder, not a checkpoint file")
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise CheckpointError(f"checkpoint {path!r} does not exist")
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint {path!r} is not a regular file (a FIFO, socket or device)")
     if not zipfile.is_zipfile(path):
         raise CheckpointError(f"checkpoint {path!r} is unreadable or truncated, or not a tinygan checkpoint (no .npz)")
     try:

@@ -509,7 +509,7 @@ class GAN:
         PACK_MATE_DRAWS such packs, the mates drawn once with a fixed seed, so a heatmap does not
         flicker (a conditional D judges pack copies of the point instead). A conditional D needs the
         ``labels`` (n,) the points claim to be."""
-        x = self.xp.asarray(np.asarray(x, dtype=self.dtype) if isinstance(x, np.ndarray) else x)
+        x = self.xp.asarray(x if isinstance(x, self.xp.ndarray) and self.xp is not np else self._host_points(x))
         if x.ndim != 2 or x.shape[1] != self.config.data_dim:
             raise ValueError(f"x must have shape (n, {self.config.data_dim}), got {tuple(x.shape)}")
         if self.conditional:
@@ -540,6 +540,16 @@ class GAN:
             mates = np.asarray(to_numpy(self.data.sample(n, rng)), dtype=self.dtype) / self.config.data_scale
             self._mates = self.xp.asarray(mates.reshape(PACK_MATE_DRAWS, self.config.pack - 1, -1))
         return self._mates
+
+    def _host_points(self, x: Any) -> np.ndarray:
+        """Points given on the host (an array of any real dtype, or nested lists) in the model's dtype."""
+        try:
+            points = np.asarray(x)
+        except (TypeError, ValueError) as error:  # ragged lists
+            raise ValueError(f"x must be an array of points (n, {self.config.data_dim}): {error}") from None
+        if points.dtype.kind not in "fiu":
+            raise TypeError(f"x must hold real numbers, got dtype {points.dtype}")
+        return points.astype(self.dtype)
 
     def discriminate(self, x: Any, labels: Any = None) -> np.ndarray:
         """D(x) = sigmoid(logit), the probability D gives that x is real, shape (n,)."""

@@ -92,7 +92,7 @@ def checked_data(args: argparse.Namespace) -> str | EmpiricalData:
         data = load_points(args.data)
         check_plane(data)
     except (ValueError, TypeError) as error:
-        fail(str(error))
+        fail(f"--data {args.data}: {error}")
     return data
 
 
