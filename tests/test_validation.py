@@ -129,3 +129,22 @@ def test_adam_with_zero_gradients_never_moves_or_goes_nan(steps):
         optimizer.step()
     np.testing.assert_array_equal(model.flat.data, before)
     assert np.all(np.isfinite(optimizer.v[0]))
+
+
+def test_discriminate_refuses_points_that_are_not_finite():
+    gan = tg.GAN(tg.mixture("two"), tg.GANConfig(hidden=8, batch_size=8), seed=0)
+    for bad in ([[np.nan, 0.0]], [[0.0, np.inf]]):
+        with pytest.raises(ValueError, match="x must hold finite numbers"):
+            gan.discriminate(bad)
+    assert gan.discriminate([[0.0, 0.0]]).shape == (1,)
+
+
+def test_a_checkpoint_of_points_from_no_file_says_how_to_resume(tmp_path):
+    """Points given as an array (the digits demo's) cannot be reloaded from a path: the refusal says
+    which script to resume with, instead of asking for data the command line cannot pass."""
+    points = np.random.default_rng(0).normal(size=(50, 3))
+    gan = tg.GAN(tg.EmpiricalData(points), tg.GANConfig(hidden=8, batch_size=8, data_dim=3), seed=0)
+    tg.save_checkpoint(gan, tmp_path / "c.npz")
+    with pytest.raises(ValueError, match="from no file; resume it with the script that trained it"):
+        tg.load_checkpoint(tmp_path / "c.npz")
+    assert tg.load_checkpoint(tmp_path / "c.npz", tg.EmpiricalData(points)).step == 0

@@ -102,6 +102,11 @@ def data_from_record(record: dict[str, Any], path: str) -> Any:
         if data_record(data)["sha256"] != record["sha256"]:
             raise CheckpointError(f"{record['path']} has changed since checkpoint {path!r} was trained on it")
         return data
+    if record.get("kind") == "points":  # points from no file: the digits demo's, or an array given in Python
+        raise CheckpointError(
+            f"checkpoint {path!r} was trained on {describe_data(record)}, from no file; resume it with "
+            "the script that trained it (demos/digits.py for its digits), or in Python with the same points as data"
+        )
     raise CheckpointError(f"checkpoint {path!r} was trained on {describe_data(record)}; pass that data to resume")
 
 

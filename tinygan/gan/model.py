@@ -512,6 +512,8 @@ class GAN:
         x = self.xp.asarray(x if isinstance(x, self.xp.ndarray) and self.xp is not np else self._host_points(x))
         if x.ndim != 2 or x.shape[1] != self.config.data_dim:
             raise ValueError(f"x must have shape (n, {self.config.data_dim}), got {tuple(x.shape)}")
+        if not bool(self.xp.isfinite(x).all()):
+            raise ValueError("x must hold finite numbers: it has NaN or inf")
         if self.conditional:
             if labels is None:
                 raise ValueError("a conditional discriminator needs the labels of the points")

@@ -8,14 +8,14 @@ distance apart (a factor of 2 is always log 2), so D can tell a mode half as wid
 however narrow the data's modes are. It is the minibatch standard deviation of progressive GANs
 (Karras et al. 2018), taken within each pack and on a log scale:
 
-    y = [x, log(v + eps)]      x (B, pack d) as B packs of points x_1..x_pack in R^d,   y (B, pack d + 1)
-    v = (1/pack) sum_k ||x_k - xbar||^2,   xbar = (1/pack) sum_k x_k
+    y = [x, log(var + eps)]      x (B, pack d) as B packs of points x_1..x_pack in R^d,   y (B, pack d + 1)
+    var = (1/pack) sum_k ||x_k - xbar||^2,   xbar = (1/pack) sum_k x_k
 
-``gate`` (in [0, 1], 1 by default) scales the feature, y = [x, gate log(v + eps)], so that a
+``gate`` (in [0, 1], 1 by default) scales the feature, y = [x, gate log(var + eps)], so that a
 schedule can open it part way through a run (GAN.pack_spread_gate) once the modes are found.
 
 eps (1e-8 by default, in the networks' units squared) keeps the log finite when two points
-coincide; it is far below the spread of any mode worth resolving (a mode of std 0.01 has v ~ 1e-4).
+coincide; it is far below the spread of any mode worth resolving (a mode of std 0.01 has var ~ 1e-4).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ PACK_SPREAD_EPS = 1e-8  # the default eps
 
 
 class PackSpread(Module):
-    """x (B, pack d) -> [x, gate log(v + eps)] (B, pack d + 1): each pack's points and the log of their spread."""
+    """x (B, pack d) -> [x, gate log(var + eps)] (B, pack d + 1): each pack's points and the log of their spread."""
 
     def __init__(self, pack: int, dim: int, *, eps: float = PACK_SPREAD_EPS, dtype: Any = None) -> None:
         for arg, value, least in (("pack", pack, 2), ("dim", dim, 1)):
@@ -52,7 +52,7 @@ class PackSpread(Module):
         self._check_input(x, self.in_features, self.dtype)
         points = x.reshape(len(x), self.pack, self.dim)  # (B, pack, d)
         centred = points - points.mean(axis=1, keepdims=True)  # x_k - xbar, (B, pack, d)
-        spread = (centred * centred).sum(axis=2).mean(axis=1, keepdims=True) + self.eps  # v + eps, (B, 1)
+        spread = (centred * centred).sum(axis=2).mean(axis=1, keepdims=True) + self.eps  # var + eps, (B, 1)
         self._cache = (centred, spread)
         return self.xp.concatenate([x, self.gate * self.xp.log(spread)], axis=1)  # (B, pack d + 1)
 
@@ -60,10 +60,10 @@ class PackSpread(Module):
         """With g = dL/dy split as [g_x (B, pack d), g_s (B, 1)]:
 
         dv/dx_k = (2/pack) (x_k - xbar)    (xbar's own dependence on x_k drops out: sum_j (x_j - xbar) = 0)
-        dL/dx_k = g_x,k + gate g_s (2/pack) (x_k - xbar) / (v + eps)
+        dL/dx_k = g_x,k + gate g_s (2/pack) (x_k - xbar) / (var + eps)
 
         The second term pushes a pack's points apart when D says more spread looks more real, and
-        its size does not depend on the scale: halving every distance doubles 1/(v + eps) and halves
+        its size does not depend on the scale: halving every distance doubles 1/(var + eps) and halves
         (x_k - xbar).
         """
         centred, spread = self._cached(self._cache)
