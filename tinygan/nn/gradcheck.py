@@ -89,19 +89,31 @@ def check_module_gradients(
     return errors
 
 
+def kink_margin(model: Module, x: np.ndarray) -> float:
+    """Smallest |pre-activation| entering a ReLU or LeakyReLU anywhere in a Sequential: a central
+    difference with a step well below it cannot straddle a kink (``kink_free_central_differences``
+    measures the safe step per entry instead)."""
+    return min((float(np.min(np.abs(pre))) for pre in _kink_inputs(model, x)), default=np.inf)
+
+
+def _kink_inputs(model: Module, x: np.ndarray) -> list[np.ndarray]:
+    """The pre-activations entering each ReLU or LeakyReLU of a Sequential, in order."""
+    from .activations import LeakyReLU, ReLU
+
+    inputs = []
+    for layer in model.layers:
+        out = layer.forward(x)
+        if isinstance(layer, (ReLU, LeakyReLU)):
+            inputs.append(x)
+        x = out
+    return inputs
+
+
 def kink_pattern(model: Module, x: np.ndarray) -> list[np.ndarray]:
     """The side of 0 on which every pre-activation entering a ReLU or LeakyReLU of a Sequential lies:
     one boolean array (B, width) per such activation. Within one pattern a ReLU network is a
     polynomial (linear in any single parameter or input entry) and has no kink."""
-    from .activations import LeakyReLU, ReLU
-
-    signs = []
-    for layer in model.layers:
-        out = layer.forward(x)
-        if isinstance(layer, (ReLU, LeakyReLU)):
-            signs.append(x > 0)
-        x = out
-    return signs
+    return [pre > 0 for pre in _kink_inputs(model, x)]
 
 
 def kink_free_central_differences(
