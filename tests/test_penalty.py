@@ -7,16 +7,15 @@ takes, entry by entry, the largest step whose evaluations leave every pre-activa
 
 import functools
 import importlib.util
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from torch_copies import require_torch, torch_copy
 
 import tinygan as tg
-from tinygan.nn.activations import LeakyReLU
 from tinygan.nn.features import FourierFeatures
 from tinygan.nn.gradcheck import kink_free_central_differences, kink_pattern, relative_error
 
@@ -80,33 +79,6 @@ def test_value_is_half_mean_squared_input_gradient(seed, depth, width, fan_in, b
     grad_x = kink_free_central_differences(lambda: D.forward(x)[:, 0], lambda: kink_pattern(D, x), x, columns).T
     expected = 0.5 * np.mean(np.sum(grad_x**2, axis=1))
     assert penalty_value(D, x) == pytest.approx(expected, rel=1e-6, abs=1e-12)
-
-
-def require_torch():
-    """torch, or skip; CI sets TINYGAN_REQUIRE_TORCH=1 so a missing torch fails there instead."""
-    if os.environ.get("TINYGAN_REQUIRE_TORCH") == "1":
-        import torch
-
-        return torch
-    return pytest.importorskip("torch")
-
-
-def torch_copy(torch, D):
-    """The same network in PyTorch, float64; nn.Linear stores W transposed, (out, in)."""
-    modules = {"ReLU": torch.nn.ReLU, "Tanh": torch.nn.Tanh, "Sigmoid": torch.nn.Sigmoid}
-    layers = []
-    for layer in D.layers:
-        if isinstance(layer, tg.Dense):
-            linear = torch.nn.Linear(layer.in_features, layer.out_features).double()
-            with torch.no_grad():
-                linear.weight.copy_(torch.from_numpy(layer.weight.data.T.copy()))
-                linear.bias.copy_(torch.from_numpy(layer.bias.data.copy()))
-            layers.append(linear)
-        elif isinstance(layer, LeakyReLU):
-            layers.append(torch.nn.LeakyReLU(layer.negative_slope))
-        else:
-            layers.append(modules[type(layer).__name__]())
-    return torch.nn.Sequential(*layers)
 
 
 @given(
