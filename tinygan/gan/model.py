@@ -512,8 +512,6 @@ class GAN:
         x = self.xp.asarray(x if isinstance(x, self.xp.ndarray) and self.xp is not np else self._host_points(x))
         if x.ndim != 2 or x.shape[1] != self.config.data_dim:
             raise ValueError(f"x must have shape (n, {self.config.data_dim}), got {tuple(x.shape)}")
-        if not bool(self.xp.isfinite(x).all()):
-            raise ValueError("x must hold finite numbers: it has NaN or inf")
         if self.conditional:
             if labels is None:
                 raise ValueError("a conditional discriminator needs the labels of the points")
@@ -554,8 +552,12 @@ class GAN:
         return points.astype(self.dtype)
 
     def discriminate(self, x: Any, labels: Any = None) -> np.ndarray:
-        """D(x) = sigmoid(logit), the probability D gives that x is real, shape (n,)."""
-        return sigmoid(self.logits(x, labels))
+        """D(x) = sigmoid(logit), the probability D gives that x is real, shape (n,); x must be finite
+        (``logits`` itself takes any points: the health check judges a diverged G's NaN samples)."""
+        points = x if isinstance(x, self.xp.ndarray) and self.xp is not np else self._host_points(x)  # device: as is
+        if points.size and not bool(self.xp.isfinite(points).all()):
+            raise ValueError("x must hold finite numbers: it has NaN or inf")
+        return sigmoid(self.logits(points, labels))
 
     def sample_gradients(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Points G(z) and dL_G/dG(z) at each (data units, host), without changing any state that training uses.
