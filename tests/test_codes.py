@@ -122,7 +122,7 @@ def test_one_hot_input_layer_is_the_matmul_without_its_zeros(rows, dense, one_ho
     """fused.one_hot_input_forward / _weight_grad against x W and x^T g, for last columns that are
     one-hot, all zero, or any sparse values (the skip is exact for any x, not only codes)."""
     pytest.importorskip("numba")
-    from tinygan.fast.fused import one_hot_input_forward, one_hot_input_weight_grad
+    from tinygan.fast.fused_mlp import one_hot_input_forward, one_hot_input_weight_grad
 
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((rows, dense + one_hot)).astype(dtype)

@@ -196,7 +196,7 @@ def test_refusals_name_the_argument():
 
 # ---------------------------------------------------------------------------- training with R1 / R2
 def small_config(**fields):
-    return tg.GANConfig(hidden=8, depth=2, batch_size=16, steps=10, dtype="float64", **fields)
+    return tg.GANConfig(**({"hidden": 8, "depth": 2, "batch_size": 16, "steps": 10, "dtype": "float64"} | fields))
 
 
 @pytest.mark.parametrize(
@@ -225,13 +225,104 @@ def test_penalties_survive_a_checkpoint(tmp_path):
     assert tg.GANConfig.from_dict(gan.config.to_dict()) == gan.config
 
 
-def test_penalties_choose_the_layer_by_layer_step():
+def numba_twin(D, dtype=np.float64):
+    """D's flat buffers as the fused step's Network, its activations by name, and the twin's buffers for it."""
+    from tinygan.fast.fused import FusedNet
+    from tinygan.fast.fused_penalty import PenaltyBuffers, penalty_buffer_sizes
+
+    dense = [layer for layer in D.layers if isinstance(layer, tg.Dense)]
+    acts = [type(layer).__name__ for layer in D.layers if not isinstance(layer, tg.Dense)]
+    names = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "Tanh": "tanh", "Sigmoid": "sigmoid"}
+    hidden = names[acts[0]] if len(dense) > 1 else "identity"
+    output = names[acts[-1]] if len(acts) == len(dense) else "identity"
+    sizes = [dense[0].weight.shape[0]] + [layer.weight.shape[1] for layer in dense]
+    zeros = np.zeros_like(D.flat.data)
+    net = FusedNet(D.flat.data, D.flat.grad, zeros, zeros, sizes, hidden, output).network()
+
+    def buffers(rows):
+        outputs, chain, weight_grad = penalty_buffer_sizes(net.sizes, rows)
+        return PenaltyBuffers(
+            *(np.full(size, np.nan, dtype) for size in (outputs, outputs, outputs, chain, weight_grad))
+        )
+
+    return net, buffers
+
+
+@given(
+    seed=seeds,
+    depth=st.integers(1, 4),
+    width=st.integers(1, 16),
+    fan_in=st.integers(1, 5),
+    batch=st.integers(1, 9),
+    activation=st.sampled_from(ACTIVATIONS),
+    output_activation=st.sampled_from([None, "tanh", "sigmoid"]),
+    weight=st.floats(0.01, 10),
+    split=st.integers(0, 9),
+)
+def test_numba_twin_adds_the_same_gradient(seed, depth, width, fan_in, batch, activation, output_activation, weight,
+                                           split):  # fmt: skip
+    """fast/fused_penalty.r1_penalty_backward against nn/penalty.r1_penalty in float64: the same gradient
+    added onto what the grads held, with the batch in one share or cut in two (each share divides by the
+    whole batch's B, so the shares' parts add up to the penalty)."""
     pytest.importorskip("numba")
-    tg.set_backend("numba")  # the conftest fixture restores the backend afterwards
-    assert tg.GAN(tg.mixture("two"), small_config(), seed=0).fused is not None
-    for fields in ({"r1": 1.0}, {"r2": 1.0}):
-        gan = tg.GAN(tg.mixture("two"), small_config(**fields), seed=0)
-        assert gan.fused is None and "layer by layer" in gan.step_code
+    from tinygan.fast.fused_penalty import r1_penalty_backward
+
+    D, rng = random_network(seed, depth, width, fan_in, activation, output_activation)
+    x = rng.normal(size=(batch, fan_in))
+    held = rng.normal(size=D.flat.size)  # what the BCE's backward left in the grads
+    D.flat.grad[...] = held
+    value = tg.r1_penalty(D, x, weight=weight)
+    expected = D.flat.grad.copy()
+    D.flat.grad[...] = held
+    net, buffers = numba_twin(D)
+    cut = min(split, batch)
+    parts = [
+        r1_penalty_backward(net, rows, weight, batch, 0.2, buffers(len(rows)))
+        for rows in (x[:cut], x[cut:])
+        if len(rows)
+    ]
+    np.testing.assert_allclose(D.flat.grad, expected, rtol=1e-12, atol=1e-12 * max(1.0, np.abs(expected).max()))
+    assert sum(parts) == pytest.approx(value, rel=1e-12, abs=1e-300)
+    assert np.any(D.flat.grad != held) or value == 0  # the penalty added something, unless D is flat at x
+
+
+CONFIGS_WITH_PENALTIES = [
+    {"r1": 1.0},
+    {"r1": 0.5, "r2": 2.0, "pack": 2},
+    {"r1": 3.0, "d_activation": "tanh", "pack": 3},
+    {"r2": 1.0, "d_activation": "sigmoid", "d_steps": 2, "loss": "minimax"},
+    {"r1": 1.0, "d_activation": "relu", "ema": 0.9},
+]
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-12), ("float32", 1e-5)])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("fields", CONFIGS_WITH_PENALTIES)
+def test_fused_step_with_penalties_equals_the_layer_by_layer_step(fields, threads, dtype, tolerance):
+    """With r1 / r2 the numba backend trains on the fused step (fused_penalty.py adds the penalties'
+    gradients in the D step) and agrees with GAN.train_step on the numpy backend after 12 steps, the
+    batch (7 packs) split over 1 or 2 threads; and without the penalties it would have trained otherwise."""
+    numba = pytest.importorskip("numba")
+    if threads > numba.config.NUMBA_NUM_THREADS:
+        pytest.skip(f"numba allows {numba.config.NUMBA_NUM_THREADS} threads here")
+    results = {}
+    for backend, penalties in (("numpy", fields), ("numba", fields), ("numba", {"r1": 0.0, "r2": 0.0})):
+        tg.set_backend(backend)
+        gan = tg.GAN(tg.mixture("two"), small_config(batch_size=7, dtype=dtype, **(fields | penalties)), seed=5)
+        assert (gan.fused is not None) == (backend == "numba")
+        previous = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            losses = [[float(v) for v in gan.train_step().values()] for _ in range(12)]
+        finally:
+            numba.set_num_threads(previous)
+        results[backend, penalties is fields] = (np.array(losses), gan.G.flat.data.copy(), gan.D.flat.data.copy(),
+                                                 gan.opt_D.m[0].copy())  # fmt: skip
+    for a, b in zip(results["numpy", True], results["numba", True]):
+        np.testing.assert_allclose(b, a, rtol=tolerance, atol=tolerance * max(1.0, float(np.abs(a).max(initial=0))))
+    # not a vacuous match: the penalties moved D's first moment far more than the two steps disagree on it
+    penalised_m, plain_m, readable_m = results["numba", True][3], results["numba", False][3], results["numpy", True][3]
+    assert np.abs(penalised_m - plain_m).max() > 100 * np.abs(penalised_m - readable_m).max()
 
 
 @pytest.mark.parametrize("pack", [1, 3])

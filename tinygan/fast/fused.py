@@ -4,6 +4,7 @@ It is a twin of ``GAN.train_step`` (gan/model.py), read the same way and tested 
 
     train_step_fused                           GAN.train_step
       d_steps x  discriminator_forward_backward   discriminator_forward_backward(real, z)
+                   and R1 / R2 (fused_penalty.py)   and r1_penalty (nn/penalty.py)
                  adam_step(D)                     opt_D.step()
       generator_forward_backward                  generator_forward_backward(z)
         and, with latent codes, Q's term            code_reader.generator_gradient (codes.py)
@@ -69,21 +70,11 @@ from . import kernels
 if kernels.numba is None:  # pragma: no cover
     raise ImportError("tinygan.fused needs numba")
 
-from .kernels import IDENTITY, _act_backward_flat, bce_part_numba, bias_act_forward_numba, njit
+from .fused_mlp import Network, mlp_backward, mlp_forward
+from .fused_penalty import PenaltyBuffers, penalty_buffer_sizes, r1_penalty_backward
+from .kernels import IDENTITY, bce_part_numba, njit
 
 parallel_njit = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")  # as kernels.njit
-
-
-class Network(NamedTuple):
-    """One MLP as the jitted step sees it."""
-
-    params: np.ndarray  # (P,) [W_0 | b_0 | W_1 | b_1 | ...]: the network's flat.data
-    grads: np.ndarray  # (P,) dL/dparams, same layout (flat.grad; a share's own buffer inside a step)
-    adam_m: np.ndarray  # (P,) Adam's first moment (running mean of the gradient)
-    adam_v: np.ndarray  # (P,) second moment (running mean of its square)
-    sizes: np.ndarray  # (L+1,) int64 widths n_0 ... n_L
-    activation: int  # hidden layers' activation code (kernels.ACTIVATION_CODES)
-    output_activation: int  # the last layer's: IDENTITY (linear), or e.g. TANH for G on images in [-1, 1]
 
 
 class Settings(NamedTuple):
@@ -107,6 +98,8 @@ class Settings(NamedTuple):
     # K classes), whose zeros G's first layer skips (0: none, or multiply them as any input)
     num_classes: int  # K > 0: class-conditional, each sample D judges is [x, y] with y G's one-hot label (0: none)
     q_slope: float  # Q's LeakyReLU slope
+    r1: float  # gamma of R1 on the real packs (fused_penalty.py; 0: off)
+    r2: float  # gamma of R2 on the fake packs
 
 
 class Batches(NamedTuple):
@@ -135,6 +128,7 @@ class ShareBuffers(NamedTuple):
     # written into one half while its output gradient is read from the other
     q_outputs: np.ndarray  # Q's layer outputs, as g_outputs (empty without Q)
     q_logits_grad: np.ndarray  # (n, K) dCE/d(Q's logits)
+    penalty: PenaltyBuffers  # R1 / R2's (empty arrays when both are off)
 
 
 class Workspace(NamedTuple):
@@ -154,119 +148,12 @@ class Workspace(NamedTuple):
     g_grads: np.ndarray  # (threads, P_G) each share's dL_G/dtheta_G
     d_grads: np.ndarray  # (threads, P_D) each share's dL_D/dtheta_D
     q_grads: np.ndarray  # (threads, P_Q) each share's dCE/dtheta_Q; (threads, 0) without Q
+    penalty_outputs: np.ndarray  # (threads, b_max (n_1 + ... + n_L) of D), or (threads, 0) without R1 / R2
+    penalty_gammas: np.ndarray  # the same shape
+    penalty_sources: np.ndarray  # the same shape
+    penalty_chain: np.ndarray  # (threads, 3 b_max * widest of D), or (threads, 0)
+    penalty_weight_grad: np.ndarray  # (threads, largest n_l n_{l+1} of D), or (threads, 0)
     losses: np.ndarray  # (threads,) float64 each share's part of the loss
-
-
-@njit
-def _layer_slices(params, sizes, layer, offset):
-    """Views of layer ``layer``'s weight (n_in, n_out) and bias (n_out,) in a flat buffer at ``offset``,
-    and the offset of the next layer."""
-    n_in, n_out = sizes[layer], sizes[layer + 1]
-    weight = params[offset : offset + n_in * n_out].reshape(n_in, n_out)
-    bias = params[offset + n_in * n_out : offset + n_in * n_out + n_out]
-    return weight, bias, offset + n_in * n_out + n_out
-
-
-@njit
-def _layer_output(outputs, sizes, layer, rows):
-    """Layer ``layer``'s output h_{layer+1}, (rows, n_{layer+1}), inside an outputs buffer."""
-    start = 0
-    for before in range(layer):
-        start += rows * sizes[before + 1]
-    return outputs[start : start + rows * sizes[layer + 1]].reshape(rows, sizes[layer + 1])
-
-
-@njit
-def one_hot_input_forward(x, weight, pre, one_hot):
-    """pre = x W (rows, n_out) for an input x (rows, n_in) whose last ``one_hot`` columns are mostly zeros
-    (G's one-hot latent code): a dense product over the first n_in - one_hot columns, then, for each
-    nonzero x_ic among the last ones, pre_i += x_ic W_c. The same sum as np.dot, without the zeros'
-    products: for a one-hot code that is one row of W, where the matmul would multiply all K."""
-    dense, width = x.shape[1] - one_hot, weight.shape[1]
-    for i in range(x.shape[0]):
-        for k in range(width):
-            pre[i, k] = 0
-        for j in range(x.shape[1]):
-            x_ij = x[i, j]
-            if j < dense or x_ij != 0:
-                for k in range(width):  # pre_i += x_ij W_j, without a temporary row
-                    pre[i, k] += x_ij * weight[j, k]
-
-
-@njit
-def one_hot_input_weight_grad(x, g, grad_weight, one_hot):
-    """dL/dW = x^T g (n_in, n_out) for one_hot_input_forward's x (rows, n_in) and g = dL/da (rows, n_out),
-    skipping the zeros of x's last ``one_hot`` columns as the forward does."""
-    dense, width = x.shape[1] - one_hot, g.shape[1]
-    grad_weight[:] = 0
-    for i in range(x.shape[0]):
-        for j in range(x.shape[1]):
-            x_ij = x[i, j]
-            if j < dense or x_ij != 0:
-                for k in range(width):  # dW_j += x_ij g_i
-                    grad_weight[j, k] += x_ij * g[i, k]
-
-
-@njit
-def mlp_forward(net, outputs, x, slope, one_hot=0):
-    """h_{i+1} = act(h_i W_i + b_i) from h_0 = x (rows, n_0); the last layer's act is the output activation.
-    ``one_hot``: how many of x's last columns are a one-hot code (one_hot_input_forward skips their zeros).
-
-    Keeps every h_{i+1} in ``outputs`` and returns the last, (rows, n_L)."""
-    rows, offset, h = x.shape[0], 0, x
-    layers = len(net.sizes) - 1
-    for layer in range(layers):
-        weight, bias, offset = _layer_slices(net.params, net.sizes, layer, offset)
-        pre = _layer_output(outputs, net.sizes, layer, rows)
-        if layer == 0 and one_hot > 0:
-            one_hot_input_forward(h, weight, pre, one_hot)
-        else:
-            np.dot(h, weight, pre)  # (rows, n_i) @ (n_i, n_{i+1})
-        act = net.activation if layer < layers - 1 else net.output_activation
-        bias_act_forward_numba(pre, bias, act, slope)  # pre + b -> act(pre + b), in place
-        h = pre
-    return h
-
-
-@njit
-def mlp_backward(net, outputs, x, grad_out, slope, input_grads, want_param_grads, want_input_grad, one_hot=0):
-    """Backward through mlp_forward's cached outputs, from g_L = dL/dh_L = ``grad_out`` (overwritten).
-
-    Per layer, from the last: g <- g * act'(pre) (skipped where act is the identity), then
-    dL/dW_i = h_i^T g and dL/db_i = sum over rows of g, WRITTEN (not added) into ``net.grads`` when
-    ``want_param_grads``; and dL/dh_i = g W_i^T. Returns dL/dx (rows, n_0) when ``want_input_grad``,
-    else an empty array (the first layer's input gradient is then never computed). ``one_hot`` as in
-    mlp_forward: the first layer's dL/dW skips the code's zeros (its dL/dx, when wanted, is g W^T).
-    """
-    rows, layers = x.shape[0], len(net.sizes) - 1
-    offsets = np.zeros(layers, np.int64)  # where each layer starts in the flat buffers
-    for layer in range(1, layers):
-        offsets[layer] = offsets[layer - 1] + net.sizes[layer - 1] * net.sizes[layer] + net.sizes[layer]
-    g = grad_out  # dL/dh_{i+1}, (rows, n_{i+1})
-    for layer in range(layers - 1, -1, -1):
-        n_in = net.sizes[layer]
-        weight, _, _ = _layer_slices(net.params, net.sizes, layer, offsets[layer])
-        act = net.activation if layer < layers - 1 else net.output_activation
-        if act != IDENTITY:  # through the activation: g <- g * act'(pre), written through the output h
-            h_out = _layer_output(outputs, net.sizes, layer, rows)
-            _act_backward_flat(g.reshape(-1), h_out.reshape(-1), act, slope)
-        h_in = x if layer == 0 else _layer_output(outputs, net.sizes, layer - 1, rows)
-        if want_param_grads:
-            grad_weight, grad_bias, _ = _layer_slices(net.grads, net.sizes, layer, offsets[layer])
-            if layer == 0 and one_hot > 0:
-                one_hot_input_weight_grad(h_in, g, grad_weight, one_hot)
-            else:
-                np.dot(h_in.T, g, grad_weight)  # (n_in, rows) @ (rows, n_out)
-            grad_bias[:] = 0
-            for i in range(rows):
-                grad_bias += g[i]
-        if layer == 0 and not want_input_grad:
-            return input_grads[:0].reshape(0, n_in)
-        half = (layer % 2) * (input_grads.size // 2)
-        g_in = input_grads[half:][: rows * n_in].reshape(rows, n_in)
-        np.dot(g, weight.T, g_in)  # (rows, n_out) @ (n_out, n_in)
-        g = g_in
-    return g
 
 
 @njit
@@ -362,6 +249,10 @@ def discriminator_forward_backward(G, D, settings, real, z, buffers):
     d_loss = bce_part_numba(flat_logits[:batch], t[:batch], grad[:batch], settings.batch)
     d_loss += bce_part_numba(flat_logits[batch:], t[batch:], grad[batch:], settings.batch)
     mlp_backward(D, buffers.d_outputs, packed, buffers.logits_grad, slope, buffers.input_grads, True, False)
+    if settings.r1 > 0:  # + gamma dP/dtheta_D on the real packs, then on the fake ones (fused_penalty.py)
+        r1_penalty_backward(D, packed[:batch], settings.r1, settings.batch, slope, buffers.penalty)
+    if settings.r2 > 0:
+        r1_penalty_backward(D, packed[batch:], settings.r2, settings.batch, slope, buffers.penalty)
     return d_loss
 
 
@@ -512,6 +403,13 @@ def _share_buffers(work, share, packs, pack):
         work.input_grads[share],
         work.q_outputs[share],
         work.q_logits_grad[share, :n],
+        PenaltyBuffers(
+            work.penalty_outputs[share],
+            work.penalty_gammas[share],
+            work.penalty_sources[share],
+            work.penalty_chain[share],
+            work.penalty_weight_grad[share],
+        ),
     )
 
 
@@ -642,6 +540,8 @@ class FusedStep:
         widest = int(max(self.G.sizes.max(), self.D.sizes.max(), self.Q.sizes.max()))
         q_rows = n if self.reading_codes else 0
         codes = int(self.Q.sizes[-1]) if self.reading_codes else 0
+        penalised = c.r1 > 0 or c.r2 > 0
+        outputs, chain, weight_grad = penalty_buffer_sizes(self.D.sizes, packs) if penalised else (0, 0, 0)
         return Workspace(
             g_outputs=np.empty((threads, n * int(self.G.sizes[1:].sum())), dtype),  # G runs on n rows
             d_outputs=np.empty((threads, 2 * packs * int(self.D.sizes[1:].sum())), dtype),  # D on up to 2b
@@ -658,6 +558,11 @@ class FusedStep:
             d_grads=np.empty((threads, self.D.params.size), dtype),
             q_grads=np.empty((threads, self.Q.params.size), dtype),
             losses=np.empty(threads, np.float64),
+            penalty_outputs=np.empty((threads, outputs), dtype),
+            penalty_gammas=np.empty((threads, outputs), dtype),
+            penalty_sources=np.empty((threads, outputs), dtype),
+            penalty_chain=np.empty((threads, chain), dtype),
+            penalty_weight_grad=np.empty((threads, weight_grad), dtype),
         )
 
     def step(self, lr: float, spread_gate: float, steps_done: tuple[int, int, int]) -> tuple[float, float]:

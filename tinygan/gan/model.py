@@ -149,8 +149,7 @@ class GAN:
         unconditional or class-conditional; None on other backends or models. Everything it needs is
         handed over here: G, D and Q's buffers and Adam moments, G's weight average and the step's
         constants (rebuild it after changing ``config.d_steps``, which sizes its batch buffers)."""
-        plain = self.features is None and not (self.config.r1 or self.config.r2)  # no Fourier features, R1, R2
-        if get_backend().name != "numba" or not plain:
+        if get_backend().name != "numba" or self.features is not None:  # MLPs without Fourier features
             return None
         from ..fast.fused import FusedNet, FusedStep, Settings, layer_widths
 
@@ -181,6 +180,8 @@ class GAN:
             g_one_hot=c.latent_codes + c.num_classes,  # G's input ends in a one-hot code or label (never both)
             num_classes=c.num_classes,
             q_slope=reader.slope if reader else 0.0,
+            r1=c.r1,
+            r2=c.r2,
         )
         return FusedStep(G, D, Q, settings, d_steps=c.d_steps, g_average=self.G_ema, average_rate=1.0 - c.ema)
 
