@@ -27,7 +27,9 @@ pack2_jbt trains exactly pack2_ema's runs and samples them with Jacobian-based t
 noise where G stretches most, the bridges between modes, is left out (``tinygan.gan.truncation``).
 pack2_rff is pack2_ema with D also seeing 64 random Fourier features of its input, opened from coarse
 to fine over the first 60% of the run (``tinygan.nn.features``), so that D can resolve a mode's
-width; pack2_rff_jbt samples the same runs with truncation. A
+width; pack2_rff_jbt samples the same runs with truncation. r1_jbt, r1_jbt_pack1 and r1_codes put
+the R1 penalty (gamma 1, ``GANConfig.r1``) where the recipes have the pack spread: the ring's recipe
+with PacGAN2 or without packing, and the grid's with its latent codes. A
 shorter ``--steps`` also shortens the recipe's learning-rate schedule, so every run still decays.
 Writes into --out: results.json (every run and the summary), table.txt, table.md, samples.npz,
 samples.png (one seed per mixture x method) and runs/ (one file per finished run, for --resume;
@@ -107,6 +109,15 @@ METHODS: dict[str, Method] = {
     "spread_codes": spread_codes(150, 0.1),  # the grid's recipe
     "spread_codes100": spread_codes(100, 0.2),
     "spread_codes200": spread_codes(200, 0.1),
+    # R1 (gamma 1) in place of the pack spread, which it cannot be combined with (D's input must be the points)
+    "r1_jbt": Method("PacGAN2 + R1 (1) + EMA of G (0.999) + Jacobian truncation 3%",
+                     NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.03, "r1": 1.0}),
+    "r1_jbt_pack1": Method("GAN (pack 1) + R1 (1) + EMA of G (0.999) + Jacobian truncation 3%",
+                           NONE | {"ema": 0.999, "jacobian_truncation": 0.03, "r1": 1.0}),
+    "r1_codes": Method("PacGAN2 + R1 (1) + 150 latent codes read by Q (InfoGAN, 0.1) + EMA of G (0.999) "
+                       "+ Jacobian truncation 5%",
+                       NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.05, "latent_codes": 150,
+                               "code_info": 0.1, "r1": 1.0}),
 }  # fmt: skip
 UNTRUNCATED = "_untruncated"  # a truncated run's samples drawn again without truncation: METHOD + UNTRUNCATED
 N_SAMPLES = 2500  # generated points per run, as in the PacGAN and VEEGAN papers

@@ -58,17 +58,13 @@ def test_summary_groups_by_mixture_and_method_and_counts_the_goal():
 
 
 def test_every_method_has_a_table_label_and_known_fields():
-    for method in mode_coverage.METHODS.values():
-        assert method.label and set(method.settings) == {
-            "pack",
-            "label_smoothing",
-            "ema",
-            "jacobian_truncation",
-            "fourier_features",
-            "pack_spread",
-            "latent_codes",
-            "code_info",
-        }
+    """Every method sets the same fields (and the R1 methods their penalty), so no recipe setting leaks in."""
+    fields = {"pack", "label_smoothing", "ema", "jacobian_truncation", "fourier_features", "pack_spread",
+              "latent_codes", "code_info"}  # fmt: skip
+    for name, method in mode_coverage.METHODS.items():
+        extra = {"r1"} if name.startswith("r1_") else set()
+        assert method.label and set(method.settings) == fields | extra
+        mode_coverage.method_config("ring8", name).validate()
 
 
 def test_method_configs_start_from_the_recipe():
@@ -90,7 +86,7 @@ def test_method_configs_start_from_the_recipe():
     assert truncated.jacobian_truncation == 0.03
     # and only the truncation method truncates, whatever the recipe says
     assert {m: mode_coverage.method_config("grid25", m).jacobian_truncation > 0 for m in mode_coverage.METHODS} == {
-        m: m in ("pack2_jbt", "pack2_rff_jbt", "spread_jbt", "spread_jbt5") or m.startswith("spread_codes")
+        m: m in ("pack2_jbt", "pack2_rff_jbt", "spread_jbt", "spread_jbt5") or m.startswith(("spread_codes", "r1_"))
         for m in mode_coverage.METHODS
     }
     codes = mode_coverage.method_config("grid25", "spread_codes")  # the truncated spread method, with codes read by Q
