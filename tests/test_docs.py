@@ -107,7 +107,7 @@ def test_readme_speed_rows_equal_the_benchmark_file():
 
 
 def test_readme_ring_summary_is_the_mean_of_the_file():
-    ring = results("ring8_recipe.json")
+    ring = results("ring8_recipe.json")["per_seed"]  # the docs' table sums these rows up
     column = {name: i for i, name in enumerate(ring["header"])}
     rows = ring["rows"]
     assert len(rows) == 10 and all(row[column["modes (strict)"]] == "8/8" for row in rows)
