@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from fused_steps import require_threads, train_on_threads
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -94,20 +95,13 @@ def test_generator_gradient_is_the_whole_loss_through_d_and_q():
 def test_fused_numba_step_equals_the_readable_step(dtype, tolerance, fields, threads):
     """The fused twin with codes and Q (fast/fused.py) against GAN.train_step on the numpy backend:
     losses, G, D, Q and Q's Adam moments, with the batch split over one or two Numba threads."""
-    numba = pytest.importorskip("numba")
-    if threads > numba.config.NUMBA_NUM_THREADS:
-        pytest.skip(f"numba allows {numba.config.NUMBA_NUM_THREADS} threads here")
+    require_threads(threads)
     results = {}
     for backend in ("numpy", "numba"):
         tg.set_backend(backend)
         gan = small_gan(dtype, seed=2, **fields)
         assert (gan.fused is not None) == (backend == "numba")
-        previous = numba.get_num_threads()
-        numba.set_num_threads(threads)
-        try:
-            losses = [[float(v) for v in gan.train_step().values()] for _ in range(8)]
-        finally:
-            numba.set_num_threads(previous)
+        losses = train_on_threads(gan, 8, threads)
         reader = gan.code_reader
         q = (reader.Q.flat.data.copy(), reader.opt.v[0].copy(), reader.opt.step_count) if reader else ()
         results[backend] = (np.array(losses), gan.G.flat.data.copy(), gan.D.flat.data.copy(), *q)

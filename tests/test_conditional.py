@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from fused_steps import require_threads, train_on_threads
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -105,21 +106,14 @@ def test_fused_step_equals_the_layer_by_layer_step(overrides, threads, dtype, to
     """The fused Numba step (fast/fused.py) against GAN.train_step on the numpy backend from one seed:
     the same labels and noise drawn in the same order, so losses, G, D, D's Adam moment and G's weight
     average agree to rounding after 12 steps, with the batch (7 packs) split over 1 or 2 threads."""
-    numba = pytest.importorskip("numba")
-    if threads > numba.config.NUMBA_NUM_THREADS:
-        pytest.skip(f"numba allows {numba.config.NUMBA_NUM_THREADS} threads here")
+    require_threads(threads)
     results = {}
     for backend in ("numpy", "numba"):
         tg.set_backend(backend)
         gan = conditional_gan(dtype, seed=5, batch_size=7, **overrides)
         assert (gan.fused is not None) == (backend == "numba")
         initial_d = gan.D.flat.data.copy()
-        previous = numba.get_num_threads()
-        numba.set_num_threads(threads)
-        try:
-            losses = [[float(v) for v in gan.train_step().values()] for _ in range(12)]
-        finally:
-            numba.set_num_threads(previous)
+        losses = train_on_threads(gan, 12, threads)
         if backend == "numba":
             assert gan.fused.work.losses.size == threads
         assert np.abs(gan.D.flat.data - initial_d).max() > 1e-3  # the steps moved D: nothing passes vacuously

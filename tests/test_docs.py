@@ -278,3 +278,38 @@ def test_profile_two_thread_column_is_the_benchmark_rate():
     assert len(profile) == 7
     for row in profile:
         assert row[-1] == f"{1000 / rate[row[0]]:.2f} ms", f"profile row {row[0]}"
+
+
+def summed_up(per_seed: dict) -> list[list[str]]:
+    """Per group of seeds (one method, or all): [faithful, modes, HQ range, reverse KL range, width range]
+    sampled truncated, then untruncated, from the per-seed rows' truncated and untruncated columns."""
+    header, groups = per_seed["header"], {}
+    for row in per_seed["rows"]:
+        groups.setdefault(row[0] if header[0] == "method" else "", []).append(row)
+    modes, faithful = header.index("modes (strict)"), header.index("faithful (truncated / untruncated)")
+
+    def span(values: list[float], digits: int) -> str:
+        low, high = f"{min(values):.{digits}f}", f"{max(values):.{digits}f}"
+        return low if low == high else f"{low}–{high}"
+
+    summaries = []
+    for rows in groups.values():
+        total = rows[0][modes].split("/")[1]
+        seen = sorted({r[modes] for r in rows})
+        every = f"{total}/{total} in every seed" if seen == [f"{total}/{total}"] else ", ".join(seen)
+        for k, first in enumerate((modes + 1, modes + 4)):
+            met = sum(r[faithful].split(" / ")[k] == "yes" for r in rows)
+            columns = [[float(r[first + i]) for r in rows] for i in range(3)]
+            summaries.append([f"{met} of {len(rows)} seeds", every, span(columns[0], 2), span(columns[1], 4),
+                              span(columns[2], 2)])  # fmt: skip
+    return summaries
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in RESULTS.glob("*.json") if "per_seed" in results(p.name)))
+def test_summary_rows_sum_up_the_seeds_kept_beside_them(name: str):
+    """A table that sums seeds up (faithful count, modes, ranges) says what its per-seed rows say."""
+    stored = results(name)
+    header = stored["header"]
+    shown = [[row[header.index(c)] for c in ("faithful", "modes (strict)", "HQ %", "rev KL", "width")]
+             for row in stored["rows"]]  # fmt: skip
+    assert shown == summed_up(stored["per_seed"])

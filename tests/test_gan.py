@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from fused_steps import require_threads, train_on_threads
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -154,20 +155,13 @@ def test_bad_seed_and_data_dimension():
 def test_fused_step_split_over_threads_equals_readable_step(threads):
     """The fused step cuts the batch into one share per Numba thread (here uneven: 33 packs) and adds
     the shares' gradients: equal to the readable step to float64 rounding, whatever the thread count."""
-    numba = pytest.importorskip("numba")
-    if threads > numba.config.NUMBA_NUM_THREADS:
-        pytest.skip(f"numba allows {numba.config.NUMBA_NUM_THREADS} threads here")
+    require_threads(threads)
     config = GANConfig(hidden=16, batch_size=33, pack=2, d_steps=2, ema=0.9, label_smoothing=0.1, dtype="float64")
     results = {}
     for backend in ("numpy", "numba"):
         tg.set_backend(backend)
         gan = GAN(mixture("two", dtype="float64"), config, seed=4)
-        previous = numba.get_num_threads()
-        numba.set_num_threads(threads)
-        try:
-            losses = [[float(v) for v in gan.train_step().values()] for _ in range(10)]
-        finally:
-            numba.set_num_threads(previous)
+        losses = train_on_threads(gan, 10, threads)
         if backend == "numba":
             assert gan.fused.work.losses.size == threads  # really split into that many shares
         results[backend] = (np.array(losses), gan.G.flat.data.copy(), gan.D.flat.data.copy(), gan.G_ema.copy())

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fused_steps import require_threads, train_on_threads
 from hypothesis import given
 from hypothesis import strategies as st
 from torch_copies import require_torch, torch_copy
@@ -302,20 +303,13 @@ def test_fused_step_with_penalties_equals_the_layer_by_layer_step(fields, thread
     """With r1 / r2 the numba backend trains on the fused step (fused_penalty.py adds the penalties'
     gradients in the D step) and agrees with GAN.train_step on the numpy backend after 12 steps, the
     batch (7 packs) split over 1 or 2 threads; and without the penalties it would have trained otherwise."""
-    numba = pytest.importorskip("numba")
-    if threads > numba.config.NUMBA_NUM_THREADS:
-        pytest.skip(f"numba allows {numba.config.NUMBA_NUM_THREADS} threads here")
+    require_threads(threads)
     results = {}
     for backend, penalties in (("numpy", fields), ("numba", fields), ("numba", {"r1": 0.0, "r2": 0.0})):
         tg.set_backend(backend)
         gan = tg.GAN(tg.mixture("two"), small_config(batch_size=7, dtype=dtype, **(fields | penalties)), seed=5)
         assert (gan.fused is not None) == (backend == "numba")
-        previous = numba.get_num_threads()
-        numba.set_num_threads(threads)
-        try:
-            losses = [[float(v) for v in gan.train_step().values()] for _ in range(12)]
-        finally:
-            numba.set_num_threads(previous)
+        losses = train_on_threads(gan, 12, threads)
         results[backend, penalties is fields] = (np.array(losses), gan.G.flat.data.copy(), gan.D.flat.data.copy(),
                                                  gan.opt_D.m[0].copy())  # fmt: skip
     for a, b in zip(results["numpy", True], results["numba", True]):
