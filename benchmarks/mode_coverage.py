@@ -28,8 +28,9 @@ noise where G stretches most, the bridges between modes, is left out (``tinygan.
 pack2_rff is pack2_ema with D also seeing 64 random Fourier features of its input, opened from coarse
 to fine over the first 60% of the run (``tinygan.nn.features``), so that D can resolve a mode's
 width; pack2_rff_jbt samples the same runs with truncation. r1_jbt, r1_jbt_pack1 and r1_codes put
-the R1 penalty (gamma 1, ``GANConfig.r1``) where the recipes have the pack spread: the ring's recipe
-with PacGAN2 or without packing, and the grid's with its latent codes. A
+the R1 penalty (gamma 1, ``GANConfig.r1``) in place of the recipes' pack spread: the ring's recipe
+with PacGAN2 or without packing, and the grid's with its latent codes; spread_jbt_r1 and
+spread_codes_r1 add it to the two recipes (through the pack spread). A
 shorter ``--steps`` also shortens the recipe's learning-rate schedule, so every run still decays.
 Writes into --out: results.json (every run and the summary), table.txt, table.md, samples.npz,
 samples.png (one seed per mixture x method) and runs/ (one file per finished run, for --resume;
@@ -119,6 +120,12 @@ METHODS: dict[str, Method] = {
                        NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.05, "latent_codes": 150,
                                "code_info": 0.1, "r1": 1.0}),
 }  # fmt: skip
+# The recipes with R1 (gamma 1) added: through the pack spread, which the penalty differentiates
+METHODS["spread_jbt_r1"] = Method(
+    "the ring's recipe (spread_jbt) + R1 (1)", METHODS["spread_jbt"].settings | {"r1": 1.0}
+)
+METHODS["spread_codes_r1"] = Method("the grid's recipe (spread_codes) + R1 (1)",
+                                    METHODS["spread_codes"].settings | {"r1": 1.0})  # fmt: skip
 UNTRUNCATED = "_untruncated"  # a truncated run's samples drawn again without truncation: METHOD + UNTRUNCATED
 N_SAMPLES = 2500  # generated points per run, as in the PacGAN and VEEGAN papers
 GOAL_HQ = 0.97  # the goal: every seed captures every mode with >= 97% high-quality samples

@@ -62,7 +62,7 @@ def test_every_method_has_a_table_label_and_known_fields():
     fields = {"pack", "label_smoothing", "ema", "jacobian_truncation", "fourier_features", "pack_spread",
               "latent_codes", "code_info"}  # fmt: skip
     for name, method in mode_coverage.METHODS.items():
-        extra = {"r1"} if name.startswith("r1_") else set()
+        extra = {"r1"} if name.startswith("r1_") or name.endswith("_r1") else set()
         assert method.label and set(method.settings) == fields | extra
         mode_coverage.method_config("ring8", name).validate()
 
@@ -86,7 +86,8 @@ def test_method_configs_start_from_the_recipe():
     assert truncated.jacobian_truncation == 0.03
     # and only the truncation method truncates, whatever the recipe says
     assert {m: mode_coverage.method_config("grid25", m).jacobian_truncation > 0 for m in mode_coverage.METHODS} == {
-        m: m in ("pack2_jbt", "pack2_rff_jbt", "spread_jbt", "spread_jbt5") or m.startswith(("spread_codes", "r1_"))
+        m: m in ("pack2_jbt", "pack2_rff_jbt", "spread_jbt", "spread_jbt5")
+        or m.startswith(("spread_codes", "r1_", "spread_jbt_"))
         for m in mode_coverage.METHODS
     }
     codes = mode_coverage.method_config("grid25", "spread_codes")  # the truncated spread method, with codes read by Q

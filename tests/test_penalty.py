@@ -19,6 +19,7 @@ from torch_copies import require_torch, torch_copy
 import tinygan as tg
 from tinygan.nn.features import FourierFeatures
 from tinygan.nn.gradcheck import kink_free_central_differences, kink_pattern, relative_error
+from tinygan.nn.pack_spread import PackSpread
 
 ACTIVATIONS = ["relu", "leaky_relu", "tanh", "sigmoid"]
 seeds = st.integers(0, 2**32 - 1)
@@ -207,7 +208,6 @@ def small_config(**fields):
         ({"r2": float("nan")}, ValueError, "^r2 must be finite"),
         ({"r1": "1"}, TypeError, "^r1 must be a number"),
         ({"r2": True}, TypeError, "^r2 must be a number"),
-        ({"r1": 1.0, "pack": 2, "pack_spread": True}, ValueError, "^r1 and r2 need D's input to be the points"),
         ({"r2": 1.0, "fourier_features": 4}, ValueError, "^r1 and r2 need D's input to be the points"),
         ({"r1": 1.0, "num_classes": 3}, ValueError, "^r1 and r2 are for unconditional GANs"),
     ],
@@ -232,7 +232,7 @@ def numba_twin(D, dtype=np.float64):
     from tinygan.fast.fused_penalty import PenaltyBuffers, penalty_buffer_sizes
 
     dense = [layer for layer in D.layers if isinstance(layer, tg.Dense)]
-    acts = [type(layer).__name__ for layer in D.layers if not isinstance(layer, tg.Dense)]
+    acts = [type(layer).__name__ for layer in D.layers if not isinstance(layer, (tg.Dense, PackSpread))]
     names = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "Tanh": "tanh", "Sigmoid": "sigmoid"}
     hidden = names[acts[0]] if len(dense) > 1 else "identity"
     output = names[acts[-1]] if len(acts) == len(dense) else "identity"
@@ -278,7 +278,7 @@ def test_numba_twin_adds_the_same_gradient(seed, depth, width, fan_in, batch, ac
     net, buffers = numba_twin(D)
     cut = min(split, batch)
     parts = [
-        r1_penalty_backward(net, rows, weight, batch, 0.2, buffers(len(rows)))
+        r1_penalty_backward(net, rows, weight, batch, 0.2, buffers(len(rows)), rows[:, :0], 1, 1.0, 0.0)
         for rows in (x[:cut], x[cut:])
         if len(rows)
     ]
@@ -287,8 +287,107 @@ def test_numba_twin_adds_the_same_gradient(seed, depth, width, fan_in, batch, ac
     assert np.any(D.flat.grad != held) or value == 0  # the penalty added something, unless D is flat at x
 
 
+def spread_network(seed, pack, dim, depth, width, activation, gate):
+    """D = [PackSpread(pack, dim) with the given gate, then an MLP pack dim + 1 -> width x (depth - 1) -> 1],
+    and the generator that drew its weights."""
+    spread = PackSpread(pack, dim, dtype=np.float64)
+    spread.gate = gate
+    mlp, rng = random_network(seed, depth, width, pack * dim + 1, activation)
+    return tg.Sequential(spread, *mlp.layers), rng
+
+
+spread_cases = given(
+    seed=seeds,
+    pack=st.integers(2, 3),
+    dim=st.integers(1, 2),
+    depth=st.integers(1, 3),
+    width=st.integers(1, 6),
+    batch=st.integers(1, 5),
+    activation=st.sampled_from(ACTIVATIONS),
+    gate=st.floats(0, 1),
+)
+
+
+@spread_cases
+def test_penalty_through_the_pack_spread_matches_central_differences(
+    seed, pack, dim, depth, width, batch, activation, gate
+):
+    """With a PackSpread first, P is on the gradient with respect to the points (through their log spread):
+    its value against differences of D in the points, its gradient against differences of P in theta."""
+    D, rng = spread_network(seed, pack, dim, depth, width, activation, gate)
+    # point k of a pack near 2k in every coordinate: the log spread stays smooth on the differences' scale
+    x = (rng.uniform(-0.5, 0.5, size=(batch, pack, dim)) + 2.0 * np.arange(pack)[:, None]).reshape(batch, -1)
+    columns = [(slice(None), j) for j in range(pack * dim)]
+    grad_x = kink_free_central_differences(lambda: D.forward(x)[:, 0], lambda: kink_pattern(D, x), x, columns).T
+    assert penalty_value(D, x) == pytest.approx(0.5 * np.mean(np.sum(grad_x**2, axis=1)), rel=1e-6, abs=1e-12)
+    D.zero_grad()
+    tg.r1_penalty(D, x)
+    analytic = D.flat.grad.copy()
+    indices = [(i,) for i in range(D.flat.size)]
+    numeric = kink_free_central_differences(
+        lambda: penalty_value(D, x), lambda: kink_pattern(D, x), D.flat.data, indices
+    )
+    assert relative_error(analytic, numeric) <= 1e-6, (analytic, numeric)
+
+
+@spread_cases
+def test_penalty_through_the_pack_spread_matches_torch_double_backward(
+    seed, pack, dim, depth, width, batch, activation, gate
+):
+    torch = require_torch()
+    D, rng = spread_network(seed, pack, dim, depth, width, activation, gate)
+    x = rng.normal(size=(batch, pack * dim))
+    mlp = torch_copy(torch, tg.Sequential(*D.layers[1:]))
+    x_t = torch.tensor(x, requires_grad=True)
+    centred = x_t.view(batch, pack, dim) - x_t.view(batch, pack, dim).mean(dim=1, keepdim=True)
+    spread = (centred**2).sum(dim=2).mean(dim=1, keepdim=True) + D.layers[0].eps  # (B, 1)
+    logits = mlp(torch.cat([x_t, gate * torch.log(spread)], dim=1))
+    (grad_x,) = torch.autograd.grad(logits.sum(), x_t, create_graph=True)
+    penalty_t = 0.5 * (grad_x**2).sum(dim=1).mean()
+    penalty_t.backward()
+
+    D.zero_grad()
+    assert tg.r1_penalty(D, x) == pytest.approx(penalty_t.item(), rel=1e-8, abs=1e-15)
+    linear = [m for m in mlp if isinstance(m, torch.nn.Linear)]
+    dense = [m for m in D.layers if isinstance(m, tg.Dense)]
+    for ours, theirs in zip(dense, linear):
+        for grad, torch_grad in ((ours.weight.grad, theirs.weight.grad), (ours.bias.grad, theirs.bias.grad)):
+            expected = np.zeros_like(grad) if torch_grad is None else torch_grad.numpy().reshape(grad.shape[::-1]).T
+            np.testing.assert_allclose(grad, expected, rtol=1e-8, atol=1e-14)
+
+
+@spread_cases
+def test_numba_twin_through_the_pack_spread_adds_the_same_gradient(
+    seed, pack, dim, depth, width, batch, activation, gate
+):
+    pytest.importorskip("numba")
+    from tinygan.fast.fused_penalty import r1_penalty_backward
+
+    D, rng = spread_network(seed, pack, dim, depth, width, activation, gate)
+    points = rng.normal(size=(batch, pack * dim))
+    features = D.layers[0].forward(points)  # (B, pack dim + 1): what the MLP part of D sees
+    value = tg.r1_penalty(D, points, weight=1.5)
+    expected = D.flat.grad.copy()
+    D.zero_grad()
+    net, buffers = numba_twin(D)
+    spread = D.layers[0]
+    twin = r1_penalty_backward(net, features, 1.5, batch, 0.2, buffers(batch), points, pack, spread.eps, gate)
+    np.testing.assert_allclose(D.flat.grad, expected, rtol=1e-12, atol=1e-12 * max(1.0, np.abs(expected).max()))
+    assert twin == pytest.approx(value, rel=1e-12, abs=1e-300)
+
+
+def test_a_pack_spread_is_taken_only_as_d_first_module():
+    f64 = {"rng": 0, "dtype": np.float64}
+    late = tg.Sequential(tg.Dense(4, 4, **f64), PackSpread(2, 2, dtype=np.float64), tg.Dense(5, 1, **f64))
+    with pytest.raises(TypeError, match="PackSpread only as D's first module"):
+        tg.r1_penalty(late, np.zeros((2, 4)))
+    assert np.all(late.flat.grad == 0)
+
+
 CONFIGS_WITH_PENALTIES = [
     {"r1": 1.0},
+    {"r1": 1.0, "pack": 2, "pack_spread": True},
+    {"r1": 2.0, "r2": 0.5, "pack": 3, "pack_spread": True, "pack_spread_from": 0.5, "d_activation": "tanh"},
     {"r1": 0.5, "r2": 2.0, "pack": 2},
     {"r1": 3.0, "d_activation": "tanh", "pack": 3},
     {"r2": 1.0, "d_activation": "sigmoid", "d_steps": 2, "loss": "minimax"},

@@ -101,8 +101,7 @@ def add_training_flags(p: argparse.ArgumentParser, *, default_out: str) -> None:
     p.add_argument("--no-pack-spread", dest="pack_spread", action="store_const", const=False,
                    help="D judges the packed points alone, without each pack's log spread")  # fmt: skip
     p.add_argument("--r1", type=number(float, 0.0, "--r1", strict=False), metavar="GAMMA",
-                   help="R1 gradient penalty on real data, gamma/2 E||grad_x D||^2 (0: off; D must judge the points "
-                        "alone: with a mixture's recipe add --no-pack-spread)")  # fmt: skip
+                   help="R1 gradient penalty on real data, gamma/2 E||grad_x D||^2 (0: off)")  # fmt: skip
     p.add_argument("--r2", type=number(float, 0.0, "--r2", strict=False), metavar="GAMMA",
                    help="the same penalty on G's samples (0: off)")  # fmt: skip
     p.add_argument("--backend", choices=["numpy", "numba", "cupy"], help="default: numba if installed")
@@ -151,8 +150,7 @@ def validate_config(config: Any, args: argparse.Namespace) -> None:
         typed = {dest: getattr(args, dest) for dest in CONFIG_FLAGS if getattr(args, dest, None) is not None}
         named = [dest for dest in typed if CONFIG_FLAGS[dest] in str(error)] or list(typed)
         flags = " ".join(_typed_flag(dest, typed[dest]) for dest in named) or "the recipe"
-        hint = " (--no-pack-spread turns it off)" if "pack_spread = True" in str(error) else ""
-        raise ValueError(f"{flags}: {error}{hint}") from None
+        raise ValueError(f"{flags}: {error}") from None
 
 
 def _typed_flag(dest: str, value: Any) -> str:

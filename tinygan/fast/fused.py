@@ -72,6 +72,7 @@ if kernels.numba is None:  # pragma: no cover
 
 from .fused_mlp import Network, mlp_backward, mlp_forward
 from .fused_penalty import PenaltyBuffers, penalty_buffer_sizes, r1_penalty_backward
+from .fused_spread import pack_spread_backward, pack_spread_forward
 from .kernels import IDENTITY, bce_part_numba, njit
 
 parallel_njit = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")  # as kernels.njit
@@ -157,54 +158,6 @@ class Workspace(NamedTuple):
 
 
 @njit
-def _coordinate_mean(row, pack, dim, j):
-    """xbar_j: coordinate j's mean over the pack's points of one pack row (pack d,)."""
-    mean = 0.0
-    for k in range(pack):
-        mean += row[k * dim + j]
-    return mean / pack
-
-
-@njit
-def _spread(row, pack, dim):
-    """v = (1/pack) sum_k ||x_k - xbar||^2 over the pack's points of one pack row (pack d,)."""
-    total = 0.0
-    for j in range(dim):
-        mean = _coordinate_mean(row, pack, dim, j)
-        for k in range(pack):
-            centred = row[k * dim + j] - mean
-            total += centred * centred
-    return total / pack
-
-
-@njit
-def pack_spread_forward(packed, out, pack, eps, gate):
-    """out (rows, pack d + 1) = [packed, gate log(v + eps)] for each row's points (packed
-    (rows, pack d)): nn/pack_spread.py's forward. Returns out."""
-    width = packed.shape[1]
-    for r in range(packed.shape[0]):
-        out[r, :width] = packed[r]
-        out[r, width] = gate * math.log(_spread(packed[r], pack, width // pack) + eps)
-    return out
-
-
-@njit
-def pack_spread_backward(packed, grad_features, pack, eps, gate, grad_packed):
-    """grad_packed (rows, pack d) = dL/dx from dL/dy = grad_features (rows, pack d + 1), as
-    nn/pack_spread.py: g_x,k + gate g_s (2/pack) (x_k - xbar) / (v + eps)."""
-    width = packed.shape[1]
-    dim = width // pack
-    for r in range(packed.shape[0]):
-        row = packed[r]
-        scale = (2.0 * gate / pack) * grad_features[r, width] / (_spread(row, pack, dim) + eps)
-        for j in range(dim):
-            mean = _coordinate_mean(row, pack, dim, j)
-            for k in range(pack):
-                i = k * dim + j
-                grad_packed[r, i] = grad_features[r, i] + scale * (row[i] - mean)
-
-
-@njit
 def _d_input(settings, packed, buffers):
     """What D's first layer sees: the packs themselves, or the packs and their log spread."""
     if not settings.pack_spread:
@@ -239,9 +192,8 @@ def discriminator_forward_backward(G, D, settings, real, z, buffers):
     fake = mlp_forward(G, buffers.g_outputs, z, slope, settings.g_one_hot)  # (n, d)
     _labelled(settings, real, z, buffers.d_input[:n])  # (n, d + K)
     _labelled(settings, fake, z, buffers.d_input[n:])
-    packed = _d_input(
-        settings, buffers.d_input.reshape(2 * batch, -1), buffers
-    )  # (2b, (d + K) pack): packs of `pack` samples
+    points = buffers.d_input.reshape(2 * batch, -1)  # (2b, (d + K) pack): packs of `pack` samples
+    packed = _d_input(settings, points, buffers)  # D's input: the packs [and their log spread]
     logits = mlp_forward(D, buffers.d_outputs, packed, slope)  # (2b, 1)
     buffers.targets[:batch] = settings.real_target
     buffers.targets[batch:] = 0
@@ -249,10 +201,13 @@ def discriminator_forward_backward(G, D, settings, real, z, buffers):
     d_loss = bce_part_numba(flat_logits[:batch], t[:batch], grad[:batch], settings.batch)
     d_loss += bce_part_numba(flat_logits[batch:], t[batch:], grad[batch:], settings.batch)
     mlp_backward(D, buffers.d_outputs, packed, buffers.logits_grad, slope, buffers.input_grads, True, False)
-    if settings.r1 > 0:  # + gamma dP/dtheta_D on the real packs, then on the fake ones (fused_penalty.py)
-        r1_penalty_backward(D, packed[:batch], settings.r1, settings.batch, slope, buffers.penalty)
-    if settings.r2 > 0:
-        r1_penalty_backward(D, packed[batch:], settings.r2, settings.batch, slope, buffers.penalty)
+    # + gamma dP/dtheta_D on the real packs, then on the fake ones (fused_penalty.py), P on the gradient
+    # with respect to the points (through their log spread, if D sees it)
+    through = points if settings.pack_spread else points[:, :0]
+    for weight, rows in ((settings.r1, slice(0, batch)), (settings.r2, slice(batch, 2 * batch))):
+        if weight > 0:
+            r1_penalty_backward(D, packed[rows], weight, settings.batch, slope, buffers.penalty, through[rows],
+                                settings.pack, settings.spread_eps, settings.spread_gate)  # fmt: skip
     return d_loss
 
 

@@ -21,6 +21,11 @@ steps. With pre_{l+1} = h_l W_l + b_l and h_{l+1} = s_l(pre_{l+1}):
        h_bar <- pre_bar W_l^T
    For ReLU and LeakyReLU (s'' = 0) there are no sources: step 5 is skipped, the biases get nothing.
 
+With the pack spread in front of D (``points`` not empty), x = [points, gate log(v + eps)] and the
+penalty is on the gradient with respect to the points, J^T gamma_0 (pack_spread_backward), whose
+adjoint goes back into gamma_0's as J g_bar (pack_spread_tangent); J depends on the points alone, so
+that is all it adds (nn/penalty.py says why).
+
 The same sums as nn/penalty.py in the same order (each dP/dW_l term is formed, then added into the
 gradient, as ``grad += a @ b`` does), so the two agree to rounding; tests hold them equal.
 """
@@ -32,6 +37,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .fused_mlp import _layer_output, _layer_slices, layer_offsets, mlp_forward
+from .fused_spread import pack_spread_backward, pack_spread_tangent
 from .kernels import SIGMOID, TANH, _act_grad, njit
 
 
@@ -76,10 +82,14 @@ def _slot(chain, k, rows, width):
 
 
 @njit
-def r1_penalty_backward(D, x, weight, batch_total, slope, buffers):
+def r1_penalty_backward(D, x, weight, batch_total, slope, buffers, points, pack, eps, gate):
     """Adds weight * dP/dtheta into D.grads for P = 1/(2B) sum over x's rows of ||grad_x logit||^2,
     x (rows, n_0) one share of the batch, B = ``batch_total`` rows in the whole batch; returns weight
-    times this share's part of P. nn/penalty.r1_penalty for a Network; the steps: the module docstring."""
+    times this share's part of P. nn/penalty.r1_penalty for a Network; the steps: the module docstring.
+
+    With the pack spread, x = [points, gate log(v + eps)] is its output for the packs ``points``
+    (rows, pack d; ``pack``, ``eps``, ``gate`` its settings) and P is on the gradient with respect to
+    the points; without, ``points`` has no columns (rows, 0) and the other three are not read."""
     rows, layers, sizes = x.shape[0], len(D.sizes) - 1, D.sizes
     offsets = layer_offsets(sizes)
     mlp_forward(D, buffers.outputs, x, slope)  # step 1: h_1 ... h_L
@@ -97,16 +107,23 @@ def r1_penalty_backward(D, x, weight, batch_total, slope, buffers):
         )
         np.dot(delta, w.T, gamma_in)  # (rows, n_{l+1}) @ (n_{l+1}, n_l)
     g0 = _slot(buffers.chain, 0, rows, sizes[0])  # gamma_0 = grad_x logit
+    spread = points.shape[1] > 0
+    if spread:  # the gradient with respect to the points: J^T gamma_0 (rows, pack d)
+        g0 = _slot(buffers.chain, 1, rows, points.shape[1])
+        pack_spread_backward(points, _slot(buffers.chain, 0, rows, sizes[0]), pack, eps, gate, g0)
     penalty = 0.0
     for i in range(rows):
-        for j in range(sizes[0]):
+        for j in range(g0.shape[1]):
             penalty += 0.5 * float(g0[i, j]) ** 2 / batch_total
     scale = np.empty(1, x.dtype)  # storing into it casts weight / B to the buffers' dtype, as NumPy does
     scale[0] = weight / batch_total
     g_bar = g0
     for i in range(rows):  # step 3: g_bar = weight gamma_0 / B, in place
-        for j in range(sizes[0]):
+        for j in range(g0.shape[1]):
             g_bar[i, j] = g0[i, j] * scale[0]
+    if spread:  # and back through the spread's backward: dP/dgamma_0 = J g_bar (rows, pack d + 1)
+        g_bar = _slot(buffers.chain, 0, rows, sizes[0])
+        pack_spread_tangent(points, g0, pack, eps, gate, g_bar)
     for layer in range(layers):  # step 4
         act = D.activation if layer < layers - 1 else D.output_activation
         delta = _delta(D, buffers, layer, act, rows, slope)

@@ -135,20 +135,19 @@ class GANConfig:
         as_float_dtype(self.dtype)
 
     def _validate_penalties(self) -> None:
-        """r1 and r2: finite numbers >= 0, for a D of Dense layers and activations judging points alone."""
+        """r1 and r2: finite numbers >= 0, for a D of Dense layers and activations (after the pack spread, if
+        any) judging points alone."""
         for name in ("r1", "r2"):
             _check_real(name, getattr(self, name))
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0: off), got {getattr(self, name)!r}")
         if not (self.r1 or self.r2):
             return
-        if self.fourier_features or self.pack_spread:
-            extra = (
-                "pack_spread = True gives D each pack's log spread"
-                if self.pack_spread
-                else (f"fourier_features = {self.fourier_features} gives D Fourier features")
+        if self.fourier_features:
+            raise ValueError(
+                f"r1 and r2 need D's input to be the points (and their pack spread), but fourier_features = "
+                f"{self.fourier_features} gives D Fourier features too"
             )
-            raise ValueError(f"r1 and r2 need D's input to be the points themselves, but {extra} too")
         if self.num_classes:
             raise ValueError(
                 "r1 and r2 are for unconditional GANs (num_classes = 0): D's input gradient would include the labels"

@@ -75,3 +75,16 @@ class PackSpread(Module):
         g_x, g_s = grad_out[:, : self.in_features], grad_out[:, self.in_features :]  # (B, pack d), (B, 1)
         scale = (2.0 * self.gate / self.pack) * g_s / spread  # (B, 1)
         return g_x + (scale[:, :, None] * centred).reshape(g_x.shape)  # (B, pack d)
+
+    def tangent(self, u: Any) -> Any:
+        """The forward pass's derivative in the direction u (B, pack d) at the cached x: dy = J u, (B, pack d + 1).
+
+        dy = [u, gate (2/pack) sum_k (x_k - xbar) . u_k / (var + eps)]: the same dv/dx_k as ``backward``,
+        applied forwards. ``backward`` maps g to J^T g, a linear map whose transpose is J, so J u is
+        what carries an adjoint back through ``backward`` itself: the R1 penalty's step 4
+        (nn/penalty.py). J depends on x alone, not on any parameter, so nothing else is carried.
+        """
+        centred, spread = self._cached(self._cache)
+        points = u.reshape(centred.shape)  # (B, pack, d)
+        d_spread = (2.0 * self.gate / self.pack) * (centred * points).sum(axis=(1, 2))[:, None] / spread  # (B, 1)
+        return self.xp.concatenate([u, d_spread.astype(u.dtype, copy=False)], axis=1)  # (B, pack d + 1)

@@ -26,6 +26,11 @@ It takes five steps, each a few lines below:
    - Dense:       dP/dW += h_{k-1}^T h_bar_k,  dP/db += sum_b h_bar_k,  h_bar_{k-1} = h_bar_k W^T
    - activation:  pre_bar = h_bar_{k-1} = h_bar_k s'(pre) + source
 
+D may begin with a ``PackSpread`` (nn/pack_spread.py): its map from x to [x, gate log(var + eps)] has no
+parameters, and its Jacobian J depends on x alone. Step 2 passes g through its ``backward`` (J^T g), step 4
+through its ``tangent`` (J g_bar: the transpose of that linear map), and no source arises, since J does
+not depend on theta; step 5 stops below D's first Dense, as dP/dx is not needed.
+
 For the usual MLP (Dense W_l, then activation s) this is the recursion
 g_{l-1} = (g_l . s'(pre_l)) W_l^T taken one module at a time, pre_l the pre-activations. ReLU and
 LeakyReLU have s'' = 0 (almost everywhere): there are no sources, step 5 does nothing, the biases get
@@ -44,6 +49,7 @@ import numpy as np
 from .activations import LeakyReLU, ReLU, Sigmoid, Tanh
 from .layers import Dense, Sequential
 from .module import Module
+from .pack_spread import PackSpread
 
 
 def _relu(pre: Any, h: Any, layer: Module) -> tuple[Any, Any]:
@@ -86,8 +92,9 @@ def r1_penalty(D: Sequential, x: Any, *, weight: float = 1.0) -> float:
     ``weight`` * P. R1 with strength gamma is ``r1_penalty(D, real, weight=gamma)``, R2 the same
     on generated samples (``weight`` 1, the default: the penalty P itself and its gradient).
 
-    ``D``: a ``Sequential`` of ``Dense`` layers and ReLU, LeakyReLU, Tanh or Sigmoid, ending in one
-    output; ``x`` (B, in) of D's dtype. It runs D's forward, so D's caches then hold x's pass.
+    ``D``: a ``Sequential`` of ``Dense`` layers and ReLU, LeakyReLU, Tanh or Sigmoid (after a
+    ``PackSpread``, if any), ending in one output; ``x`` (B, in) of D's dtype. It runs D's forward,
+    so D's caches then hold x's pass.
     The names, the five sweeps and their derivation: the module docstring; shapes: B rows, n_k = width of h_k.
     """
     layers = _checked_layers(D)
@@ -116,8 +123,9 @@ def _forward(layers: list[Module], x: Any) -> list[Any]:
 
 
 def _slopes(layers: list[Module], hs: list[Any]) -> list[Any]:
-    """s'(pre) and s''(pre) of every activation at its pre-activation pre = h_{k-1} (output h_k); None for Dense."""
-    return [None if isinstance(f, Dense) else DERIVATIVES[type(f)](hs[k], hs[k + 1], f) for k, f in enumerate(layers)]
+    """s'(pre) and s''(pre) of every activation at its pre-activation pre = h_{k-1} (output h_k); None for
+    Dense and PackSpread."""
+    return [DERIVATIVES[type(f)](hs[k], hs[k + 1], f) if type(f) in DERIVATIVES else None for k, f in enumerate(layers)]
 
 
 def _input_gradient(layers: list[Module], hs: list[Any], slopes: list[Any]) -> list[Any]:
@@ -128,6 +136,8 @@ def _input_gradient(layers: list[Module], hs: list[Any], slopes: list[Any]) -> l
         f = layers[k]
         if isinstance(f, Dense):
             gs[k] = gs[k + 1] @ f.weight.data.T  # (B, out) @ (out, in) -> (B, in)
+        elif isinstance(f, PackSpread):  # D's first module: g_0 = J^T g_1 (B, pack d)
+            gs[k] = f.backward(gs[k + 1])
         else:
             gs[k] = gs[k + 1] * slopes[k][0]  # (B, n) * s'(pre) (B, n)
     return gs
@@ -146,6 +156,8 @@ def _backward_of_backward(layers: list[Module], gs: list[Any], slopes: list[Any]
         if isinstance(f, Dense):
             f.weight.grad += g_bar.T @ gs[k + 1]  # (in, B) @ (B, out) -> (in, out)
             g_bar = g_bar @ f.weight.data  # (B, in) @ (in, out) -> (B, out)
+        elif isinstance(f, PackSpread):  # g_0 = J^T g_1 with J fixed by x: g_bar_1 = J g_bar_0 (B, pack d + 1)
+            g_bar = f.tangent(g_bar)
         else:
             d1, d2 = slopes[k]
             if d2 is not None:
@@ -164,6 +176,8 @@ def _forward_adjoint(layers: list[Module], hs: list[Any], slopes: list[Any], sou
     h_bar = None
     for k in reversed(range(len(layers))):
         f = layers[k]
+        if isinstance(f, PackSpread):  # D's first module, without parameters: nothing below it is needed
+            break
         if isinstance(f, Dense):
             if h_bar is None:
                 continue
@@ -184,10 +198,15 @@ def _checked_layers(D: Any) -> list[Module]:
     for layer in D.layers:
         if isinstance(layer, Sequential):
             layers += _checked_layers(layer)
-        elif isinstance(layer, Dense) or type(layer) in DERIVATIVES:
+        elif isinstance(layer, (Dense, PackSpread)) or type(layer) in DERIVATIVES:
             layers.append(layer)
         else:
-            raise TypeError(f"D: r1_penalty handles Dense, ReLU, LeakyReLU, Tanh and Sigmoid layers, got {layer!r}")
+            raise TypeError(
+                f"D: r1_penalty handles Dense, ReLU, LeakyReLU, Tanh and Sigmoid layers (and a PackSpread first), "
+                f"got {layer!r}"
+            )
+    if any(isinstance(layer, PackSpread) for layer in layers[1:]):
+        raise TypeError("D: r1_penalty takes a PackSpread only as D's first module, where its input is the points")
     if not any(isinstance(layer, Dense) for layer in layers):
         raise TypeError("D must contain a Dense layer: r1_penalty differentiates with respect to its weights")
     return layers
@@ -201,7 +220,7 @@ def _check_input(D: Sequential, layers: list[Module], x: Any) -> None:
         raise TypeError(f"x must be a {D.xp.__name__}.ndarray, got {type(x).__name__}")
     if x.dtype != dense[0].dtype:
         raise TypeError(f"x must have D's dtype {dense[0].dtype.name}, got {x.dtype}")
-    width = dense[0].in_features
+    width = layers[0].in_features if isinstance(layers[0], PackSpread) else dense[0].in_features
     if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != width:
         raise ValueError(f"x must have shape (batch >= 1, {width}), got {tuple(x.shape)}")
     if dense[-1].out_features != 1:
