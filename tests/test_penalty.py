@@ -83,6 +83,16 @@ def test_value_is_half_mean_squared_input_gradient(seed, depth, width, fan_in, b
     assert penalty_value(D, x) == pytest.approx(expected, rel=1e-6, abs=1e-12)
 
 
+def assert_grads_match(torch, D, reference):
+    """Each Dense layer's grads equal its torch copy's (nn.Linear keeps W as (out, in); None means 0)."""
+    linear = [m for m in reference if isinstance(m, torch.nn.Linear)]
+    dense = [m for m in D.layers if isinstance(m, tg.Dense)]
+    for ours, theirs in zip(dense, linear, strict=True):
+        for grad, torch_grad in ((ours.weight.grad, theirs.weight.grad), (ours.bias.grad, theirs.bias.grad)):
+            expected = np.zeros_like(grad) if torch_grad is None else torch_grad.numpy().reshape(grad.shape[::-1]).T
+            np.testing.assert_allclose(grad, expected, rtol=1e-8, atol=1e-14)
+
+
 @given(
     seed=seeds,
     depth=st.integers(1, 4),
@@ -105,12 +115,7 @@ def test_matches_torch_double_backward(seed, depth, width, fan_in, batch, activa
     D.zero_grad()
     value = tg.r1_penalty(D, x)
     assert value == pytest.approx(penalty_t.item(), rel=1e-8, abs=1e-15)
-    linear = [m for m in reference if isinstance(m, torch.nn.Linear)]
-    dense = [m for m in D.layers if isinstance(m, tg.Dense)]
-    for ours, theirs in zip(dense, linear):
-        for grad, torch_grad in ((ours.weight.grad, theirs.weight.grad), (ours.bias.grad, theirs.bias.grad)):
-            expected = np.zeros_like(grad) if torch_grad is None else torch_grad.numpy().reshape(grad.shape[::-1]).T
-            np.testing.assert_allclose(grad, expected, rtol=1e-8, atol=1e-14)
+    assert_grads_match(torch, D, reference)
 
 
 @given(seed=seeds, activation=st.sampled_from(["relu", "leaky_relu"]), batch=st.integers(1, 8))
@@ -348,12 +353,7 @@ def test_penalty_through_the_pack_spread_matches_torch_double_backward(
 
     D.zero_grad()
     assert tg.r1_penalty(D, x) == pytest.approx(penalty_t.item(), rel=1e-8, abs=1e-15)
-    linear = [m for m in mlp if isinstance(m, torch.nn.Linear)]
-    dense = [m for m in D.layers if isinstance(m, tg.Dense)]
-    for ours, theirs in zip(dense, linear):
-        for grad, torch_grad in ((ours.weight.grad, theirs.weight.grad), (ours.bias.grad, theirs.bias.grad)):
-            expected = np.zeros_like(grad) if torch_grad is None else torch_grad.numpy().reshape(grad.shape[::-1]).T
-            np.testing.assert_allclose(grad, expected, rtol=1e-8, atol=1e-14)
+    assert_grads_match(torch, D, mlp)
 
 
 @spread_cases
