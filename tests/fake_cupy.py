@@ -250,6 +250,10 @@ def empty_like(a: ndarray, dtype: Any = None) -> ndarray:
     return ndarray(np.empty_like(_unwrap(a), dtype))
 
 
+def ones_like(a: ndarray, dtype: Any = None) -> ndarray:
+    return ndarray(np.ones_like(_unwrap(a), dtype))
+
+
 def eye(n: int, dtype: Any = float) -> ndarray:
     return ndarray(np.eye(n, dtype=dtype))
 

@@ -39,6 +39,7 @@ CONFIGS = {
     "default": GANConfig(**SMALL),
     "pack-dsteps-minimax-ema": GANConfig(**SMALL, pack=2, d_steps=2, loss="minimax", label_smoothing=0.1, ema=0.9),
     "float64": GANConfig(**SMALL, dtype="float64", data_scale=2.0),
+    "r1-r2-spread": GANConfig(**SMALL, pack=2, pack_spread=True, r1=1.0, r2=0.5, d_activation="tanh"),
 }
 PIN_INSTALL = 'pip install "tinygan[gpu]"'
 
@@ -116,7 +117,7 @@ def test_training_on_the_standin_equals_the_numpy_backend_bit_for_bit(name):
 
 
 @pytest.mark.parametrize("kernel_set", ["numpy", pytest.param("cupy", marks=needs_compiler)])
-@pytest.mark.parametrize("name", ["default", "pack-dsteps-minimax-ema"])
+@pytest.mark.parametrize("name", ["default", "pack-dsteps-minimax-ema", "r1-r2-spread"])
 @pytest.mark.parametrize("data", ["mixture", "points"])
 def test_a_training_step_copies_nothing_between_host_and_device(kernel_set, name, data):
     standin(kernel_set)

@@ -40,7 +40,7 @@ from ..nn.layers import Sequential, as_float_dtype, mlp
 from ..nn.losses import discriminator_loss, generator_loss
 from ..nn.optim import Adam
 from ..nn.pack_spread import PackSpread
-from ..nn.penalty import r1_penalty
+from ..nn.penalty import add_penalty_gradient, penalty_layers
 from .codes import CodeReader
 from .config import GANConfig, lr_multiplier, pack_spread_gate
 from .memory import describe_bytes, sampling_bytes
@@ -315,9 +315,9 @@ class GAN:
         self.D.backward(self.xp.concatenate([grad_real, grad_fake]))  # fills D's grads
         # R1 / R2 (nn/penalty.py): gamma/2 mean ||grad D||^2 on the real / fake rows (packs), its gradient added
         if self.config.r1:
-            r1_penalty(self.D, both[:batch], weight=self.config.r1)
+            add_penalty_gradient(penalty_layers(self.D), both[:batch], self.config.r1)
         if self.config.r2:
-            r1_penalty(self.D, both[batch:], weight=self.config.r2)
+            add_penalty_gradient(penalty_layers(self.D), both[batch:], self.config.r2)
         return d_loss
 
     def generator_forward_backward(self, z: Any, labels: Any = None) -> Any:

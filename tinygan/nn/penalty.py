@@ -97,14 +97,21 @@ def r1_penalty(D: Sequential, x: Any, *, weight: float = 1.0) -> float:
     so D's caches then hold x's pass.
     The names, the five sweeps and their derivation: the module docstring; shapes: B rows, n_k = width of h_k.
     """
-    layers = _checked_layers(D)
+    layers = penalty_layers(D)
     _check_input(D, layers, x)
     _check_weight(weight)
+    return float(add_penalty_gradient(layers, x, weight))
+
+
+def add_penalty_gradient(layers: list[Module], x: Any, weight: float) -> Any:
+    """``r1_penalty`` without its checks, for D's modules ``layers`` (``penalty_layers(D)``) and a batch
+    x that training made itself: adds weight * dP/dtheta and returns weight * P as a 0-d array of
+    D's array module, so that on a GPU nothing waits for the device (``GAN.discriminator_forward_backward``)."""
     hs = _forward(layers, x)  # K + 1 arrays: h_0 = x (B, n_0), ..., h_K = logit (B, 1)
     slopes = _slopes(layers, hs)  # per module: (s'(pre), s''(pre) or None) (B, n) for an activation, None for Dense
     gs = _input_gradient(layers, hs, slopes)  # K + 1 arrays: g_k = d logit/dh_k (B, n_k); g_0 = grad_x logit
     batch = x.shape[0]
-    penalty = 0.5 * float((gs[0] * gs[0]).sum()) / batch  # 1/(2B) sum_b ||g_0[b]||^2
+    penalty = 0.5 * (gs[0] * gs[0]).sum() / batch  # 1/(2B) sum_b ||g_0[b]||^2, 0-d
     if weight > 0:
         g_bar_0 = gs[0] * (weight / batch)  # weight dP/dg_0 (B, n_0)
         sources = _backward_of_backward(layers, gs, slopes, g_bar_0)
@@ -190,14 +197,14 @@ def _forward_adjoint(layers: list[Module], hs: list[Any], slopes: list[Any], sou
                 h_bar = sources[k] if h_bar is None else h_bar + sources[k]  # (B, n): pre_bar
 
 
-def _checked_layers(D: Any) -> list[Module]:
+def penalty_layers(D: Any) -> list[Module]:
     """D's modules in order (nested Sequentials flattened); TypeError for anything not supported."""
     if not isinstance(D, Sequential):
         raise TypeError(f"D must be a tinygan Sequential of Dense layers and activations, got {type(D).__name__}")
     layers: list[Module] = []
     for layer in D.layers:
         if isinstance(layer, Sequential):
-            layers += _checked_layers(layer)
+            layers += penalty_layers(layer)
         elif isinstance(layer, (Dense, PackSpread)) or type(layer) in DERIVATIVES:
             layers.append(layer)
         else:
@@ -225,7 +232,7 @@ def _check_input(D: Sequential, layers: list[Module], x: Any) -> None:
         raise ValueError(f"x must have shape (batch >= 1, {width}), got {tuple(x.shape)}")
     if dense[-1].out_features != 1:
         raise ValueError(f"D must output one logit per row, shape (B, 1); it outputs (B, {dense[-1].out_features})")
-    if not bool(D.xp.all(D.xp.isfinite(x))):
+    if not bool(D.xp.isfinite(x).all()):
         raise ValueError("x contains NaN or inf")
 
 
