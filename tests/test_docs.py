@@ -295,8 +295,8 @@ def summed_up(per_seed: dict) -> list[list[str]]:
     summaries = []
     for rows in groups.values():
         total = rows[0][modes].split("/")[1]
-        seen = sorted({r[modes] for r in rows})
-        every = f"{total}/{total} in every seed" if seen == [f"{total}/{total}"] else ", ".join(seen)
+        kept = [int(r[modes].split("/")[0]) for r in rows]
+        every = f"{total}/{total} in every seed" if min(kept) == int(total) else f"{min(kept)}–{max(kept)} of {total}"
         for k, first in enumerate((modes + 1, modes + 4)):
             met = sum(r[faithful].split(" / ")[k] == "yes" for r in rows)
             columns = [[float(r[first + i]) for r in rows] for i in range(3)]
