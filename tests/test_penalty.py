@@ -234,7 +234,7 @@ def test_penalties_survive_a_checkpoint(tmp_path):
 def numba_twin(D, dtype=np.float64):
     """D's flat buffers as the fused step's Network, its activations by name, and the twin's buffers for it."""
     from tinygan.fast.fused import FusedNet
-    from tinygan.fast.fused_penalty import PenaltyBuffers, penalty_buffer_sizes
+    from tinygan.fast.fused_penalty import PenaltyBuffers, penalty_buffers
 
     dense = [layer for layer in D.layers if isinstance(layer, tg.Dense)]
     acts = [type(layer).__name__ for layer in D.layers if not isinstance(layer, (tg.Dense, PackSpread))]
@@ -245,11 +245,8 @@ def numba_twin(D, dtype=np.float64):
     zeros = np.zeros_like(D.flat.data)
     net = FusedNet(D.flat.data, D.flat.grad, zeros, zeros, sizes, hidden, output).network()
 
-    def buffers(rows):
-        outputs, chain, weight_grad = penalty_buffer_sizes(net.sizes, rows)
-        return PenaltyBuffers(
-            *(np.full(size, np.nan, dtype) for size in (outputs, outputs, outputs, chain, weight_grad))
-        )
+    def buffers(rows):  # one thread's, filled with NaN: a read before a write shows
+        return PenaltyBuffers(*(np.full_like(a[0], np.nan) for a in penalty_buffers(net.sizes, rows, dtype, 1)))
 
     return net, buffers
 

@@ -71,7 +71,7 @@ if kernels.numba is None:  # pragma: no cover
     raise ImportError("tinygan.fused needs numba")
 
 from .fused_mlp import Network, mlp_backward, mlp_forward
-from .fused_penalty import PenaltyBuffers, penalty_buffer_sizes, r1_penalty_backward
+from .fused_penalty import PenaltyBuffers, penalty_buffers, r1_penalty_backward
 from .fused_spread import pack_spread_backward, pack_spread_forward
 from .kernels import IDENTITY, bce_part_numba, njit
 
@@ -149,11 +149,13 @@ class Workspace(NamedTuple):
     g_grads: np.ndarray  # (threads, P_G) each share's dL_G/dtheta_G
     d_grads: np.ndarray  # (threads, P_D) each share's dL_D/dtheta_D
     q_grads: np.ndarray  # (threads, P_Q) each share's dCE/dtheta_Q; (threads, 0) without Q
-    penalty_outputs: np.ndarray  # (threads, b_max (n_1 + ... + n_L) of D), or (threads, 0) without R1 / R2
-    penalty_gammas: np.ndarray  # the same shape
-    penalty_sources: np.ndarray  # the same shape
-    penalty_chain: np.ndarray  # (threads, 3 b_max * widest of D), or (threads, 0)
-    penalty_weight_grad: np.ndarray  # (threads, largest n_l n_{l+1} of D), or (threads, 0)
+    # R1 / R2's PenaltyBuffers for b_max rows, each field as penalty_FIELD (threads, length), or (threads, 0)
+    # without them: flat, as a parallel jitted function takes no tuple nested in a tuple
+    penalty_outputs: np.ndarray
+    penalty_gammas: np.ndarray
+    penalty_sources: np.ndarray
+    penalty_chain: np.ndarray
+    penalty_weight_grad: np.ndarray
     losses: np.ndarray  # (threads,) float64 each share's part of the loss
 
 
@@ -495,8 +497,10 @@ class FusedStep:
         widest = int(max(self.G.sizes.max(), self.D.sizes.max(), self.Q.sizes.max()))
         q_rows = n if self.reading_codes else 0
         codes = int(self.Q.sizes[-1]) if self.reading_codes else 0
-        penalised = c.r1 > 0 or c.r2 > 0
-        outputs, chain, weight_grad = penalty_buffer_sizes(self.D.sizes, packs) if penalised else (0, 0, 0)
+        if c.r1 > 0 or c.r2 > 0:
+            penalty = penalty_buffers(self.D.sizes, packs, dtype, threads)
+        else:  # no penalty: empty buffers, so the jitted step's types stay the same
+            penalty = PenaltyBuffers(*(np.empty((threads, 0), dtype) for _ in PenaltyBuffers._fields))
         return Workspace(
             g_outputs=np.empty((threads, n * int(self.G.sizes[1:].sum())), dtype),  # G runs on n rows
             d_outputs=np.empty((threads, 2 * packs * int(self.D.sizes[1:].sum())), dtype),  # D on up to 2b
@@ -513,11 +517,7 @@ class FusedStep:
             d_grads=np.empty((threads, self.D.params.size), dtype),
             q_grads=np.empty((threads, self.Q.params.size), dtype),
             losses=np.empty(threads, np.float64),
-            penalty_outputs=np.empty((threads, outputs), dtype),
-            penalty_gammas=np.empty((threads, outputs), dtype),
-            penalty_sources=np.empty((threads, outputs), dtype),
-            penalty_chain=np.empty((threads, chain), dtype),
-            penalty_weight_grad=np.empty((threads, weight_grad), dtype),
+            **{f"penalty_{field}": array for field, array in penalty._asdict().items()},
         )
 
     def step(self, lr: float, spread_gate: float, steps_done: tuple[int, int, int]) -> tuple[float, float]:

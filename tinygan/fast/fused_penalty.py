@@ -42,7 +42,8 @@ from .kernels import SIGMOID, TANH, _act_grad, njit
 
 
 class PenaltyBuffers(NamedTuple):
-    """One thread's buffers for the penalty on up to ``rows`` rows of D's input."""
+    """One thread's buffers for the penalty on up to ``rows`` rows of D's input (in a Workspace, every
+    thread's, stacked on a leading axis)."""
 
     outputs: np.ndarray  # h_1 ... h_L, one after another (rows * (n_1 + ... + n_L))
     gammas: np.ndarray  # gamma_1 ... gamma_L in the same layout
@@ -51,12 +52,13 @@ class PenaltyBuffers(NamedTuple):
     weight_grad: np.ndarray  # one layer's dP/dW_l before it is added, (largest n_l n_{l+1},)
 
 
-def penalty_buffer_sizes(sizes: np.ndarray, rows: int) -> tuple[int, int, int]:
-    """Lengths of a PenaltyBuffers' arrays for D's widths ``sizes``: (layer outputs, chain, weight_grad)."""
+def penalty_buffers(sizes: np.ndarray, rows: int, dtype: np.dtype, threads: int) -> PenaltyBuffers:
+    """Every thread's buffers for D's widths ``sizes`` and up to ``rows`` rows, each array (threads, length)."""
     outputs = rows * int(sizes[1:].sum())
     chain = 3 * rows * int(sizes.max())
     weight_grad = int(max(sizes[i] * sizes[i + 1] for i in range(len(sizes) - 1)))
-    return outputs, chain, weight_grad
+    lengths = (outputs, outputs, outputs, chain, weight_grad)
+    return PenaltyBuffers(*(np.empty((threads, length), dtype) for length in lengths))
 
 
 @njit
@@ -93,11 +95,10 @@ def r1_penalty_backward(D, x, weight, batch_total, slope, buffers, points, pack,
     rows, layers, sizes = x.shape[0], len(D.sizes) - 1, D.sizes
     offsets = layer_offsets(sizes)
     mlp_forward(D, buffers.outputs, x, slope)  # step 1: h_1 ... h_L
-    curved = False
+    curved = _curved(D.output_activation) or (layers > 1 and _curved(D.activation))  # any s'' != 0: step 5
     _layer_output(buffers.gammas, sizes, layers - 1, rows)[:] = 1  # gamma_L = d logit / d logit (rows, 1)
     for layer in range(layers - 1, -1, -1):  # step 2: gamma_l = (gamma_{l+1} s_l') W_l^T
         act = D.activation if layer < layers - 1 else D.output_activation
-        curved = curved or _curved(act)
         delta = _delta(D, buffers, layer, act, rows, slope)  # (rows, n_{l+1})
         w = _layer_slices(D.params, sizes, layer, offsets[layer])[0]
         gamma_in = (
@@ -134,9 +135,10 @@ def r1_penalty_backward(D, x, weight, batch_total, slope, buffers, points, pack,
         np.dot(g_bar, w, g_next)  # (rows, n_l) @ (n_l, n_{l+1}): dP/ddelta_l
         h, gamma = _layer_output(buffers.outputs, sizes, layer, rows), _layer_output(buffers.gammas, sizes, layer, rows)
         source = _layer_output(buffers.sources, sizes, layer, rows)
+        with_source = _curved(act)
         for i in range(rows):
             for j in range(sizes[layer + 1]):
-                if _curved(act):
+                if with_source:
                     source[i, j] = g_next[i, j] * gamma[i, j] * _second_derivative(h[i, j], act)
                 g_next[i, j] = g_next[i, j] * _act_grad(h[i, j], act, slope)  # dP/dgamma_{l+1}
         g_bar = g_next
@@ -175,14 +177,15 @@ def _forward_adjoint(D, x, buffers, offsets, rows, slope):
     h_bar = _slot(buffers.chain, 0, rows, sizes[layers])
     for layer in range(layers - 1, -1, -1):
         act = D.activation if layer < layers - 1 else D.output_activation
-        if not (started or _curved(act)):
+        with_source = _curved(act)
+        if not (started or with_source):
             continue
         h = _layer_output(buffers.outputs, sizes, layer, rows)
         pre_bar = _layer_output(buffers.sources, sizes, layer, rows)  # holds source_l where act is curved
         for i in range(rows):
             for j in range(sizes[layer + 1]):
                 from_above = h_bar[i, j] * _act_grad(h[i, j], act, slope) if started else 0.0
-                pre_bar[i, j] = from_above + pre_bar[i, j] if _curved(act) else from_above
+                pre_bar[i, j] = from_above + pre_bar[i, j] if with_source else from_above
         started = True
         w, _, _ = _layer_slices(D.params, sizes, layer, offsets[layer])
         grad_w, grad_b, _ = _layer_slices(D.grads, sizes, layer, offsets[layer])

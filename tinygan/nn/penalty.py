@@ -221,7 +221,7 @@ def penalty_layers(D: Any) -> list[Module]:
 
 def _check_input(D: Sequential, layers: list[Module], x: Any) -> None:
     """x: a 2-D array of D's dtype (float32 or float64) and input width, finite; D must end in one output
-    (activations keep the width, so the first and last Dense layers decide)."""
+    (activations keep the width, so D's first module, a PackSpread or a Dense, and its last Dense decide)."""
     dense = [layer for layer in layers if isinstance(layer, Dense)]
     if not isinstance(x, D.xp.ndarray):
         raise TypeError(f"x must be a {D.xp.__name__}.ndarray, got {type(x).__name__}")
