@@ -110,22 +110,25 @@ METHODS: dict[str, Method] = {
     "spread_codes": spread_codes(150, 0.1),  # the grid's recipe
     "spread_codes100": spread_codes(100, 0.2),
     "spread_codes200": spread_codes(200, 0.1),
-    # R1 (gamma 1) in place of the pack spread, which it cannot be combined with (D's input must be the points)
-    "r1_jbt": Method("PacGAN2 + R1 (1) + EMA of G (0.999) + Jacobian truncation 3%",
-                     NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.03, "r1": 1.0}),
-    "r1_jbt_pack1": Method("GAN (pack 1) + R1 (1) + EMA of G (0.999) + Jacobian truncation 3%",
-                           NONE | {"ema": 0.999, "jacobian_truncation": 0.03, "r1": 1.0}),
-    "r1_codes": Method("PacGAN2 + R1 (1) + 150 latent codes read by Q (InfoGAN, 0.1) + EMA of G (0.999) "
-                       "+ Jacobian truncation 5%",
-                       NONE | {"pack": 2, "ema": 0.999, "jacobian_truncation": 0.05, "latent_codes": 150,
-                               "code_info": 0.1, "r1": 1.0}),
 }  # fmt: skip
-# The recipes with R1 (gamma 1) added: through the pack spread, which the penalty differentiates
-METHODS["spread_jbt_r1"] = Method(
-    "the ring's recipe (spread_jbt) + R1 (1)", METHODS["spread_jbt"].settings | {"r1": 1.0}
-)
-METHODS["spread_codes_r1"] = Method("the grid's recipe (spread_codes) + R1 (1)",
-                                    METHODS["spread_codes"].settings | {"r1": 1.0})  # fmt: skip
+
+
+def with_r1(base: str, label: str, **changes: Any) -> Method:
+    """Method ``base``'s settings with ``changes`` and R1 at gamma 1 (``GANConfig.r1``)."""
+    return Method(label, METHODS[base].settings | changes | {"r1": 1.0})
+
+
+# R1 in place of the recipes' pack spread (r1_*), and added to the recipes, through their spread (*_r1)
+METHODS |= {
+    "r1_jbt": with_r1("spread_jbt", "PacGAN2 + R1 (1) + EMA of G (0.999) + Jacobian truncation 3%",
+                      pack_spread=False),
+    "r1_jbt_pack1": with_r1("spread_jbt", "GAN (pack 1) + R1 (1) + EMA of G (0.999) + Jacobian truncation 3%",
+                            pack_spread=False, pack=1),
+    "r1_codes": with_r1("spread_codes", "PacGAN2 + R1 (1) + 150 latent codes read by Q (InfoGAN, 0.1) + EMA of G "
+                        "(0.999) + Jacobian truncation 5%", pack_spread=False),
+    "spread_jbt_r1": with_r1("spread_jbt", "the ring's recipe (spread_jbt) + R1 (1)"),
+    "spread_codes_r1": with_r1("spread_codes", "the grid's recipe (spread_codes) + R1 (1)"),
+}  # fmt: skip
 UNTRUNCATED = "_untruncated"  # a truncated run's samples drawn again without truncation: METHOD + UNTRUNCATED
 N_SAMPLES = 2500  # generated points per run, as in the PacGAN and VEEGAN papers
 GOAL_HQ = 0.97  # the goal: every seed captures every mode with >= 97% high-quality samples
